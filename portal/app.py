@@ -1,0 +1,54 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from portal.config import PROJECT_ROOT, Settings, resolve_secret_key
+from portal.storage import Store, open_store
+
+csrf = CSRFProtect()
+
+
+def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | None = None) -> Flask:
+    """Create the portal: defaults, then ``PORTAL_*`` environment, then ``overrides``.
+
+    ``store`` lets tests inject a ready store; otherwise the configured backend
+    is opened (lazily: no connection is made here).
+    """
+    settings = Settings.from_env(os.environ).with_overrides(overrides)
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(
+        SECRET_KEY=resolve_secret_key(settings),
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        SESSION_COOKIE_NAME="portal_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        TESTING=settings.env == "testing",
+        WTF_CSRF_TIME_LIMIT=8 * 3600,
+        # Lambda's file system is read-only and slow to stat: never guess MIME from disk twice.
+        SEND_FILE_MAX_AGE_DEFAULT=None,
+    )
+    app.extensions["portal.settings"] = settings
+    app.extensions["portal.store"] = store or open_store(settings)
+
+    csrf.init_app(app)
+
+    from portal.web import assets, errors, security
+    from portal.web.main import views as main
+
+    assets.init_app(app, settings)
+    security.init_app(app, settings)
+    app.register_blueprint(errors.bp)
+    app.register_blueprint(main.bp)
+    return app

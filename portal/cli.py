@@ -1,0 +1,280 @@
+"""The ``portal`` command: database setup, demo data, surveys, questionnaires, assets, serving."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from portal.config import Settings
+from portal.domain.entities import Thresholds
+from portal.domain.errors import PortalError, ValidationError
+from portal.storage import open_store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings.from_env(os.environ).with_overrides(
+        {k: v for k, v in overrides.items() if v is not None}
+    )
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """Turn portal errors into a readable message and exit code 1."""
+    try:
+        yield
+    except ValidationError as exc:
+        click.secho(f"Error: {exc}", fg="red", err=True)
+        for line in exc.errors if exc.errors != [str(exc)] else []:
+            click.echo(f"  - {line}", err=True)
+        sys.exit(1)
+    except PortalError as exc:
+        click.secho(f"Error: {exc}", fg="red", err=True)
+        sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Change-readiness portal administration.
+
+    Settings come from PORTAL_* environment variables (see docs/configuration.md).
+    """
+
+
+@main.command("init-db")
+@click.option(
+    "--create-table/--no-create-table",
+    default=None,
+    help="DynamoDB only: create the table if it is missing "
+    "(default: PORTAL_DYNAMODB_CREATE_TABLE).",
+)
+def init_db(create_table: bool | None) -> None:
+    """Create or upgrade the database (SQLite schema, or the DynamoDB table)."""
+    with _reported():
+        settings = _settings(dynamodb_create_table=create_table)
+        store = open_store(settings)
+        store.create_schema()
+        store.check()
+    where = settings.database_path if settings.storage == "sqlite" else settings.dynamodb_table
+    click.echo(f"Database ready ({settings.storage}: {where}).")
+
+
+@main.command()
+@click.option(
+    "--seed", default=2026, show_default=True, help="Random seed for the synthetic answers."
+)
+def demo(seed: int) -> None:
+    """Load the demo organisation, survey, waves and synthetic answers (once)."""
+    from portal.services.demo import load_demo
+
+    with _reported():
+        store = open_store(_settings())
+        summary = load_demo(store, today=date.today(), seed=seed)
+    state = "was already loaded" if summary.already_loaded else "loaded"
+    click.echo(f"Demo survey '{summary.survey.title}' {state}.")
+    sites = sorted({d.site for d in summary.departments})
+    click.echo(
+        f"  {len(summary.departments)} departments across {len(sites)} sites ({', '.join(sites)})"
+    )
+    for wave in summary.waves:
+        click.echo(f"  wave {wave.wave_id}: {wave.name}, {wave.status.value}")
+    if not summary.already_loaded:
+        click.echo(f"  {summary.responses_stored} synthetic responses stored")
+
+
+@main.group()
+def survey() -> None:
+    """Create and list surveys."""
+
+
+def _system_names(values: tuple[str, ...]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for value in values:
+        language, sep, name = value.partition("=")
+        if sep and len(language) == 2 and language.isalpha():
+            names[language.lower()] = name
+        else:
+            names["*"] = value
+    return names
+
+
+@survey.command("create")
+@click.option("--slug", required=True, help="Short id used in addresses, e.g. crm-rollout.")
+@click.option("--title", required=True, help="Title HR sees, e.g. 'CRM rollout 2026'.")
+@click.option(
+    "--system",
+    "systems",
+    multiple=True,
+    required=True,
+    help="The system's name as it reads in a sentence ('the new CRM'); "
+    "per language as da='det nye CRM'. Repeatable.",
+)
+@click.option(
+    "--departments",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV file with code,name,site,headcount[,parent].",
+)
+@click.option("--questionnaire", default="change-readiness", show_default=True)
+@click.option(
+    "--language", "languages", multiple=True, help="Survey language (repeatable); default: all."
+)
+@click.option(
+    "--min-group-size",
+    type=int,
+    default=None,
+    help="Smallest group whose numbers are shown (>= 3).",
+)
+@click.option(
+    "--min-comment-group-size",
+    type=int,
+    default=None,
+    help="Smallest group whose comments are shown (>= 5).",
+)
+def survey_create(
+    slug: str,
+    title: str,
+    systems: tuple[str, ...],
+    departments: Path | None,
+    questionnaire: str,
+    languages: tuple[str, ...],
+    min_group_size: int | None,
+    min_comment_group_size: int | None,
+) -> None:
+    """Create a survey, optionally with departments from a CSV file."""
+    from portal.services.surveys import create_survey
+
+    with _reported():
+        settings = _settings()
+        defaults = settings.default_thresholds()
+        thresholds = Thresholds(
+            min_group_size if min_group_size is not None else defaults.min_group_size,
+            min_comment_group_size
+            if min_comment_group_size is not None
+            else defaults.min_comment_group_size,
+        )
+        names = _system_names(systems)
+        csv_text = _read_text(departments) if departments else None
+        from portal.instruments import get_questionnaire
+
+        langs = tuple(languages) or get_questionnaire(questionnaire).languages
+        if "*" in names:
+            plain = names.pop("*")
+            for language in langs:
+                names.setdefault(language, plain)
+        created = create_survey(
+            open_store(settings),
+            slug=slug,
+            title=title,
+            system_name=names,
+            today=date.today(),
+            departments_csv=csv_text,
+            questionnaire_id=questionnaire,
+            languages=langs,
+            thresholds=thresholds,
+        )
+        count = len(open_store(settings).list_departments(created.slug))
+    click.echo(
+        f"Survey {created.slug!r} created on {created.questionnaire_id} "
+        f"v{created.questionnaire_version} with {count} department(s)."
+    )
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"{path}: the file is not UTF-8 text; save it as CSV UTF-8.") from exc
+
+
+@survey.command("list")
+def survey_list() -> None:
+    """List surveys with their waves."""
+    with _reported():
+        store = open_store(_settings())
+        surveys = store.list_surveys()
+        for s in surveys:
+            waves = ", ".join(f"{w.wave_id} ({w.status.value})" for w in store.list_waves(s.slug))
+            click.echo(f"{s.slug}\t{s.title}\t{waves or 'no waves'}")
+    if not surveys:
+        click.echo("No surveys yet. Create one with `portal survey create` or `portal demo`.")
+
+
+@main.group()
+def questionnaire() -> None:
+    """Check and list questionnaires."""
+
+
+@questionnaire.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def questionnaire_validate(files: tuple[Path, ...]) -> None:
+    """Check questionnaire YAML files and report every problem with its place."""
+    from portal.domain.questionnaire import QuestionnaireError
+    from portal.instruments import load_questionnaire_file
+
+    failed = False
+    for path in files:
+        try:
+            q = load_questionnaire_file(path)
+        except QuestionnaireError as exc:
+            failed = True
+            click.secho(f"{path}: invalid", fg="red", err=True)
+            for line in exc.errors:
+                click.echo(f"  - {line}", err=True)
+            continue
+        click.echo(
+            f"{path}: OK — {q.id} v{q.version}, {len(q.levers)} levers, {len(q.items)} items, "
+            f"languages {', '.join(q.languages)}"
+        )
+    if failed:
+        sys.exit(1)
+
+
+@questionnaire.command("list")
+def questionnaire_list() -> None:
+    """List the questionnaires shipped with the portal."""
+    from portal.instruments import available_questionnaires
+
+    for q_id, versions in available_questionnaires().items():
+        click.echo(f"{q_id}\tversions {', '.join(map(str, versions))}")
+
+
+@main.group()
+def assets() -> None:
+    """Static bundles."""
+
+
+@assets.command("build")
+def assets_build() -> None:
+    """Build the CSS/JS bundles into static/gen and write the manifest."""
+    from portal.app import create_app
+    from portal.web.assets import build_all
+
+    with _reported():
+        app = create_app({"assets_auto_build": True, "env": "development"})
+        names = build_all(app)
+    click.echo("Built " + ", ".join(names))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the portal with the built-in server (local and trial use)."""
+    from portal.app import create_app
+
+    with _reported():
+        app = create_app()
+    click.echo(f"Portal running at http://{host}:{port}/  (Ctrl+C stops it)")
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

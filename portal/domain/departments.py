@@ -1,0 +1,125 @@
+"""Reading departments from CSV: ``code,name,site,headcount[,parent]``."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from portal.domain.entities import Department
+from portal.domain.errors import ValidationError
+
+COLUMNS = ("code", "name", "site", "headcount", "parent")
+REQUIRED = COLUMNS[:4]
+MAX_ROWS = 5000
+
+
+def parse_departments_csv(text: str, survey_slug: str) -> list[Department]:
+    """Parse departments from CSV text with a header row.
+
+    Rules: the header must name ``code,name,site,headcount`` and may add
+    ``parent`` (in any order; case and surrounding spaces are ignored); blank
+    lines are skipped; codes must be unique; a parent must be another listed
+    department and parents may not form a cycle. Every problem is reported at
+    once, each with its line number, in ``ValidationError.errors``.
+    """
+    text = text.lstrip("\ufeff")  # spreadsheets often save a byte-order mark
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise ValidationError(f"The file is not valid CSV: {exc}.") from exc
+    if not rows:
+        raise ValidationError(
+            "The departments file is empty; it needs a header and one row per department."
+        )
+    header = [cell.strip().lower() for cell in rows[0]]
+    missing = [column for column in REQUIRED if column not in header]
+    unknown = [column for column in header if column and column not in COLUMNS]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s): {', '.join(missing)}")
+        if unknown:
+            parts.append(f"unknown column(s): {', '.join(unknown)}")
+        raise ValidationError(
+            f"Line 1: {'; '.join(parts)}. The header must be code,name,site,headcount[,parent]."
+        )
+    if len(rows) - 1 > MAX_ROWS:
+        raise ValidationError(f"The file has more than {MAX_ROWS} departments.")
+    index = {column: header.index(column) for column in COLUMNS if column in header}
+    errors: list[str] = []
+    departments: list[Department] = []
+    lines: dict[str, int] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(header):
+            errors.append(
+                f"Line {line}: {len(row)} values but the header has {len(header)} columns."
+            )
+            continue
+        cells = {column: (row[i].strip() if i < len(row) else "") for column, i in index.items()}
+        empty = [column for column in REQUIRED if not cells[column]]
+        if empty:
+            errors.append(f"Line {line}: {', '.join(empty)} must not be empty.")
+            continue
+        try:
+            headcount = int(cells["headcount"])
+        except ValueError:
+            errors.append(f"Line {line}: headcount {cells['headcount']!r} is not a whole number.")
+            continue
+        try:
+            department = Department(
+                survey_slug=survey_slug,
+                code=cells["code"],
+                name=cells["name"],
+                site=cells["site"],
+                headcount=headcount,
+                parent=cells.get("parent") or None,
+            )
+        except ValidationError as exc:
+            errors.append(f"Line {line}: {exc}")
+            continue
+        if department.code in lines:
+            errors.append(
+                f"Line {line}: code {department.code!r} is already used "
+                f"on line {lines[department.code]}."
+            )
+            continue
+        lines[department.code] = line
+        departments.append(department)
+    errors.extend(_parent_problems(departments, lines))
+    if errors:
+        raise ValidationError(f"{len(errors)} problem(s) in the departments file.", errors=errors)
+    if not departments:
+        raise ValidationError("The departments file has a header but no departments.")
+    return departments
+
+
+def _parent_problems(departments: list[Department], lines: dict[str, int]) -> list[str]:
+    parents = {d.code: d.parent for d in departments}
+    problems = []
+    for d in departments:
+        if d.parent is not None and d.parent not in parents:
+            problems.append(
+                f"Line {lines[d.code]}: parent {d.parent!r} is not a department in this file."
+            )
+            continue
+        seen = {d.code}
+        current = d.parent
+        while current is not None and current in parents:
+            if current in seen:
+                problems.append(f"Line {lines[d.code]}: the parents of {d.code!r} form a loop.")
+                break
+            seen.add(current)
+            current = parents[current]
+    return problems
+
+
+def departments_to_csv(departments: list[Department]) -> str:
+    """Write departments in the same format ``parse_departments_csv`` reads."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for d in departments:
+        writer.writerow([d.code, d.name, d.site, d.headcount, d.parent or ""])
+    return out.getvalue()

@@ -1,0 +1,1 @@
+"""Use cases: each function takes the store as its first argument and speaks domain objects."""

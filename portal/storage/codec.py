@@ -1,0 +1,186 @@
+"""Turn entities into plain JSON-ready dicts and back, for every adapter alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any, TypeVar
+
+from portal.domain.entities import (
+    Audience,
+    Department,
+    Response,
+    Survey,
+    Thresholds,
+    Wave,
+    WaveKind,
+    WaveStatus,
+)
+from portal.domain.errors import StorageError, ValidationError
+
+T = TypeVar("T")
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse_day(value: Any) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _int(value: Any) -> int:
+    # DynamoDB hands numbers back as Decimal; they are whole numbers here.
+    return int(value)
+
+
+def thresholds_to_dict(t: Thresholds) -> dict[str, Any]:
+    """Encode thresholds."""
+    return {"min_group_size": t.min_group_size, "min_comment_group_size": t.min_comment_group_size}
+
+
+def thresholds_from_dict(d: Mapping[str, Any]) -> Thresholds:
+    """Decode thresholds."""
+    return Thresholds(_int(d["min_group_size"]), _int(d["min_comment_group_size"]))
+
+
+def survey_to_dict(s: Survey) -> dict[str, Any]:
+    """Encode a survey."""
+    return {
+        "slug": s.slug,
+        "title": s.title,
+        "system_name": dict(s.system_name),
+        "questionnaire_id": s.questionnaire_id,
+        "questionnaire_version": s.questionnaire_version,
+        "languages": list(s.languages),
+        "default_language": s.default_language,
+        "thresholds": thresholds_to_dict(s.thresholds),
+        "created_on": _day(s.created_on),
+    }
+
+
+def survey_from_dict(d: Mapping[str, Any]) -> Survey:
+    """Decode a survey."""
+    return _decode(
+        "survey",
+        lambda: Survey(
+            slug=d["slug"],
+            title=d["title"],
+            system_name=dict(d["system_name"]),
+            questionnaire_id=d["questionnaire_id"],
+            questionnaire_version=_int(d["questionnaire_version"]),
+            languages=tuple(d["languages"]),
+            default_language=d["default_language"],
+            thresholds=thresholds_from_dict(d["thresholds"]),
+            created_on=date.fromisoformat(d["created_on"]),
+        ),
+    )
+
+
+def department_to_dict(x: Department) -> dict[str, Any]:
+    """Encode a department."""
+    return {
+        "survey_slug": x.survey_slug,
+        "code": x.code,
+        "name": x.name,
+        "site": x.site,
+        "headcount": x.headcount,
+        "parent": x.parent,
+        "retired": x.retired,
+    }
+
+
+def department_from_dict(d: Mapping[str, Any]) -> Department:
+    """Decode a department."""
+    return _decode(
+        "department",
+        lambda: Department(
+            survey_slug=d["survey_slug"],
+            code=d["code"],
+            name=d["name"],
+            site=d["site"],
+            headcount=_int(d["headcount"]),
+            parent=d.get("parent"),
+            retired=bool(d.get("retired", False)),
+        ),
+    )
+
+
+def wave_to_dict(w: Wave) -> dict[str, Any]:
+    """Encode a wave."""
+    return {
+        "survey_slug": w.survey_slug,
+        "wave_id": w.wave_id,
+        "name": w.name,
+        "kind": w.kind.value,
+        "status": w.status.value,
+        "thresholds": thresholds_to_dict(w.thresholds) if w.thresholds else None,
+        "questionnaire_version": w.questionnaire_version,
+        "created_on": _day(w.created_on),
+        "opened_on": _day(w.opened_on),
+        "closed_on": _day(w.closed_on),
+        "planned_close": _day(w.planned_close),
+    }
+
+
+def wave_from_dict(d: Mapping[str, Any]) -> Wave:
+    """Decode a wave."""
+    version = d.get("questionnaire_version")
+    return _decode(
+        "wave",
+        lambda: Wave(
+            survey_slug=d["survey_slug"],
+            wave_id=d["wave_id"],
+            name=d["name"],
+            kind=WaveKind(d["kind"]),
+            status=WaveStatus(d["status"]),
+            thresholds=thresholds_from_dict(d["thresholds"]) if d.get("thresholds") else None,
+            questionnaire_version=_int(version) if version is not None else None,
+            created_on=date.fromisoformat(d["created_on"]),
+            opened_on=_parse_day(d.get("opened_on")),
+            closed_on=_parse_day(d.get("closed_on")),
+            planned_close=_parse_day(d.get("planned_close")),
+        ),
+    )
+
+
+def answers_from_dict(d: Mapping[str, Any]) -> dict[str, int | None]:
+    """Decode stored answers (``None`` is "not applicable")."""
+    return {item: (None if value is None else _int(value)) for item, value in d.items()}
+
+
+def response_from_fields(
+    survey_slug: str,
+    wave_id: str,
+    key: str,
+    department: str,
+    audience: str,
+    language: str,
+    day: str,
+    answers: Mapping[str, Any],
+    comment: str | None,
+) -> Response:
+    """Build a response from its stored columns."""
+    return _decode(
+        "response",
+        lambda: Response(
+            survey_slug=survey_slug,
+            wave_id=wave_id,
+            department_code=department,
+            audience=Audience(audience),
+            language=language,
+            day=date.fromisoformat(day),
+            answers=answers_from_dict(answers),
+            key=key,
+            comment=comment,
+        ),
+    )
+
+
+def _decode(what: str, build: Callable[[], T]) -> T:
+    try:
+        return build()
+    except (KeyError, TypeError, ValueError, ValidationError) as exc:
+        raise StorageError(
+            f"A stored {what} record is damaged or from an unknown version: {exc}"
+        ) from exc

@@ -1,0 +1,350 @@
+"""The DynamoDB adapter: one table, keys ``pk``/``sk``, on-demand capacity.
+
+Key design (see docs/architecture.md for every access pattern and its cost):
+
+=====================  ===========================  ====================
+record                 pk                           sk
+=====================  ===========================  ====================
+survey                 ``SURVEYS``                  ``<slug>``
+department             ``SURVEY#<slug>``            ``DEPT#<code>``
+wave                   ``SURVEY#<slug>``            ``WAVE#<wave id>``
+response               ``RESP#<slug>#<wave id>``    ``<random key>``
+=====================  ===========================  ====================
+
+The table is injected (a boto3 ``Table`` resource); this module never creates a
+client or resource at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from portal.domain.entities import (
+    Department,
+    Response,
+    StoreOutcome,
+    Survey,
+    Wave,
+    WaveStatus,
+)
+from portal.domain.errors import AlreadyExists, Conflict, NotFound, StorageError
+from portal.storage import codec
+from portal.storage.port import MAX_PAGE_SIZE, Page
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+SURVEYS_PK = "SURVEYS"
+_TRANSIENT_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+    }
+)
+#: Fields kept beside pk/sk on a response item; ``tests/storage`` pins this list.
+RESPONSE_FIELDS = ("pk", "sk", "dept", "aud", "lang", "day", "ans", "comment")
+
+
+def table_definition(name: str) -> dict[str, Any]:
+    """Return the ``CreateTable`` arguments shared by ``init-db`` and the tests.
+
+    ``infra/portal.yaml`` declares the same table for production.
+    """
+    return {
+        "TableName": name,
+        "AttributeDefinitions": [
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
+def _plain(value: Any) -> Any:
+    """Turn DynamoDB's Decimals back into ints, recursively."""
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class DynamoStore:
+    """A ``Store`` over one DynamoDB table."""
+
+    def __init__(self, table: Table, *, allow_create: bool = False) -> None:
+        self.table = table
+        self.allow_create = allow_create
+
+    @contextmanager
+    def _calls(self, doing: str) -> Iterator[None]:
+        """Wrap boto3 failures in ``StorageError``, marking the retryable ones."""
+        try:
+            yield
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ResourceNotFoundException":
+                raise StorageError(
+                    f"The DynamoDB table {self.table.name!r} does not exist. Create it with "
+                    "the CloudFormation template in infra/ or `portal init-db --create-table`."
+                ) from exc
+            raise StorageError(
+                f"DynamoDB failed while {doing}: {code or exc}",
+                transient=code in _TRANSIENT_CODES,
+            ) from exc
+        except BotoCoreError as exc:
+            # Timeouts and lost connections: the request may succeed if repeated.
+            raise StorageError(
+                f"DynamoDB unreachable while {doing}: {exc}", transient=True
+            ) from exc
+
+    # -- schema ------------------------------------------------------------
+
+    def create_schema(self) -> None:
+        """Create the table if allowed and missing, then wait until it is active."""
+        client = self.table.meta.client
+        with self._calls("checking the table"):
+            try:
+                client.describe_table(TableName=self.table.name)
+                return
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                    raise
+        if not self.allow_create:
+            raise StorageError(
+                f"The DynamoDB table {self.table.name!r} does not exist and creating tables "
+                "is not allowed here. Deploy infra/portal.yaml, or pass --create-table "
+                "(PORTAL_DYNAMODB_CREATE_TABLE=1)."
+            )
+        with self._calls("creating the table"):
+            client.create_table(**table_definition(self.table.name))
+            client.get_waiter("table_exists").wait(
+                TableName=self.table.name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+            )
+
+    def check(self) -> None:
+        """Raise ``StorageError`` unless the table answers."""
+        with self._calls("checking the table"):
+            self.table.meta.client.describe_table(TableName=self.table.name)
+
+    # -- surveys -----------------------------------------------------------
+
+    def add_survey(self, survey: Survey) -> None:
+        """Store a new survey (one conditional write)."""
+        item = {"pk": SURVEYS_PK, "sk": survey.slug, **codec.survey_to_dict(survey)}
+        try:
+            with self._calls("storing a survey"):
+                self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except StorageError as exc:
+            if _condition_failed(exc):
+                raise AlreadyExists(f"A survey with the slug {survey.slug!r} exists.") from exc
+            raise
+
+    def get_survey(self, slug: str) -> Survey:
+        """Return one survey (one read)."""
+        with self._calls("reading a survey"):
+            item = self.table.get_item(Key={"pk": SURVEYS_PK, "sk": slug}).get("Item")
+        if item is None:
+            raise NotFound(f"There is no survey {slug!r}.")
+        return codec.survey_from_dict(_plain(item))
+
+    def list_surveys(self) -> list[Survey]:
+        """Return every survey by slug (one query)."""
+        return [codec.survey_from_dict(i) for i in self._query(SURVEYS_PK)]
+
+    # -- departments -------------------------------------------------------
+
+    def put_departments(self, departments: Sequence[Department]) -> None:
+        """Create or replace departments in batches of 25 writes."""
+        with (
+            self._calls("storing departments"),
+            self.table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch,
+        ):
+            for d in departments:
+                batch.put_item(
+                    Item={
+                        "pk": f"SURVEY#{d.survey_slug}",
+                        "sk": f"DEPT#{d.code}",
+                        **_without_none(codec.department_to_dict(d)),
+                    }
+                )
+
+    def list_departments(self, survey_slug: str) -> list[Department]:
+        """Return a survey's departments by code (one query per 1 MB)."""
+        items = self._query(f"SURVEY#{survey_slug}", "DEPT#")
+        return [codec.department_from_dict(i) for i in items]
+
+    # -- waves -------------------------------------------------------------
+
+    def add_wave(self, wave: Wave) -> None:
+        """Store a new wave (one conditional write)."""
+        try:
+            with self._calls("storing a wave"):
+                self.table.put_item(
+                    Item=self._wave_item(wave), ConditionExpression="attribute_not_exists(pk)"
+                )
+        except StorageError as exc:
+            if _condition_failed(exc):
+                raise AlreadyExists(
+                    f"Survey {wave.survey_slug!r} has a wave {wave.wave_id!r} already."
+                ) from exc
+            raise
+
+    def update_wave(self, wave: Wave, *, expected_status: WaveStatus) -> None:
+        """Replace a wave if its status is unchanged (one conditional write)."""
+        try:
+            with self._calls("updating a wave"):
+                self.table.put_item(
+                    Item=self._wave_item(wave),
+                    ConditionExpression="attribute_exists(pk) AND #status = :expected",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={":expected": expected_status.value},
+                )
+        except StorageError as exc:
+            if not _condition_failed(exc):
+                raise
+            # Only on this rare path do we spend a read to say what happened.
+            current = self.get_wave(wave.survey_slug, wave.wave_id)
+            raise Conflict(
+                f"Wave {wave.wave_id!r} is {current.status.value} now, not "
+                f"{expected_status.value}; reload and try again."
+            ) from exc
+
+    def get_wave(self, survey_slug: str, wave_id: str) -> Wave:
+        """Return one wave (one read)."""
+        with self._calls("reading a wave"):
+            item = self.table.get_item(
+                Key={"pk": f"SURVEY#{survey_slug}", "sk": f"WAVE#{wave_id}"}
+            ).get("Item")
+        if item is None:
+            raise NotFound(f"Survey {survey_slug!r} has no wave {wave_id!r}.")
+        return codec.wave_from_dict(_plain(item))
+
+    def list_waves(self, survey_slug: str) -> list[Wave]:
+        """Return a survey's waves, oldest first (one query)."""
+        waves = [codec.wave_from_dict(i) for i in self._query(f"SURVEY#{survey_slug}", "WAVE#")]
+        return sorted(waves, key=lambda w: (w.created_on, w.wave_id))
+
+    @staticmethod
+    def _wave_item(wave: Wave) -> dict[str, Any]:
+        return {
+            "pk": f"SURVEY#{wave.survey_slug}",
+            "sk": f"WAVE#{wave.wave_id}",
+            **_without_none(codec.wave_to_dict(wave)),
+        }
+
+    # -- responses ---------------------------------------------------------
+
+    def add_response(self, response: Response) -> StoreOutcome:
+        """Put a response unless its key exists: one conditional write, no read."""
+        item: dict[str, Any] = {
+            "pk": _response_pk(response.survey_slug, response.wave_id),
+            "sk": response.key,
+            "dept": response.department_code,
+            "aud": response.audience.value,
+            "lang": response.language,
+            "day": response.day.isoformat(),
+            "ans": dict(response.answers),
+        }
+        if response.comment is not None:
+            item["comment"] = response.comment
+        try:
+            with self._calls("storing a response"):
+                self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except StorageError as exc:
+            if _condition_failed(exc):
+                return StoreOutcome.ALREADY_STORED
+            raise
+        return StoreOutcome.STORED
+
+    def list_responses(
+        self, survey_slug: str, wave_id: str, *, cursor: str | None = None, limit: int = 500
+    ) -> Page[Response]:
+        """Return a page of a wave's responses in key order (queries of up to 1 MB)."""
+        limit = max(1, min(limit, MAX_PAGE_SIZE))
+        pk = _response_pk(survey_slug, wave_id)
+        items: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = {"pk": pk, "sk": cursor} if cursor else None
+        # Ask for one more than needed: that tells exactly whether another page exists.
+        while len(items) <= limit:
+            kwargs: dict[str, Any] = {
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": pk},
+                "Limit": limit + 1 - len(items),
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            with self._calls("reading responses"):
+                page = self.table.query(**kwargs)
+            items.extend(page.get("Items", []))
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+        more = len(items) > limit
+        responses = [
+            codec.response_from_fields(
+                survey_slug,
+                wave_id,
+                str(i["sk"]),
+                str(i["dept"]),
+                str(i["aud"]),
+                str(i["lang"]),
+                str(i["day"]),
+                _plain(i["ans"]),
+                i.get("comment"),
+            )
+            for i in items[:limit]
+        ]
+        return Page(responses, responses[-1].key if more else None)
+
+    # -- helpers -----------------------------------------------------------
+
+    def _query(self, pk: str, prefix: str | None = None) -> list[dict[str, Any]]:
+        """Return every item of a partition (optionally an ``sk`` prefix), all pages."""
+        expression = "pk = :pk" + (" AND begins_with(sk, :prefix)" if prefix else "")
+        values: dict[str, Any] = {":pk": pk}
+        if prefix:
+            values[":prefix"] = prefix
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": expression,
+            "ExpressionAttributeValues": values,
+        }
+        found: list[dict[str, Any]] = []
+        while True:
+            with self._calls("querying"):
+                page = self.table.query(**kwargs)
+            found.extend(_plain(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _response_pk(survey_slug: str, wave_id: str) -> str:
+    return f"RESP#{survey_slug}#{wave_id}"
+
+
+def _without_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def _condition_failed(exc: StorageError) -> bool:
+    cause = exc.__cause__
+    return (
+        isinstance(cause, ClientError)
+        and cause.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    )

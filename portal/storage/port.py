@@ -1,0 +1,95 @@
+"""The storage port: the one seam between the portal and its databases.
+
+Every adapter implements ``Store`` and passes ``tests/storage``'s contract suite.
+The port speaks domain objects only; nothing above it sees SQL or boto3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from portal.domain.entities import (
+    Department,
+    Response,
+    StoreOutcome,
+    Survey,
+    Wave,
+    WaveStatus,
+)
+
+T = TypeVar("T")
+
+#: The largest page ``list_responses`` returns; callers loop over cursors for more.
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """A slice of a longer listing; ``next_cursor`` is ``None`` on the last page."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class Store(Protocol):
+    """What the portal needs from a database.
+
+    Errors: ``NotFound`` and ``AlreadyExists`` for missing or clashing keys,
+    ``Conflict`` when a conditional update loses a race, and ``StorageError``
+    (``transient=True`` when a retry may succeed) for backend failures.
+    """
+
+    def create_schema(self) -> None:
+        """Create or upgrade the tables; safe to run again."""
+
+    def check(self) -> None:
+        """Raise ``StorageError`` unless the store is reachable and its schema current."""
+
+    def add_survey(self, survey: Survey) -> None:
+        """Store a new survey; raise ``AlreadyExists`` if its slug is taken."""
+
+    def get_survey(self, slug: str) -> Survey:
+        """Return the survey with ``slug``; raise ``NotFound`` if there is none."""
+
+    def list_surveys(self) -> list[Survey]:
+        """Return every survey, ordered by slug."""
+
+    def put_departments(self, departments: Sequence[Department]) -> None:
+        """Create or replace departments (matched by survey and code)."""
+
+    def list_departments(self, survey_slug: str) -> list[Department]:
+        """Return the survey's departments, retired ones included, ordered by code."""
+
+    def add_wave(self, wave: Wave) -> None:
+        """Store a new wave; raise ``AlreadyExists`` if the survey has one with that id."""
+
+    def update_wave(self, wave: Wave, *, expected_status: WaveStatus) -> None:
+        """Replace a wave only if its stored status is still ``expected_status``.
+
+        Raise ``NotFound`` if the wave does not exist and ``Conflict`` if its
+        status changed meanwhile (e.g. another admin closed it).
+        """
+
+    def get_wave(self, survey_slug: str, wave_id: str) -> Wave:
+        """Return one wave; raise ``NotFound`` if there is none."""
+
+    def list_waves(self, survey_slug: str) -> list[Wave]:
+        """Return the survey's waves, oldest first (by creation day, then id)."""
+
+    def add_response(self, response: Response) -> StoreOutcome:
+        """Store a response unless one with its key exists in its wave.
+
+        Costs one write and no read. Return ``ALREADY_STORED`` (and change
+        nothing) when the key was stored before.
+        """
+
+    def list_responses(
+        self, survey_slug: str, wave_id: str, *, cursor: str | None = None, limit: int = 500
+    ) -> Page[Response]:
+        """Return up to ``limit`` of a wave's responses, ordered by their random key.
+
+        Pass the returned ``next_cursor`` to get the next page. The order
+        carries no information about when a response arrived.
+        """

@@ -1,0 +1,324 @@
+"""The embedded SQLite adapter, for trying the portal out and for one-server use.
+
+The database runs in WAL mode so that readers never block the respondent who
+is writing. The schema is versioned with ``PRAGMA user_version`` and upgraded by
+forward-only migrations (``MIGRATIONS``); ``create_schema`` applies the missing ones.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from portal.domain.entities import (
+    Department,
+    Response,
+    StoreOutcome,
+    Survey,
+    Wave,
+    WaveStatus,
+)
+from portal.domain.errors import AlreadyExists, Conflict, NotFound, StorageError
+from portal.storage import codec
+from portal.storage.port import MAX_PAGE_SIZE, Page
+
+#: Forward-only migrations; entry N upgrades a database from version N to N + 1.
+#: Responses live in a WITHOUT ROWID table keyed by their random key, so the file
+#: keeps no insertion sequence that could hint at when an answer arrived.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE surveys (
+        slug TEXT PRIMARY KEY,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE departments (
+        survey_slug TEXT NOT NULL,
+        code TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (survey_slug, code)
+    ) WITHOUT ROWID;
+    CREATE TABLE waves (
+        survey_slug TEXT NOT NULL,
+        wave_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_on TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (survey_slug, wave_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE responses (
+        survey_slug TEXT NOT NULL,
+        wave_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        department TEXT NOT NULL,
+        audience TEXT NOT NULL,
+        language TEXT NOT NULL,
+        day TEXT NOT NULL,
+        answers TEXT NOT NULL,
+        comment TEXT,
+        PRIMARY KEY (survey_slug, wave_id, key)
+    ) WITHOUT ROWID;
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+_TRANSIENT = ("database is locked", "database is busy", "disk i/o error")
+
+
+class SqliteStore:
+    """A ``Store`` over one SQLite file; safe to share between threads."""
+
+    def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
+        self.path = str(path)
+        self.timeout = timeout
+        self._local = threading.local()
+        self._checked = False
+
+    # -- connections -------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """Run a block in one IMMEDIATE transaction, translating SQLite errors."""
+        conn = self._connect()
+        if not self._checked:
+            self._check_version(conn)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            transient = any(marker in str(exc).lower() for marker in _TRANSIENT)
+            raise StorageError(f"SQLite error: {exc}", transient=transient) from exc
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"SQLite error: {exc}") from exc
+
+    def _check_version(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            raise StorageError(
+                f"The database {self.path} has schema version {version}, but this portal "
+                f"needs version {SCHEMA_VERSION}. Run `portal init-db` to create or upgrade it."
+            )
+        self._checked = True
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- schema ------------------------------------------------------------
+
+    def create_schema(self) -> None:
+        """Apply every missing migration, each in its own transaction."""
+        try:
+            conn = self._connect()
+            conn.execute("PRAGMA journal_mode = WAL")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StorageError(
+                    f"The database {self.path} has schema version {version}, newer than this "
+                    f"portal's {SCHEMA_VERSION}; upgrade the portal instead."
+                )
+            for number in range(version, SCHEMA_VERSION):
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in MIGRATIONS[number].split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {number + 1}")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StorageError(f"Cannot create the SQLite schema in {self.path}: {exc}") from exc
+        self._checked = True
+
+    def check(self) -> None:
+        """Raise ``StorageError`` unless the database is reachable and current."""
+        with self._tx() as conn:
+            conn.execute("SELECT 1").fetchone()
+
+    # -- surveys -----------------------------------------------------------
+
+    def add_survey(self, survey: Survey) -> None:
+        """Store a new survey."""
+        with self._tx() as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO surveys (slug, data) VALUES (?, ?)",
+                    (survey.slug, json.dumps(codec.survey_to_dict(survey))),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise AlreadyExists(f"A survey with the slug {survey.slug!r} exists.") from exc
+
+    def get_survey(self, slug: str) -> Survey:
+        """Return one survey."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT data FROM surveys WHERE slug = ?", (slug,)).fetchone()
+        if row is None:
+            raise NotFound(f"There is no survey {slug!r}.")
+        return codec.survey_from_dict(json.loads(row[0]))
+
+    def list_surveys(self) -> list[Survey]:
+        """Return every survey by slug."""
+        with self._tx() as conn:
+            rows = conn.execute("SELECT data FROM surveys ORDER BY slug").fetchall()
+        return [codec.survey_from_dict(json.loads(row[0])) for row in rows]
+
+    # -- departments -------------------------------------------------------
+
+    def put_departments(self, departments: Sequence[Department]) -> None:
+        """Create or replace departments in one transaction."""
+        with self._tx() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO departments (survey_slug, code, data) VALUES (?, ?, ?)",
+                [
+                    (d.survey_slug, d.code, json.dumps(codec.department_to_dict(d)))
+                    for d in departments
+                ],
+            )
+
+    def list_departments(self, survey_slug: str) -> list[Department]:
+        """Return a survey's departments by code."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT data FROM departments WHERE survey_slug = ? ORDER BY code",
+                (survey_slug,),
+            ).fetchall()
+        return [codec.department_from_dict(json.loads(row[0])) for row in rows]
+
+    # -- waves -------------------------------------------------------------
+
+    def add_wave(self, wave: Wave) -> None:
+        """Store a new wave."""
+        with self._tx() as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO waves (survey_slug, wave_id, status, created_on, data) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    self._wave_row(wave),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise AlreadyExists(
+                    f"Survey {wave.survey_slug!r} has a wave {wave.wave_id!r} already."
+                ) from exc
+
+    def update_wave(self, wave: Wave, *, expected_status: WaveStatus) -> None:
+        """Replace a wave if its stored status is still ``expected_status``."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT status FROM waves WHERE survey_slug = ? AND wave_id = ?",
+                (wave.survey_slug, wave.wave_id),
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"Survey {wave.survey_slug!r} has no wave {wave.wave_id!r}.")
+            if row[0] != expected_status.value:
+                raise Conflict(
+                    f"Wave {wave.wave_id!r} is {row[0]} now, not {expected_status.value}; "
+                    "reload and try again."
+                )
+            conn.execute(
+                "UPDATE waves SET status = ?, created_on = ?, data = ? "
+                "WHERE survey_slug = ? AND wave_id = ?",
+                (
+                    wave.status.value,
+                    wave.created_on.isoformat(),
+                    json.dumps(codec.wave_to_dict(wave)),
+                    wave.survey_slug,
+                    wave.wave_id,
+                ),
+            )
+
+    def get_wave(self, survey_slug: str, wave_id: str) -> Wave:
+        """Return one wave."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT data FROM waves WHERE survey_slug = ? AND wave_id = ?",
+                (survey_slug, wave_id),
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"Survey {survey_slug!r} has no wave {wave_id!r}.")
+        return codec.wave_from_dict(json.loads(row[0]))
+
+    def list_waves(self, survey_slug: str) -> list[Wave]:
+        """Return a survey's waves, oldest first."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT data FROM waves WHERE survey_slug = ? ORDER BY created_on, wave_id",
+                (survey_slug,),
+            ).fetchall()
+        return [codec.wave_from_dict(json.loads(row[0])) for row in rows]
+
+    @staticmethod
+    def _wave_row(wave: Wave) -> tuple[str, str, str, str, str]:
+        return (
+            wave.survey_slug,
+            wave.wave_id,
+            wave.status.value,
+            wave.created_on.isoformat(),
+            json.dumps(codec.wave_to_dict(wave)),
+        )
+
+    # -- responses ---------------------------------------------------------
+
+    def add_response(self, response: Response) -> StoreOutcome:
+        """Insert a response unless its key is stored already (one write, no read)."""
+        with self._tx() as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO responses (survey_slug, wave_id, key, department, "
+                "audience, language, day, answers, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    response.survey_slug,
+                    response.wave_id,
+                    response.key,
+                    response.department_code,
+                    response.audience.value,
+                    response.language,
+                    response.day.isoformat(),
+                    json.dumps(dict(response.answers), sort_keys=True),
+                    response.comment,
+                ),
+            )
+        return StoreOutcome.STORED if cursor.rowcount == 1 else StoreOutcome.ALREADY_STORED
+
+    def list_responses(
+        self, survey_slug: str, wave_id: str, *, cursor: str | None = None, limit: int = 500
+    ) -> Page[Response]:
+        """Return a page of a wave's responses, ordered by key."""
+        limit = max(1, min(limit, MAX_PAGE_SIZE))
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT key, department, audience, language, day, answers, comment "
+                "FROM responses WHERE survey_slug = ? AND wave_id = ? AND key > ? "
+                "ORDER BY key LIMIT ?",
+                (survey_slug, wave_id, cursor or "", limit + 1),
+            ).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [
+            codec.response_from_fields(
+                survey_slug, wave_id, key, dept, aud, lang, day, json.loads(answers), comment
+            )
+            for key, dept, aud, lang, day, answers, comment in rows
+        ]
+        return Page(items, items[-1].key if more else None)

@@ -1,0 +1,124 @@
+"""One place that turns errors into HTTP answers: an HTML page or a JSON body."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from portal.domain.errors import (
+    AlreadyExists,
+    Conflict,
+    NotFound,
+    PortalError,
+    StorageError,
+    ValidationError,
+)
+
+bp = Blueprint("errors", __name__)
+log = logging.getLogger(__name__)
+
+#: Status → (title, what the reader can do next). Written for a respondent on a phone.
+MESSAGES: dict[int, tuple[str, str]] = {
+    400: (
+        "We could not use what was sent",
+        "Something in the request was missing or not in the expected form. Go back, "
+        "check the page and try again.",
+    ),
+    403: ("Not allowed", "You do not have access to this page."),
+    404: (
+        "Page not found",
+        "The address may be mistyped or the link may be out of date. If you followed a "
+        "survey link, ask the person who sent it for a new one.",
+    ),
+    405: (
+        "That action is not possible here",
+        "This address does not accept that kind of request. Go back and use the page's "
+        "own buttons.",
+    ),
+    409: (
+        "Something changed meanwhile",
+        "The record changed while you were working on it. Reload the page and try again.",
+    ),
+    413: (
+        "Too much was sent",
+        "What you sent is larger than this portal accepts. Shorten your comment and try again.",
+    ),
+    429: ("Too many attempts", "Please wait a moment before trying again."),
+    500: (
+        "Something went wrong on our side",
+        "The error has been noted. Please try again in a little while.",
+    ),
+    503: (
+        "The portal is busy",
+        "Nothing was lost. Please wait a few seconds and try again.",
+    ),
+}
+
+
+def _wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return (
+        best == "application/json"
+        and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
+
+
+def error_response(status: int, detail: str | None = None) -> tuple[Response | str, int]:
+    """Answer ``status`` as JSON or as a page in the base layout."""
+    title, advice = MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400])
+    if _wants_json():
+        return jsonify(error={"status": status, "title": title, "detail": detail or advice}), status
+    return render_template(
+        "errors/error.html", status=status, title=title, advice=advice, detail=detail
+    ), status
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_error(exc: CSRFError) -> tuple[Response | str, int]:
+    """A form came back without a valid CSRF token (expired page, forged post)."""
+    return error_response(
+        400,
+        "The form expired or did not come from this site. Reload the page and submit it again.",
+    )
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> tuple[Response | str, int] | HTTPException:
+    """Render werkzeug's HTTP errors (404, 405, 413, ...) in our layout."""
+    if exc.code is None or exc.code < 400:
+        return exc
+    detail = exc.description if exc.code == 400 and exc.description else None
+    response, status = error_response(exc.code, detail)
+    if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
+        if isinstance(response, Response):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response, status
+
+
+@bp.app_errorhandler(PortalError)
+def portal_error(exc: PortalError) -> tuple[Response | str, int]:
+    """Map domain errors to status codes; the domain never knows about HTTP."""
+    if isinstance(exc, NotFound):
+        return error_response(404, str(exc))
+    if isinstance(exc, AlreadyExists | Conflict):
+        return error_response(409, str(exc))
+    if isinstance(exc, ValidationError):
+        return error_response(400, str(exc))
+    if isinstance(exc, StorageError) and exc.transient:
+        log.warning("transient storage failure: %s", exc)
+        response, status = error_response(503)
+        return response, status
+    log.error("unhandled portal error: %s", exc, exc_info=exc)
+    return error_response(500)
+
+
+@bp.app_errorhandler(Exception)
+def unexpected_error(exc: Exception) -> tuple[Response | str, int]:
+    """Log the failure and show the reader a calm 500 page."""
+    log.exception("unhandled error")
+    return error_response(500)

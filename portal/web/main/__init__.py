@@ -1,0 +1,1 @@
+"""Public pages that belong to no feature: the front page and the health check."""

@@ -1,0 +1,225 @@
+"""The storage contract: every adapter must behave exactly like this."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from portal.domain.entities import Audience, StoreOutcome, Thresholds, WaveKind, WaveStatus
+from portal.domain.errors import AlreadyExists, Conflict, NotFound
+from portal.storage.port import Store
+from tests.builders import TODAY, make_department, make_response, make_survey, make_wave
+
+
+def collect_responses(store: Store, wave_id: str = "baseline", limit: int = 500) -> list:
+    """Read every response of a wave page by page."""
+    found, cursor = [], None
+    while True:
+        page = store.list_responses("crm-rollout", wave_id, cursor=cursor, limit=limit)
+        found.extend(page.items)
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor
+
+
+# -- schema and health ------------------------------------------------------
+
+
+def test_creating_the_schema_twice_is_harmless(store: Store) -> None:
+    store.create_schema()
+    store.check()
+
+
+# -- surveys ----------------------------------------------------------------
+
+
+def test_reads_back_a_stored_survey_unchanged(store: Store) -> None:
+    survey = make_survey(
+        thresholds=Thresholds(7, 12), system_name={"en": "the new ERP", "da": "det nye ERP"}
+    )
+    store.add_survey(survey)
+    assert store.get_survey("crm-rollout") == survey
+
+
+def test_refuses_a_second_survey_with_the_same_slug(store: Store) -> None:
+    store.add_survey(make_survey())
+    with pytest.raises(AlreadyExists):
+        store.add_survey(make_survey(title="Another title"))
+    assert store.get_survey("crm-rollout").title == "CRM rollout"
+
+
+def test_reports_a_missing_survey_as_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.get_survey("nope")
+
+
+def test_lists_surveys_ordered_by_slug(store: Store) -> None:
+    for slug in ("zeta", "alpha", "mid-one"):
+        store.add_survey(make_survey(slug=slug))
+    assert [s.slug for s in store.list_surveys()] == ["alpha", "mid-one", "zeta"]
+
+
+def test_lists_no_surveys_in_an_empty_store(store: Store) -> None:
+    assert store.list_surveys() == []
+
+
+# -- departments ------------------------------------------------------------
+
+
+def test_lists_departments_ordered_by_code_with_every_field(store: Store) -> None:
+    departments = [
+        make_department(code="WH", name="Warehouse", site="Hamburg", headcount=64),
+        make_department(code="AAR", name="Head office", site="Aarhus", headcount=0),
+        make_department(code="AAR-FIN", name="Finance", parent="AAR", retired=True),
+    ]
+    store.put_departments(departments)
+    assert store.list_departments("crm-rollout") == sorted(departments, key=lambda d: d.code)
+
+
+def test_putting_a_department_again_replaces_it(store: Store) -> None:
+    store.put_departments([make_department(headcount=10)])
+    store.put_departments([make_department(headcount=12, name="Sales and marketing")])
+    [department] = store.list_departments("crm-rollout")
+    assert (department.headcount, department.name) == (12, "Sales and marketing")
+
+
+def test_keeps_each_surveys_departments_apart(store: Store) -> None:
+    store.put_departments([make_department(survey_slug="one", code="A")])
+    store.put_departments([make_department(survey_slug="two", code="B")])
+    assert [d.code for d in store.list_departments("one")] == ["A"]
+    assert [d.code for d in store.list_departments("two")] == ["B"]
+    assert store.list_departments("three") == []
+
+
+def test_lists_five_hundred_departments(store: Store) -> None:
+    store.put_departments(
+        [make_department(code=f"D{i:03d}", name=f"Department {i}") for i in range(500)]
+    )
+    listed = store.list_departments("crm-rollout")
+    assert [d.code for d in listed] == [f"D{i:03d}" for i in range(500)]
+
+
+# -- waves ------------------------------------------------------------------
+
+
+def test_reads_back_a_stored_wave_unchanged(store: Store) -> None:
+    wave = make_wave(planned_close=date(2026, 12, 24))
+    store.add_wave(wave)
+    assert store.get_wave("crm-rollout", "baseline") == wave
+
+
+def test_refuses_a_second_wave_with_the_same_id(store: Store) -> None:
+    store.add_wave(make_wave())
+    with pytest.raises(AlreadyExists):
+        store.add_wave(make_wave(name="Other"))
+
+
+def test_reports_a_missing_wave_as_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.get_wave("crm-rollout", "nope")
+
+
+def test_lists_waves_oldest_first(store: Store) -> None:
+    store.add_wave(make_wave(wave_id="follow-up", kind=WaveKind.FOLLOW_UP, created_on=TODAY))
+    store.add_wave(make_wave(wave_id="baseline", created_on=date(2026, 1, 5)))
+    store.add_wave(make_wave(wave_id="another", created_on=TODAY))
+    assert [w.wave_id for w in store.list_waves("crm-rollout")] == [
+        "baseline",
+        "another",
+        "follow-up",
+    ]
+
+
+def test_updates_a_wave_whose_status_is_as_expected(store: Store) -> None:
+    draft = make_wave()
+    store.add_wave(draft)
+    opened = draft.opened(make_survey(thresholds=Thresholds(6, 11)), TODAY)
+    store.update_wave(opened, expected_status=WaveStatus.DRAFT)
+    stored = store.get_wave("crm-rollout", "baseline")
+    assert stored == opened
+    assert stored.thresholds == Thresholds(6, 11)
+
+
+def test_refuses_to_update_a_wave_whose_status_changed(store: Store) -> None:
+    draft = make_wave()
+    store.add_wave(draft)
+    opened = draft.opened(make_survey(), TODAY)
+    store.update_wave(opened, expected_status=WaveStatus.DRAFT)
+    with pytest.raises(Conflict):
+        store.update_wave(opened, expected_status=WaveStatus.DRAFT)
+    store.update_wave(opened.closed(TODAY), expected_status=WaveStatus.OPEN)
+    assert store.get_wave("crm-rollout", "baseline").status is WaveStatus.CLOSED
+
+
+def test_refuses_to_update_a_wave_that_does_not_exist(store: Store) -> None:
+    with pytest.raises((NotFound, Conflict)):
+        store.update_wave(make_wave(), expected_status=WaveStatus.DRAFT)
+
+
+# -- responses --------------------------------------------------------------
+
+
+def test_stores_a_response_and_reads_it_back_unchanged(store: Store) -> None:
+    response = make_response(
+        audience=Audience.MANAGER,
+        language="da",
+        answers={"purpose-why": 5, "managers-mandate": 1, "skills-basics": None},
+        comment="Mere træning, tak — og på dansk 🙂",
+    )
+    assert store.add_response(response) is StoreOutcome.STORED
+    assert collect_responses(store) == [response]
+
+
+def test_a_repeated_key_stores_nothing_new(store: Store) -> None:
+    first = make_response(answers={"purpose-why": 2})
+    assert store.add_response(first) is StoreOutcome.STORED
+    again = replace(first, answers={"purpose-why": 5}, comment="changed my mind")
+    assert store.add_response(again) is StoreOutcome.ALREADY_STORED
+    assert collect_responses(store) == [first]
+
+
+def test_the_same_key_in_another_wave_is_a_different_response(store: Store) -> None:
+    key = secrets.token_urlsafe(16)
+    assert store.add_response(make_response(key=key)) is StoreOutcome.STORED
+    assert store.add_response(make_response(key=key, wave_id="follow-up")) is StoreOutcome.STORED
+    assert len(collect_responses(store, "baseline")) == 1
+    assert len(collect_responses(store, "follow-up")) == 1
+
+
+def test_an_empty_wave_has_one_empty_last_page(store: Store) -> None:
+    page = store.list_responses("crm-rollout", "baseline")
+    assert (page.items, page.next_cursor) == ([], None)
+
+
+@pytest.mark.parametrize("page_size", [7, 100, 1000])
+def test_pages_through_three_hundred_responses_each_exactly_once(
+    store: Store, page_size: int
+) -> None:
+    responses = [
+        make_response(department_code=f"D{i % 8}", answers={"purpose-why": 1 + i % 5})
+        for i in range(300)
+    ]
+    for response in responses:
+        store.add_response(response)
+    store.add_response(make_response(wave_id="other-wave"))
+    listed = collect_responses(store, limit=page_size)
+    assert [r.key for r in listed] == sorted(r.key for r in responses)
+    assert sorted(listed, key=lambda r: r.key) == sorted(responses, key=lambda r: r.key)
+
+
+def test_a_page_that_ends_exactly_at_the_last_response_has_no_cursor(store: Store) -> None:
+    for _ in range(10):
+        store.add_response(make_response())
+    first = store.list_responses("crm-rollout", "baseline", limit=5)
+    assert len(first.items) == 5 and first.next_cursor is not None
+    second = store.list_responses("crm-rollout", "baseline", cursor=first.next_cursor, limit=5)
+    assert len(second.items) == 5 and second.next_cursor is None
+
+
+def test_caps_the_page_size(store: Store) -> None:
+    for _ in range(3):
+        store.add_response(make_response())
+    assert len(store.list_responses("crm-rollout", "baseline", limit=0).items) == 1

@@ -208,6 +208,24 @@ def survey_list() -> None:
 
 
 @main.group()
+def waves() -> None:
+    """Wave housekeeping."""
+
+
+@waves.command("close-due")
+def waves_close_due() -> None:
+    """Close open waves whose planned closing day has passed (the scheduled Lambda's job)."""
+    from portal.services.surveys import close_due_waves
+
+    with _reported():
+        closed = close_due_waves(open_store(_settings()), today=date.today())
+    for wave in closed:
+        click.echo(f"closed {wave.survey_slug}/{wave.wave_id}")
+    if not closed:
+        click.echo("No overdue waves.")
+
+
+@main.group()
 def questionnaire() -> None:
     """Check and list questionnaires."""
 

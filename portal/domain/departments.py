@@ -16,7 +16,9 @@ MAX_ROWS = 5000
 def parse_departments_csv(text: str, survey_slug: str) -> list[Department]:
     """Parse departments from CSV text with a header row.
 
-    Rules: the header must name ``code,name,site,headcount`` and may add
+    Rules: values are separated by commas, or by semicolons or tabs as
+    spreadsheets in many European locales save them (decided from the header
+    line); the header must name ``code,name,site,headcount`` and may add
     ``parent`` (in any order; case and surrounding spaces are ignored); blank
     lines are skipped; codes must be unique; a parent must be another listed
     department and parents may not form a cycle. Every problem is reported at
@@ -24,7 +26,7 @@ def parse_departments_csv(text: str, survey_slug: str) -> list[Department]:
     """
     text = text.lstrip("\ufeff")  # spreadsheets often save a byte-order mark
     try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text)))
     except csv.Error as exc:
         raise ValidationError(f"The file is not valid CSV: {exc}.") from exc
     if not rows:
@@ -93,6 +95,11 @@ def parse_departments_csv(text: str, survey_slug: str) -> list[Department]:
     if not departments:
         raise ValidationError("The departments file has a header but no departments.")
     return departments
+
+
+def _delimiter(text: str) -> str:
+    header = text.split("\n", 1)[0]
+    return max(",;\t", key=header.count) if header else ","
 
 
 def _parent_problems(departments: list[Department], lines: dict[str, int]) -> list[str]:

@@ -7,7 +7,7 @@ from datetime import date
 
 from portal.domain.departments import parse_departments_csv
 from portal.domain.entities import Survey, Thresholds, Wave, WaveKind, WaveStatus
-from portal.domain.errors import ValidationError
+from portal.domain.errors import Conflict, ValidationError
 from portal.instruments import DEFAULT_QUESTIONNAIRE, get_questionnaire
 from portal.storage.port import Store
 
@@ -104,4 +104,22 @@ def close_wave(store: Store, survey_slug: str, wave_id: str, *, today: date) -> 
     wave = store.get_wave(survey_slug, wave_id)
     closed = wave.closed(today)
     store.update_wave(closed, expected_status=WaveStatus.OPEN)
+    return closed
+
+
+def close_due_waves(store: Store, *, today: date) -> list[Wave]:
+    """Close every open wave whose planned closing day lies before ``today``.
+
+    A wave planned to close on a day stays open through that whole day. A
+    wave closed meanwhile by someone else is skipped, not an error.
+    """
+    closed: list[Wave] = []
+    for survey in store.list_surveys():
+        for wave in store.list_waves(survey.slug):
+            due = wave.planned_close is not None and wave.planned_close < today
+            if wave.status is WaveStatus.OPEN and due:
+                try:
+                    closed.append(close_wave(store, survey.slug, wave.wave_id, today=today))
+                except Conflict:
+                    continue
     return closed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -68,18 +68,23 @@ def _wants_json() -> bool:
     )
 
 
-def error_response(status: int, detail: str | None = None) -> tuple[Response | str, int]:
+def error_response(status: int, detail: str | None = None) -> Response:
     """Answer ``status`` as JSON or as a page in the base layout."""
     title, advice = MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400])
     if _wants_json():
-        return jsonify(error={"status": status, "title": title, "detail": detail or advice}), status
-    return render_template(
-        "errors/error.html", status=status, title=title, advice=advice, detail=detail
-    ), status
+        response = jsonify(error={"status": status, "title": title, "detail": detail or advice})
+    else:
+        response = make_response(
+            render_template(
+                "errors/error.html", status=status, title=title, advice=advice, detail=detail
+            )
+        )
+    response.status_code = status
+    return response
 
 
 @bp.app_errorhandler(CSRFError)
-def csrf_error(exc: CSRFError) -> tuple[Response | str, int]:
+def csrf_error(exc: CSRFError) -> Response:
     """A form came back without a valid CSRF token (expired page, forged post)."""
     return error_response(
         400,
@@ -88,20 +93,21 @@ def csrf_error(exc: CSRFError) -> tuple[Response | str, int]:
 
 
 @bp.app_errorhandler(HTTPException)
-def http_error(exc: HTTPException) -> tuple[Response | str, int] | HTTPException:
+def http_error(exc: HTTPException) -> Response | HTTPException:
     """Render werkzeug's HTTP errors (404, 405, 413, ...) in our layout."""
     if exc.code is None or exc.code < 400:
         return exc
     detail = exc.description if exc.code == 400 and exc.description else None
-    response, status = error_response(exc.code, detail)
-    if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
-        if isinstance(response, Response):
-            response.headers["Allow"] = ", ".join(exc.valid_methods)
-    return response, status
+    response = error_response(exc.code, detail)
+    for name in ("Allow", "Retry-After"):
+        value = dict(exc.get_headers()).get(name)
+        if value:
+            response.headers[name] = value
+    return response
 
 
 @bp.app_errorhandler(PortalError)
-def portal_error(exc: PortalError) -> tuple[Response | str, int]:
+def portal_error(exc: PortalError) -> Response:
     """Map domain errors to status codes; the domain never knows about HTTP."""
     if isinstance(exc, NotFound):
         return error_response(404, str(exc))
@@ -111,14 +117,15 @@ def portal_error(exc: PortalError) -> tuple[Response | str, int]:
         return error_response(400, str(exc))
     if isinstance(exc, StorageError) and exc.transient:
         log.warning("transient storage failure: %s", exc)
-        response, status = error_response(503)
-        return response, status
+        response = error_response(503)
+        response.headers["Retry-After"] = "5"
+        return response
     log.error("unhandled portal error: %s", exc, exc_info=exc)
     return error_response(500)
 
 
 @bp.app_errorhandler(Exception)
-def unexpected_error(exc: Exception) -> tuple[Response | str, int]:
+def unexpected_error(exc: Exception) -> Response:
     """Log the failure and show the reader a calm 500 page."""
     log.exception("unhandled error")
     return error_response(500)

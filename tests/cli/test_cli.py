@@ -1,0 +1,120 @@
+"""The ``portal`` command, run as an admin would on a fresh deployment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from portal.cli import main
+from portal.storage.sqlite import SqliteStore
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """Return the path of a not-yet-created database."""
+    return tmp_path / "portal.sqlite3"
+
+
+def run(db: Path, *args: str) -> Result:
+    """Run ``portal ARGS`` against the database at ``db``."""
+    return CliRunner().invoke(main, list(args), env={"PORTAL_DATABASE_PATH": str(db)})
+
+
+def test_init_db_creates_the_schema_and_can_run_again(db: Path) -> None:
+    assert run(db, "init-db").exit_code == 0
+    result = run(db, "init-db")
+    assert result.exit_code == 0 and "Database ready (sqlite" in result.output
+    SqliteStore(db).check()
+
+
+def test_demo_loads_two_waves_and_hundreds_of_responses_once(db: Path) -> None:
+    run(db, "init-db")
+    first = run(db, "demo")
+    assert first.exit_code == 0, first.output
+    assert "8 departments across 2 sites (Aarhus, Hamburg)" in first.output
+    assert "wave baseline: Baseline, closed" in first.output
+    assert "wave follow-up-1: Follow-up 1, open" in first.output
+    stored = int(first.output.split(" synthetic responses stored")[0].split()[-1])
+    assert 200 <= stored <= 600
+    again = run(db, "demo")
+    assert again.exit_code == 0 and "was already loaded" in again.output
+    store = SqliteStore(db)
+    counted = sum(
+        len(store.list_responses("demo-crm", wave, limit=1000).items)
+        for wave in ("baseline", "follow-up-1")
+    )
+    assert counted == stored
+
+
+def test_demo_without_a_database_says_to_run_init_db(db: Path) -> None:
+    result = run(db, "demo")
+    assert result.exit_code == 1
+    assert "Run `portal init-db`" in result.output
+
+
+def test_creates_a_survey_with_departments_from_csv(db: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "departments.csv"
+    csv.write_text("code,name,site,headcount\nS,Sales,Aarhus,12\nW,Warehouse,Hamburg,40\n")
+    run(db, "init-db")
+    result = run(
+        db,
+        "survey", "create", "--slug", "erp-2027", "--title", "ERP 2027",
+        "--system", "the new ERP", "--system", "da=det nye ERP",
+        "--departments", str(csv), "--min-group-size", "6",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Survey 'erp-2027' created on change-readiness v1 with 2 department(s)." in result.output
+    survey = SqliteStore(db).get_survey("erp-2027")
+    assert dict(survey.system_name) == {"en": "the new ERP", "da": "det nye ERP"}
+    assert survey.thresholds.min_group_size == 6
+    listed = run(db, "survey", "list")
+    assert "erp-2027\tERP 2027\tno waves" in listed.output
+
+
+def test_a_bad_departments_file_is_reported_by_line_and_nothing_is_created(
+    db: Path, tmp_path: Path
+) -> None:
+    csv = tmp_path / "departments.csv"
+    csv.write_text("code,name,site,headcount\nS,Sales,Aarhus,twelve\nW,,Hamburg,40\n")
+    run(db, "init-db")
+    result = run(
+        db, "survey", "create", "--slug", "erp", "--title", "ERP", "--system", "the ERP",
+        "--departments", str(csv),
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "Line 2: headcount 'twelve' is not a whole number." in result.output
+    assert "Line 3: name must not be empty." in result.output
+    assert SqliteStore(db).list_surveys() == []
+
+
+def test_refuses_a_minimum_group_size_below_three(db: Path) -> None:
+    run(db, "init-db")
+    result = run(
+        db, "survey", "create", "--slug", "x", "--title", "X", "--system", "it",
+        "--min-group-size", "2",
+    )  # fmt: skip
+    assert result.exit_code == 1 and "from 3" in result.output
+
+
+def test_validates_the_shipped_questionnaire(db: Path) -> None:
+    path = ROOT / "portal/instruments/change-readiness/v1.yaml"
+    result = run(db, "questionnaire", "validate", str(path))
+    assert result.exit_code == 0
+    assert "OK — change-readiness v1, 7 levers" in result.output
+
+
+def test_validate_lists_every_problem_and_fails(db: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "v1.yaml"
+    text = (ROOT / "portal/instruments/change-readiness/v1.yaml").read_text(encoding="utf-8")
+    broken.write_text(text.replace("lever: skills", "lever: skils", 1), encoding="utf-8")
+    result = run(db, "questionnaire", "validate", str(broken))
+    assert result.exit_code == 1
+    assert "lever: 'skils' is not a lever defined under 'levers'." in result.output
+
+
+def test_lists_questionnaires(db: Path) -> None:
+    assert "change-readiness\tversions 1" in run(db, "questionnaire", "list").output

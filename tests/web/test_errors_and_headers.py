@@ -1,4 +1,4 @@
-"""Every error is a helpful page (or JSON), never a bare 500; every answer carries security headers."""
+"""Every error is a helpful page or JSON, never a bare 500; every answer has security headers."""
 
 from __future__ import annotations
 

@@ -1,0 +1,90 @@
+"""A live portal on 127.0.0.1 and a real headless Chromium (Debian's) driven by Playwright."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from werkzeug.serving import make_server
+
+from portal.app import create_app
+from portal.services.demo import load_demo
+from portal.storage.sqlite import SqliteStore
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+ARTIFACTS = ROOT / "test-artifacts"
+#: Keep Chromium off the network: this machine reaches nothing but 127.0.0.1.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+@pytest.fixture(scope="session")
+def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Serve the portal with the demo loaded on a free port of 127.0.0.1."""
+    store = SqliteStore(tmp_path_factory.mktemp("e2e") / "portal.sqlite3")
+    store.create_schema()
+    load_demo(store, today=date.today())
+    app = create_app({"env": "testing", "secret_key": "e2e-" + "k" * 40}, store=store)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Launch Debian's Chromium headless; never download a browser."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """Open a phone-sized page with the site's real Content-Security-Policy in force."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    yield context.new_page()
+    context.close()
+
+
+def axe_violations(browser: Browser, url: str, **context_options: Any) -> list[dict[str, Any]]:
+    """Load ``url`` and return axe-core's WCAG 2.1 A/AA violations.
+
+    axe is injected as a script, which the strict CSP would rightly block, so
+    this context bypasses CSP; ``test_pages_raise_no_csp_violations`` checks
+    the policy separately.
+    """
+    context = browser.new_context(bypass_csp=True, **context_options)
+    try:
+        page = context.new_page()
+        page.goto(url)
+        page.add_script_tag(path=str(AXE))
+        result: dict[str, Any] = page.evaluate(
+            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_TAGS
+        )
+        return [
+            {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]]}
+            for v in result["violations"]
+        ]
+    finally:
+        context.close()

@@ -7,8 +7,10 @@ from datetime import date
 from typing import Any
 
 from portal.domain.entities import (
+    AccessCode,
     Audience,
     Department,
+    Link,
     Response,
     Survey,
     Thresholds,
@@ -85,3 +87,27 @@ def make_response(**overrides: Any) -> Response:
     }
     values.update(overrides)
     return Response(**values)
+
+
+def make_link(**overrides: Any) -> Link:
+    """Build a valid open link with a fresh random token."""
+    values: dict[str, Any] = {
+        "token": secrets.token_urlsafe(12),
+        "survey_slug": "crm-rollout",
+        "wave_id": "baseline",
+        "department_code": "SALES",
+    }
+    values.update(overrides)
+    return Link(**values)
+
+
+def make_access_code(**overrides: Any) -> AccessCode:
+    """Build an unused access code with a fresh random hash."""
+    values: dict[str, Any] = {
+        "code_hash": secrets.token_hex(32),
+        "survey_slug": "crm-rollout",
+        "wave_id": "baseline",
+        "department_code": "SALES",
+    }
+    values.update(overrides)
+    return AccessCode(**values)

@@ -335,3 +335,69 @@ class Response:
                 isinstance(self.comment, str) and len(self.comment) <= MAX_COMMENT_LENGTH,
                 f"A comment may be at most {MAX_COMMENT_LENGTH} characters.",
             )
+
+
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,43}$")
+CODE_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Link:
+    """A department's survey link for one wave, behind an unguessable random token.
+
+    ``audience`` fixes who answers (e.g. a link sent only to managers); ``None``
+    lets the respondent choose. ``kiosk`` marks a shared device, where every
+    submission starts afresh and no "already answered" cookie is set.
+    ``revoked`` links answer with a friendly "no longer valid" page.
+    """
+
+    token: str
+    survey_slug: str
+    wave_id: str
+    department_code: str
+    audience: Audience | None = None
+    kiosk: bool = False
+    revoked: bool = False
+
+    def __post_init__(self) -> None:
+        _require(
+            isinstance(self.token, str) and bool(TOKEN_RE.match(self.token)),
+            "A link token must be 16–43 URL-safe characters.",
+        )
+        check_slug(self.survey_slug, "Survey slug")
+        check_slug(self.wave_id, "Wave id")
+        _require(
+            isinstance(self.department_code, str) and bool(CODE_RE.match(self.department_code)),
+            "A link must name a valid department code.",
+        )
+        _require(
+            self.audience is None or isinstance(self.audience, Audience),
+            "A link's audience must be employee, manager or open.",
+        )
+
+
+@dataclass(frozen=True)
+class AccessCode:
+    """A single-use code for one department of one wave, kept only as a hash.
+
+    The store records whether the code was used, and nothing about which
+    response used it.
+    """
+
+    code_hash: str
+    survey_slug: str
+    wave_id: str
+    department_code: str
+    used: bool = False
+
+    def __post_init__(self) -> None:
+        _require(
+            isinstance(self.code_hash, str) and bool(CODE_HASH_RE.match(self.code_hash)),
+            "An access code is stored as its SHA-256 hash (64 hex digits).",
+        )
+        check_slug(self.survey_slug, "Survey slug")
+        check_slug(self.wave_id, "Wave id")
+        _require(
+            isinstance(self.department_code, str) and bool(CODE_RE.match(self.department_code)),
+            "An access code must name a valid department code.",
+        )

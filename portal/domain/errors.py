@@ -37,3 +37,7 @@ class StorageError(PortalError):
 
 class ConfigError(PortalError):
     """The deployment is misconfigured; the message names the setting to change."""
+
+
+class CodeAlreadyUsed(PortalError):
+    """A single-use access code was used for an earlier response."""

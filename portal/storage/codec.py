@@ -7,8 +7,10 @@ from datetime import date
 from typing import Any, TypeVar
 
 from portal.domain.entities import (
+    AccessCode,
     Audience,
     Department,
+    Link,
     Response,
     Survey,
     Thresholds,
@@ -173,6 +175,49 @@ def response_from_fields(
             answers=answers_from_dict(answers),
             key=key,
             comment=comment,
+        ),
+    )
+
+
+def link_to_dict(x: Link) -> dict[str, Any]:
+    """Encode a survey link."""
+    return {
+        "token": x.token,
+        "survey_slug": x.survey_slug,
+        "wave_id": x.wave_id,
+        "department_code": x.department_code,
+        "audience": x.audience.value if x.audience else None,
+        "kiosk": x.kiosk,
+        "revoked": x.revoked,
+    }
+
+
+def link_from_dict(d: Mapping[str, Any]) -> Link:
+    """Decode a survey link."""
+    return _decode(
+        "link",
+        lambda: Link(
+            token=d["token"],
+            survey_slug=d["survey_slug"],
+            wave_id=d["wave_id"],
+            department_code=d["department_code"],
+            audience=Audience(d["audience"]) if d.get("audience") else None,
+            kiosk=bool(d.get("kiosk", False)),
+            revoked=bool(d.get("revoked", False)),
+        ),
+    )
+
+
+def access_code_from_dict(d: Mapping[str, Any]) -> AccessCode:
+    """Decode an access code."""
+    return _decode(
+        "access code",
+        lambda: AccessCode(
+            code_hash=d["code_hash"],
+            survey_slug=d["survey_slug"],
+            wave_id=d["wave_id"],
+            department_code=d["department_code"],
+            used=bool(d.get("used", False)),
         ),
     )
 

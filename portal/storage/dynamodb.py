@@ -8,6 +8,9 @@ record                 pk                           sk
 survey                 ``SURVEYS``                  ``<slug>``
 department             ``SURVEY#<slug>``            ``DEPT#<code>``
 wave                   ``SURVEY#<slug>``            ``WAVE#<wave id>``
+link (by token)        ``LINK#<token>``             ``LINK``
+link (by wave)         ``SURVEY#<slug>``            ``LINK#<wave>#<dept>#<token>``
+access code            ``CODE#<sha-256>``           ``CODE``
 response               ``RESP#<slug>#<wave id>``    ``<random key>``
 =====================  ===========================  ====================
 
@@ -25,14 +28,22 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from portal.domain.entities import (
+    AccessCode,
     Department,
+    Link,
     Response,
     StoreOutcome,
     Survey,
     Wave,
     WaveStatus,
 )
-from portal.domain.errors import AlreadyExists, Conflict, NotFound, StorageError
+from portal.domain.errors import (
+    AlreadyExists,
+    CodeAlreadyUsed,
+    Conflict,
+    NotFound,
+    StorageError,
+)
 from portal.storage import codec
 from portal.storage.port import MAX_PAGE_SIZE, Page
 
@@ -40,6 +51,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 SURVEYS_PK = "SURVEYS"
+#: DynamoDB's limit of actions in one TransactWriteItems call.
+TRANSACTION_ITEMS = 100
 _TRANSIENT_CODES = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -248,10 +261,88 @@ class DynamoStore:
             **_without_none(codec.wave_to_dict(wave)),
         }
 
+    # -- links and codes ---------------------------------------------------
+
+    def put_links(self, links: Sequence[Link]) -> None:
+        """Write each link twice (by token, by wave) in transactions of 50 links."""
+        for start in range(0, len(links), TRANSACTION_ITEMS // 2):
+            actions: list[Any] = []
+            for link in links[start : start + TRANSACTION_ITEMS // 2]:
+                fields = _without_none(codec.link_to_dict(link))
+                for pk, sk in (
+                    (f"LINK#{link.token}", "LINK"),
+                    (
+                        f"SURVEY#{link.survey_slug}",
+                        f"LINK#{link.wave_id}#{link.department_code}#{link.token}",
+                    ),
+                ):
+                    actions.append({"Put": self._put(pk, sk, fields)})
+            with self._calls("storing survey links"):
+                self.table.meta.client.transact_write_items(TransactItems=actions)
+
+    def get_link(self, token: str) -> Link:
+        """Return one link (one read)."""
+        with self._calls("reading a survey link"):
+            item = self.table.get_item(Key={"pk": f"LINK#{token}", "sk": "LINK"}).get("Item")
+        if item is None:
+            raise NotFound("There is no survey link with that token.")
+        return codec.link_from_dict(_plain(item))
+
+    def list_links(self, survey_slug: str, wave_id: str) -> list[Link]:
+        """Return a wave's links in department, token order (one query per 1 MB)."""
+        items = self._query(f"SURVEY#{survey_slug}", f"LINK#{wave_id}#")
+        return [codec.link_from_dict(i) for i in items]
+
+    def add_access_codes(self, codes: Sequence[AccessCode]) -> None:
+        """Store new codes with conditional puts, in transactions of 100 (all or none each)."""
+        for start in range(0, len(codes), TRANSACTION_ITEMS):
+            actions: list[Any] = []
+            for code in codes[start : start + TRANSACTION_ITEMS]:
+                put = self._put(
+                    f"CODE#{code.code_hash}",
+                    "CODE",
+                    {
+                        "code_hash": code.code_hash,
+                        "survey_slug": code.survey_slug,
+                        "wave_id": code.wave_id,
+                        "department_code": code.department_code,
+                        "used": code.used,
+                    },
+                )
+                put["ConditionExpression"] = "attribute_not_exists(pk)"
+                actions.append({"Put": put})
+            try:
+                with self._calls("storing access codes"):
+                    self.table.meta.client.transact_write_items(TransactItems=actions)
+            except StorageError as exc:
+                if _cancel_reasons(exc):
+                    raise AlreadyExists("An access code with the same hash exists.") from exc
+                raise
+
+    def get_access_code(self, code_hash: str) -> AccessCode:
+        """Return one code (one read)."""
+        with self._calls("reading an access code"):
+            item = self.table.get_item(Key={"pk": f"CODE#{code_hash}", "sk": "CODE"}).get("Item")
+        if item is None:
+            raise NotFound("There is no such access code.")
+        return codec.access_code_from_dict(_plain(item))
+
+    def _put(self, pk: str, sk: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Build a ``Put`` for a transaction.
+
+        The resource's client serialises plain Python values itself, so items
+        and keys here are plain values, not ``{"S": ...}`` descriptors.
+        """
+        return {"TableName": self.table.name, "Item": {"pk": pk, "sk": sk, **fields}}
+
     # -- responses ---------------------------------------------------------
 
-    def add_response(self, response: Response) -> StoreOutcome:
-        """Put a response unless its key exists: one conditional write, no read."""
+    def add_response(self, response: Response, *, code_hash: str | None = None) -> StoreOutcome:
+        """Put a response unless its key exists: one conditional write, no read.
+
+        With a code: one transaction of two writes (the response, and the code
+        marked used), each conditional, so neither can happen without the other.
+        """
         item: dict[str, Any] = {
             "pk": _response_pk(response.survey_slug, response.wave_id),
             "sk": response.key,
@@ -263,12 +354,42 @@ class DynamoStore:
         }
         if response.comment is not None:
             item["comment"] = response.comment
+        if code_hash is not None:
+            return self._add_response_with_code(item, code_hash)
         try:
             with self._calls("storing a response"):
                 self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
         except StorageError as exc:
             if _condition_failed(exc):
                 return StoreOutcome.ALREADY_STORED
+            raise
+        return StoreOutcome.STORED
+
+    def _add_response_with_code(self, item: dict[str, Any], code_hash: str) -> StoreOutcome:
+        put = self._put(item.pop("pk"), item.pop("sk"), item)
+        put["ConditionExpression"] = "attribute_not_exists(pk)"
+        consume: dict[str, Any] = {
+            "TableName": self.table.name,
+            "Key": {"pk": f"CODE#{code_hash}", "sk": "CODE"},
+            "UpdateExpression": "SET used = :yes",
+            "ConditionExpression": "attribute_exists(pk) AND used = :no",
+            "ExpressionAttributeValues": {":yes": True, ":no": False},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        actions: list[Any] = [{"Put": put}, {"Update": consume}]
+        try:
+            with self._calls("storing a response"):
+                self.table.meta.client.transact_write_items(TransactItems=actions)
+        except StorageError as exc:
+            reasons = _cancel_reasons(exc)
+            if not reasons:
+                raise
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                return StoreOutcome.ALREADY_STORED
+            if reasons[1].get("Code") == "ConditionalCheckFailed":
+                if reasons[1].get("Item"):
+                    raise CodeAlreadyUsed("This code was already used.") from exc
+                raise NotFound("There is no such access code.") from exc
             raise
         return StoreOutcome.STORED
 
@@ -332,6 +453,19 @@ class DynamoStore:
             if "LastEvaluatedKey" not in page:
                 return found
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _cancel_reasons(exc: StorageError) -> list[dict[str, Any]]:
+    """Return a cancelled transaction's per-item reasons (empty for other failures)."""
+    cause = exc.__cause__
+    if not isinstance(cause, ClientError):
+        return []
+    if cause.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return []
+    reasons: list[dict[str, Any]] = cause.response.get("CancellationReasons", [])
+    if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+        return reasons
+    return []
 
 
 def _response_pk(survey_slug: str, wave_id: str) -> str:

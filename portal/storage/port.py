@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from portal.domain.entities import (
+    AccessCode,
     Department,
+    Link,
     Response,
     StoreOutcome,
     Survey,
@@ -78,11 +80,31 @@ class Store(Protocol):
     def list_waves(self, survey_slug: str) -> list[Wave]:
         """Return the survey's waves, oldest first (by creation day, then id)."""
 
-    def add_response(self, response: Response) -> StoreOutcome:
+    def put_links(self, links: Sequence[Link]) -> None:
+        """Create or replace survey links (matched by token)."""
+
+    def get_link(self, token: str) -> Link:
+        """Return the link with ``token``; raise ``NotFound`` if there is none."""
+
+    def list_links(self, survey_slug: str, wave_id: str) -> list[Link]:
+        """Return a wave's links ordered by department code, then token."""
+
+    def add_access_codes(self, codes: Sequence[AccessCode]) -> None:
+        """Store new single-use codes; raise ``AlreadyExists`` (storing none) on a clash."""
+
+    def get_access_code(self, code_hash: str) -> AccessCode:
+        """Return a code by its hash; raise ``NotFound`` if there is none."""
+
+    def add_response(self, response: Response, *, code_hash: str | None = None) -> StoreOutcome:
         """Store a response unless one with its key exists in its wave.
 
         Costs one write and no read. Return ``ALREADY_STORED`` (and change
         nothing) when the key was stored before.
+
+        With ``code_hash``, the response and the code's consumption are written
+        in one transaction, so neither can exist without the other; nothing
+        links the two afterwards. Raise ``CodeAlreadyUsed`` if another response
+        used the code, ``NotFound`` if there is no such code.
         """
 
     def list_responses(

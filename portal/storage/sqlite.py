@@ -15,14 +15,22 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from portal.domain.entities import (
+    AccessCode,
     Department,
+    Link,
     Response,
     StoreOutcome,
     Survey,
     Wave,
     WaveStatus,
 )
-from portal.domain.errors import AlreadyExists, Conflict, NotFound, StorageError
+from portal.domain.errors import (
+    AlreadyExists,
+    CodeAlreadyUsed,
+    Conflict,
+    NotFound,
+    StorageError,
+)
 from portal.storage import codec
 from portal.storage.port import MAX_PAGE_SIZE, Page
 
@@ -60,6 +68,24 @@ MIGRATIONS: tuple[str, ...] = (
         answers TEXT NOT NULL,
         comment TEXT,
         PRIMARY KEY (survey_slug, wave_id, key)
+    ) WITHOUT ROWID;
+    """,
+    # 2: survey links per wave and department; single-use access codes (hashed).
+    """
+    CREATE TABLE links (
+        token TEXT PRIMARY KEY,
+        survey_slug TEXT NOT NULL,
+        wave_id TEXT NOT NULL,
+        department TEXT NOT NULL,
+        data TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX links_by_wave ON links (survey_slug, wave_id, department, token);
+    CREATE TABLE access_codes (
+        code_hash TEXT PRIMARY KEY,
+        survey_slug TEXT NOT NULL,
+        wave_id TEXT NOT NULL,
+        department TEXT NOT NULL,
+        used INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID;
     """,
 )
@@ -279,11 +305,102 @@ class SqliteStore:
             json.dumps(codec.wave_to_dict(wave)),
         )
 
+    # -- links and codes ---------------------------------------------------
+
+    def put_links(self, links: Sequence[Link]) -> None:
+        """Create or replace links in one transaction."""
+        with self._tx() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO links (token, survey_slug, wave_id, department, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (
+                        x.token,
+                        x.survey_slug,
+                        x.wave_id,
+                        x.department_code,
+                        json.dumps(codec.link_to_dict(x)),
+                    )
+                    for x in links
+                ],
+            )
+
+    def get_link(self, token: str) -> Link:
+        """Return one link."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT data FROM links WHERE token = ?", (token,)).fetchone()
+        if row is None:
+            raise NotFound("There is no survey link with that token.")
+        return codec.link_from_dict(json.loads(row[0]))
+
+    def list_links(self, survey_slug: str, wave_id: str) -> list[Link]:
+        """Return a wave's links by department, then token."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT data FROM links WHERE survey_slug = ? AND wave_id = ? "
+                "ORDER BY department, token",
+                (survey_slug, wave_id),
+            ).fetchall()
+        return [codec.link_from_dict(json.loads(row[0])) for row in rows]
+
+    def add_access_codes(self, codes: Sequence[AccessCode]) -> None:
+        """Insert new codes, all or none."""
+        with self._tx() as conn:
+            try:
+                conn.executemany(
+                    "INSERT INTO access_codes (code_hash, survey_slug, wave_id, department, used) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (c.code_hash, c.survey_slug, c.wave_id, c.department_code, int(c.used))
+                        for c in codes
+                    ],
+                )
+            except sqlite3.IntegrityError as exc:
+                raise AlreadyExists("An access code with the same hash exists.") from exc
+
+    def get_access_code(self, code_hash: str) -> AccessCode:
+        """Return one code by its hash."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT code_hash, survey_slug, wave_id, department, used FROM access_codes "
+                "WHERE code_hash = ?",
+                (code_hash,),
+            ).fetchone()
+        if row is None:
+            raise NotFound("There is no such access code.")
+        return codec.access_code_from_dict(
+            dict(
+                zip(
+                    ("code_hash", "survey_slug", "wave_id", "department_code", "used"),
+                    row,
+                    strict=True,
+                )
+            )
+        )
+
     # -- responses ---------------------------------------------------------
 
-    def add_response(self, response: Response) -> StoreOutcome:
-        """Insert a response unless its key is stored already (one write, no read)."""
+    def add_response(self, response: Response, *, code_hash: str | None = None) -> StoreOutcome:
+        """Insert a response unless its key is stored already, consuming a code if given."""
         with self._tx() as conn:
+            if code_hash is not None:
+                seen = conn.execute(
+                    "SELECT 1 FROM responses WHERE survey_slug = ? AND wave_id = ? AND key = ?",
+                    (response.survey_slug, response.wave_id, response.key),
+                ).fetchone()
+                if seen:
+                    return StoreOutcome.ALREADY_STORED
+                used = conn.execute(
+                    "UPDATE access_codes SET used = 1 WHERE code_hash = ? AND used = 0",
+                    (code_hash,),
+                )
+                if used.rowcount != 1:
+                    exists = conn.execute(
+                        "SELECT 1 FROM access_codes WHERE code_hash = ?", (code_hash,)
+                    ).fetchone()
+                    if exists:
+                        raise CodeAlreadyUsed("This code was already used.")
+                    raise NotFound("There is no such access code.")
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO responses (survey_slug, wave_id, key, department, "
                 "audience, language, day, answers, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

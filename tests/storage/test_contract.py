@@ -9,9 +9,17 @@ from datetime import date
 import pytest
 
 from portal.domain.entities import Audience, StoreOutcome, Thresholds, WaveKind, WaveStatus
-from portal.domain.errors import AlreadyExists, Conflict, NotFound
+from portal.domain.errors import AlreadyExists, CodeAlreadyUsed, Conflict, NotFound
 from portal.storage.port import Store
-from tests.builders import TODAY, make_department, make_response, make_survey, make_wave
+from tests.builders import (
+    TODAY,
+    make_access_code,
+    make_department,
+    make_link,
+    make_response,
+    make_survey,
+    make_wave,
+)
 
 
 def collect_responses(store: Store, wave_id: str = "baseline", limit: int = 500) -> list:
@@ -223,3 +231,85 @@ def test_caps_the_page_size(store: Store) -> None:
     for _ in range(3):
         store.add_response(make_response())
     assert len(store.list_responses("crm-rollout", "baseline", limit=0).items) == 1
+
+
+# -- links ----------------------------------------------------------------------
+
+
+def test_finds_a_link_by_its_token(store: Store) -> None:
+    link = make_link(audience=Audience.MANAGER, kiosk=True)
+    store.put_links([link, make_link()])
+    assert store.get_link(link.token) == link
+
+
+def test_an_unknown_token_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.get_link("x" * 16)
+
+
+def test_lists_a_waves_links_by_department(store: Store) -> None:
+    links = [make_link(department_code=f"D{i:03d}") for i in reversed(range(120))]
+    store.put_links(links + [make_link(wave_id="other")])
+    listed = store.list_links("crm-rollout", "baseline")
+    assert [x.department_code for x in listed] == [f"D{i:03d}" for i in range(120)]
+    assert store.list_links("crm-rollout", "nothing") == []
+
+
+def test_putting_a_link_again_replaces_it(store: Store) -> None:
+    link = make_link()
+    store.put_links([link])
+    store.put_links([replace(link, revoked=True, kiosk=True)])
+    assert store.get_link(link.token).revoked
+    [listed] = store.list_links("crm-rollout", "baseline")
+    assert listed.revoked and listed.kiosk
+
+
+# -- single-use codes -----------------------------------------------------------
+
+
+def test_stores_and_finds_access_codes(store: Store) -> None:
+    codes = [make_access_code(department_code=f"D{i}") for i in range(150)]
+    store.add_access_codes(codes)
+    assert store.get_access_code(codes[149].code_hash) == codes[149]
+    with pytest.raises(NotFound):
+        store.get_access_code("0" * 64)
+
+
+def test_refuses_a_code_whose_hash_exists(store: Store) -> None:
+    code = make_access_code()
+    store.add_access_codes([code])
+    with pytest.raises(AlreadyExists):
+        store.add_access_codes([make_access_code(), code])
+
+
+def test_a_code_is_consumed_together_with_its_response(store: Store) -> None:
+    code = make_access_code()
+    store.add_access_codes([code])
+    response = make_response()
+    assert store.add_response(response, code_hash=code.code_hash) is StoreOutcome.STORED
+    assert store.get_access_code(code.code_hash).used
+    assert collect_responses(store) == [response]
+
+
+def test_a_retried_submission_with_its_code_is_already_stored(store: Store) -> None:
+    code = make_access_code()
+    store.add_access_codes([code])
+    response = make_response()
+    store.add_response(response, code_hash=code.code_hash)
+    assert store.add_response(response, code_hash=code.code_hash) is StoreOutcome.ALREADY_STORED
+    assert len(collect_responses(store)) == 1
+
+
+def test_a_used_code_stores_no_second_response(store: Store) -> None:
+    code = make_access_code()
+    store.add_access_codes([code])
+    store.add_response(make_response(), code_hash=code.code_hash)
+    with pytest.raises(CodeAlreadyUsed):
+        store.add_response(make_response(), code_hash=code.code_hash)
+    assert len(collect_responses(store)) == 1
+
+
+def test_an_unknown_code_stores_nothing(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.add_response(make_response(), code_hash="f" * 64)
+    assert collect_responses(store) == []

@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from portal.config import PROJECT_ROOT, Settings, resolve_secret_key
 from portal.storage import Store, open_store
+from portal.storage.cache import CachedStore
 
 csrf = CSRFProtect()
 
@@ -41,14 +42,22 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
     )
     app.extensions["portal.settings"] = settings
     app.extensions["portal.store"] = store or open_store(settings)
+    app.extensions["portal.reads"] = CachedStore(app.extensions["portal.store"])
 
     csrf.init_app(app)
 
-    from portal.web import assets, errors, security
+    from portal.web import assets, compression, errors, i18n, security
     from portal.web.main import views as main
+    from portal.web.respond import views as respond
 
     assets.init_app(app, settings)
+    i18n.init_app(app)
     security.init_app(app, settings)
+    compression.init_app(app)
     app.register_blueprint(errors.bp)
     app.register_blueprint(main.bp)
+    app.register_blueprint(respond.bp)
+    # Respondents have no session to protect; their forms carry a signed,
+    # single-use submission key that serves as the CSRF token instead.
+    csrf.exempt(respond.bp)
     return app

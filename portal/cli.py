@@ -71,7 +71,8 @@ def init_db(create_table: bool | None) -> None:
 @click.option(
     "--seed", default=2026, show_default=True, help="Random seed for the synthetic answers."
 )
-def demo(seed: int) -> None:
+@click.option("--port", default=5000, show_default=True, help="Port used in the printed links.")
+def demo(seed: int, port: int) -> None:
     """Load the demo organisation, survey, waves and synthetic answers (once)."""
     from portal.services.demo import load_demo
 
@@ -88,6 +89,14 @@ def demo(seed: int) -> None:
         click.echo(f"  wave {wave.wave_id}: {wave.name}, {wave.status.value}")
     if not summary.already_loaded:
         click.echo(f"  {summary.responses_stored} synthetic responses stored")
+    base = (_settings().public_url or f"http://127.0.0.1:{port}").rstrip("/")
+    names = {d.code: f"{d.name} ({d.site})" for d in summary.departments}
+    click.echo("\nRespondent links for the open wave (follow-up-1):")
+    for link in summary.links:
+        kind = "  [kiosk: shared device]" if link.kiosk else ""
+        name = names.get(link.department_code, link.department_code)
+        click.echo(f"  {name:<32} {base}/s/{link.token}{kind}")
+    click.echo(f"  Single-use codes are entered at {base}/code")
 
 
 @main.group()

@@ -41,3 +41,15 @@ class ConfigError(PortalError):
 
 class CodeAlreadyUsed(PortalError):
     """A single-use access code was used for an earlier response."""
+
+
+class Unavailable(PortalError):
+    """A survey link or code cannot be used now; ``reason`` says why.
+
+    Reasons: ``draft`` (the wave has not opened), ``closed`` (it has ended),
+    ``revoked`` (HR withdrew the link).
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason

@@ -99,6 +99,10 @@ class CommentQuestion:
     help: Texts
     max_length: int
 
+    def render(self, language: str, system: str) -> str:
+        """Return the question in ``language`` with the system's name filled in."""
+        return self.text[language].replace("{system}", system)
+
 
 @dataclass(frozen=True)
 class Questionnaire:

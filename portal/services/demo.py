@@ -9,13 +9,15 @@ reinforcement was aimed.
 from __future__ import annotations
 
 import random
+import secrets
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from portal.domain.entities import (
     Audience,
     Department,
+    Link,
     Response,
     StoreOutcome,
     Survey,
@@ -25,6 +27,7 @@ from portal.domain.entities import (
 from portal.domain.errors import AlreadyExists
 from portal.domain.questionnaire import Questionnaire
 from portal.instruments import DEFAULT_QUESTIONNAIRE, get_questionnaire
+from portal.services.respond import make_links
 from portal.services.surveys import add_wave, close_wave, open_wave
 from portal.storage.port import Store
 
@@ -66,6 +69,7 @@ class DemoSummary:
     departments: list[Department]
     responses_stored: int
     already_loaded: bool
+    links: list[Link] = field(default_factory=list)
 
 
 def load_demo(store: Store, *, today: date, seed: int = 2026) -> DemoSummary:
@@ -94,6 +98,7 @@ def load_demo(store: Store, *, today: date, seed: int = 2026) -> DemoSummary:
             departments=store.list_departments(DEMO_SLUG),
             responses_stored=0,
             already_loaded=True,
+            links=store.list_links(DEMO_SLUG, "follow-up-1"),
         )
     departments = [
         Department(DEMO_SLUG, code, name, site, headcount)
@@ -122,12 +127,19 @@ def load_demo(store: Store, *, today: date, seed: int = 2026) -> DemoSummary:
     )
     follow_up = open_wave(store, DEMO_SLUG, "follow-up-1", today=follow_open)
     stored += _answer(store, rng, survey, follow_up, questionnaire, follow_open, 9, 1.0, (0.3, 0.6))
+    make_links(store, DEMO_SLUG, "baseline")
+    links = make_links(store, DEMO_SLUG, "follow-up-1")
+    # The warehouse answers on a shared tablet in the canteen.
+    store.put_links(
+        [Link(secrets.token_urlsafe(12), DEMO_SLUG, "follow-up-1", "HAM-WH", kiosk=True)]
+    )
     return DemoSummary(
         survey=survey,
         waves=store.list_waves(DEMO_SLUG),
         departments=departments,
         responses_stored=stored,
         already_loaded=False,
+        links=store.list_links(DEMO_SLUG, "follow-up-1") or links,
     )
 
 

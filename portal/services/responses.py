@@ -24,13 +24,15 @@ def record_response(
     comment: str | None,
     key: str,
     today: date,
+    code_hash: str | None = None,
 ) -> StoreOutcome:
     """Check the answers against the questionnaire and store them once.
 
     Rules: the wave must be open; the language must be one of the survey's;
     every item asked of ``audience`` must be answered; a blank comment is
     stored as none. Only the calendar day is kept. Sending the same ``key``
-    again stores nothing and returns ``ALREADY_STORED``.
+    again stores nothing and returns ``ALREADY_STORED``. With ``code_hash``
+    the single-use code is consumed in the same write.
     """
     if wave.status is not WaveStatus.OPEN:
         raise Conflict(f"Wave {wave.wave_id!r} is {wave.status.value}; it takes no answers now.")
@@ -53,4 +55,4 @@ def record_response(
         key=key,
         comment=text,
     )
-    return store.add_response(response)
+    return store.add_response(response, code_hash=code_hash)

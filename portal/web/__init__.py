@@ -18,3 +18,9 @@ def get_settings() -> Settings:
     """Return the current app's settings."""
     settings: Settings = current_app.extensions["portal.settings"]
     return settings
+
+
+def get_reads() -> Store:
+    """Return the read-through cached store used on the respondent's path."""
+    store: Store = current_app.extensions["portal.reads"]
+    return store

@@ -25,6 +25,9 @@ BUNDLES: dict[str, Bundle] = {
     "css_portal": Bundle(
         "src/css/portal.css", filters="rcssmin", output=f"{GEN_DIR}/portal.%(version)s.css"
     ),
+    "js_respond": Bundle(
+        "src/js/respond.js", filters="rjsmin", output=f"{GEN_DIR}/respond.%(version)s.js"
+    ),
     # Chart.js ships minified; it is only copied and fingerprinted.
     "js_charts": Bundle(
         "chart.js/dist/chart.umd.min.js", output=f"{GEN_DIR}/charts.%(version)s.js"

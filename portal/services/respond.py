@@ -1,0 +1,177 @@
+"""The respondent's use cases: open a link or code, and hand in answers."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from portal.domain.entities import (
+    AccessCode,
+    Audience,
+    Department,
+    Link,
+    StoreOutcome,
+    Survey,
+    Wave,
+    WaveStatus,
+)
+from portal.domain.errors import CodeAlreadyUsed, NotFound, Unavailable, ValidationError
+from portal.domain.questionnaire import Questionnaire
+from portal.instruments import get_questionnaire
+from portal.services.responses import record_response
+from portal.storage.port import Store
+
+#: Letters and digits that cannot be mistaken for each other on a printed slip.
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 10
+#: Seconds a respondent needs per item, for the "about N minutes" estimate.
+SECONDS_PER_ITEM = 9
+
+
+@dataclass(frozen=True)
+class Ballot:
+    """Everything needed to show and accept one department's questionnaire."""
+
+    survey: Survey
+    wave: Wave
+    department: Department
+    questionnaire: Questionnaire
+    link: Link | None = None
+
+    @property
+    def kiosk(self) -> bool:
+        """Tell whether this is a shared device where every answer starts afresh."""
+        return bool(self.link and self.link.kiosk)
+
+    def minutes(self, audience: Audience | None) -> int:
+        """Estimate the minutes needed, rounded up, for ``audience`` (or the longer one)."""
+        audiences = [audience] if audience else list(Audience)
+        items = max(len(self.questionnaire.items_for(a)) for a in audiences)
+        return max(1, -(-items * SECONDS_PER_ITEM // 60))
+
+
+def open_link(store: Store, token: str) -> Ballot:
+    """Resolve a survey link to its ballot.
+
+    Raise ``NotFound`` for an unknown token and ``Unavailable`` for a revoked
+    link or a wave that is not open.
+    """
+    link = store.get_link(token)
+    if link.revoked:
+        raise Unavailable("revoked", "This survey link has been withdrawn.")
+    return _ballot(store, link.survey_slug, link.wave_id, link.department_code, link)
+
+
+def open_code(store: Store, code: str) -> tuple[Ballot, str]:
+    """Resolve a typed single-use code to its ballot and the code's hash.
+
+    Raise ``NotFound`` for an unknown code, ``CodeAlreadyUsed`` for a used
+    one, and ``Unavailable`` when its wave is not open.
+    """
+    code_hash = hash_code(code)
+    return open_code_hash(store, code_hash), code_hash
+
+
+def open_code_hash(store: Store, code_hash: str, *, allow_used: bool = False) -> Ballot:
+    """Resolve a code, known by its hash, to its ballot (see ``open_code``).
+
+    ``allow_used`` lets a submission through to the store, which tells a retry
+    of the same form (already stored) from a second use of the code (refused).
+    """
+    access = store.get_access_code(code_hash)
+    if access.used and not allow_used:
+        raise CodeAlreadyUsed("This code was already used.")
+    return _ballot(store, access.survey_slug, access.wave_id, access.department_code, None)
+
+
+def _ballot(store: Store, slug: str, wave_id: str, code: str, link: Link | None) -> Ballot:
+    survey = store.get_survey(slug)
+    wave = store.get_wave(slug, wave_id)
+    if wave.status is WaveStatus.DRAFT:
+        raise Unavailable("draft", "This survey has not started yet.")
+    if wave.status is WaveStatus.CLOSED:
+        raise Unavailable("closed", "This survey has closed.")
+    department = next((d for d in store.list_departments(slug) if d.code == code), None)
+    if department is None or department.retired:
+        raise NotFound("This survey link's department no longer exists.")
+    version = wave.questionnaire_version or survey.questionnaire_version
+    return Ballot(
+        survey, wave, department, get_questionnaire(survey.questionnaire_id, version), link
+    )
+
+
+def submit(
+    store: Store,
+    ballot: Ballot,
+    *,
+    audience: Audience,
+    language: str,
+    answers: Mapping[str, int | None],
+    comment: str | None,
+    key: str,
+    today: date,
+    code_hash: str | None = None,
+) -> StoreOutcome:
+    """Store a ballot's answers once (see ``record_response`` for the rules)."""
+    if ballot.link and ballot.link.audience and ballot.link.audience is not audience:
+        raise NotFound("This link is for another group of respondents.")
+    return record_response(
+        store,
+        survey=ballot.survey,
+        wave=ballot.wave,
+        questionnaire=ballot.questionnaire,
+        department_code=ballot.department.code,
+        audience=audience,
+        language=language,
+        answers=answers,
+        comment=comment,
+        key=key,
+        today=today,
+        code_hash=code_hash,
+    )
+
+
+def normalise_code(code: str) -> str:
+    """Uppercase a typed code and drop spaces and dashes, as printed slips group them."""
+    return re.sub(r"[\s-]+", "", code).upper()
+
+
+def hash_code(code: str) -> str:
+    """Return the SHA-256 hex digest under which a code is stored."""
+    return hashlib.sha256(normalise_code(code).encode("ascii", "replace")).hexdigest()
+
+
+def new_code() -> str:
+    """Return a fresh random code, grouped for reading aloud: ``ABCD-EFGH-JK``."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def make_codes(
+    store: Store, survey_slug: str, wave_id: str, department_code: str, count: int
+) -> list[str]:
+    """Create ``count`` single-use codes for a department; return them (they are not kept)."""
+    if not 1 <= count <= 5000:
+        raise ValidationError("Ask for between 1 and 5,000 codes at a time.")
+    codes = [new_code() for _ in range(count)]
+    store.add_access_codes(
+        [AccessCode(hash_code(c), survey_slug, wave_id, department_code) for c in codes]
+    )
+    return codes
+
+
+def make_links(store: Store, survey_slug: str, wave_id: str) -> list[Link]:
+    """Give every active department of a wave an open link, keeping existing ones."""
+    existing = {link.department_code for link in store.list_links(survey_slug, wave_id)}
+    new = [
+        Link(secrets.token_urlsafe(12), survey_slug, wave_id, d.code)
+        for d in store.list_departments(survey_slug)
+        if not d.retired and d.code not in existing
+    ]
+    if new:
+        store.put_links(new)
+    return store.list_links(survey_slug, wave_id)

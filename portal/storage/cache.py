@@ -1,0 +1,158 @@
+"""A read-through cache in front of a store, for the respondent's hot path.
+
+Opening a survey link needs the link, its survey, wave and department. These
+change rarely, so they are kept in memory for ``ttl`` seconds: a warm process
+renders a questionnaire without touching the database. Writes made through
+this wrapper drop the affected entries at once; changes made by another
+process (another Lambda instance) are seen after at most ``ttl`` seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from portal.domain.entities import (
+    AccessCode,
+    Department,
+    Link,
+    Response,
+    StoreOutcome,
+    Survey,
+    Wave,
+    WaveStatus,
+)
+from portal.storage.port import Page, Store
+
+T = TypeVar("T")
+DEFAULT_TTL = 30.0
+
+
+class CachedStore:
+    """A ``Store`` that remembers links, surveys, waves and department lists briefly."""
+
+    def __init__(
+        self, store: Store, *, ttl: float = DEFAULT_TTL, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.clock = clock
+        self._entries: dict[tuple[str, ...], tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+        self.misses = 0
+
+    def _cached(self, key: tuple[str, ...], load: Callable[[], T]) -> T:
+        now = self.clock()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] > now:
+                value: T = entry[1]
+                return value
+        self.misses += 1
+        value = load()
+        with self._lock:
+            self._entries[key] = (now + self.ttl, value)
+        return value
+
+    def forget(self, *prefix: str) -> None:
+        """Drop every entry whose key starts with ``prefix`` (everything if empty)."""
+        with self._lock:
+            for key in [k for k in self._entries if k[: len(prefix)] == prefix]:
+                del self._entries[key]
+
+    # -- cached reads --------------------------------------------------------
+
+    def get_link(self, token: str) -> Link:
+        """Return a link, from memory when fresh."""
+        return self._cached(("link", token), lambda: self.store.get_link(token))
+
+    def get_survey(self, slug: str) -> Survey:
+        """Return a survey, from memory when fresh."""
+        return self._cached(("survey", slug), lambda: self.store.get_survey(slug))
+
+    def get_wave(self, survey_slug: str, wave_id: str) -> Wave:
+        """Return a wave, from memory when fresh."""
+        return self._cached(
+            ("wave", survey_slug, wave_id), lambda: self.store.get_wave(survey_slug, wave_id)
+        )
+
+    def list_departments(self, survey_slug: str) -> list[Department]:
+        """Return a survey's departments, from memory when fresh."""
+        return list(
+            self._cached(
+                ("departments", survey_slug), lambda: self.store.list_departments(survey_slug)
+            )
+        )
+
+    # -- writes drop what they change ----------------------------------------
+
+    def add_survey(self, survey: Survey) -> None:
+        """Store a survey."""
+        self.store.add_survey(survey)
+        self.forget("survey", survey.slug)
+
+    def put_departments(self, departments: Sequence[Department]) -> None:
+        """Store departments."""
+        self.store.put_departments(departments)
+        for slug in {d.survey_slug for d in departments}:
+            self.forget("departments", slug)
+
+    def add_wave(self, wave: Wave) -> None:
+        """Store a wave."""
+        self.store.add_wave(wave)
+        self.forget("wave", wave.survey_slug, wave.wave_id)
+
+    def update_wave(self, wave: Wave, *, expected_status: WaveStatus) -> None:
+        """Update a wave."""
+        try:
+            self.store.update_wave(wave, expected_status=expected_status)
+        finally:
+            self.forget("wave", wave.survey_slug, wave.wave_id)
+
+    def put_links(self, links: Sequence[Link]) -> None:
+        """Store links."""
+        self.store.put_links(links)
+        for link in links:
+            self.forget("link", link.token)
+
+    # -- everything else passes straight through -----------------------------
+
+    def create_schema(self) -> None:
+        """Create the schema."""
+        self.store.create_schema()
+
+    def check(self) -> None:
+        """Check the store."""
+        self.store.check()
+
+    def list_surveys(self) -> list[Survey]:
+        """List surveys."""
+        return self.store.list_surveys()
+
+    def list_waves(self, survey_slug: str) -> list[Wave]:
+        """List waves."""
+        return self.store.list_waves(survey_slug)
+
+    def list_links(self, survey_slug: str, wave_id: str) -> list[Link]:
+        """List a wave's links."""
+        return self.store.list_links(survey_slug, wave_id)
+
+    def add_access_codes(self, codes: Sequence[AccessCode]) -> None:
+        """Store codes."""
+        self.store.add_access_codes(codes)
+
+    def get_access_code(self, code_hash: str) -> AccessCode:
+        """Read a code (never cached: its use must be seen at once)."""
+        return self.store.get_access_code(code_hash)
+
+    def add_response(self, response: Response, *, code_hash: str | None = None) -> StoreOutcome:
+        """Store a response."""
+        return self.store.add_response(response, code_hash=code_hash)
+
+    def list_responses(
+        self, survey_slug: str, wave_id: str, *, cursor: str | None = None, limit: int = 500
+    ) -> Page[Response]:
+        """List responses."""
+        return self.store.list_responses(survey_slug, wave_id, cursor=cursor, limit=limit)

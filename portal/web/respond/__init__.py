@@ -1,0 +1,1 @@
+"""The respondent's pages: landing, questionnaire, thank-you, single-use codes."""

@@ -1,0 +1,321 @@
+"""The respondent's pages. Views parse input, call one service and render."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
+
+from portal.domain.entities import CODE_HASH_RE, Audience, StoreOutcome
+from portal.domain.errors import CodeAlreadyUsed, NotFound, StorageError, Unavailable
+from portal.services import respond
+from portal.services.respond import Ballot
+from portal.web import get_reads, get_settings
+from portal.web.i18n import choose_language, set_page_language
+from portal.web.respond.forms import (
+    AnswerForm,
+    BadInput,
+    BadKey,
+    mint_key,
+    parse_answer_form,
+    read_key,
+)
+
+bp = Blueprint("respond", __name__)
+DONE_COOKIE_DAYS = 180
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+def _language(ballot: Ballot, requested: str | None) -> str:
+    survey = ballot.survey
+    language = choose_language(survey.languages, survey.default_language, requested)
+    set_page_language(language)
+    return language
+
+
+def _audience(ballot: Ballot, requested: str | None) -> Audience | None:
+    if ballot.link and ballot.link.audience:
+        return ballot.link.audience
+    try:
+        return Audience(requested) if requested else None
+    except ValueError:
+        abort(400, _("Choose whether you answer as an employee or as a manager."))
+
+
+def _done_cookie(ballot: Ballot) -> str:
+    return f"done-{ballot.survey.slug}-{ballot.wave.wave_id}"
+
+
+def _no_store(response: Response) -> Response:
+    # Forms hold a signed key and, on a shared device, the previous person's answers.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _render_form(
+    ballot: Ballot,
+    *,
+    language: str,
+    audience: Audience,
+    action: str,
+    key: str,
+    form: AnswerForm | None = None,
+    notice: str | None = None,
+    status: int = 200,
+    code_hash: str | None = None,
+) -> Response:
+    response = make_response(
+        render_template(
+            "respond/questionnaire.html",
+            code_hash=code_hash,
+            ballot=ballot,
+            language=language,
+            audience=audience,
+            action=action,
+            key=key,
+            form=form or AnswerForm(),
+            notice=notice,
+            system=ballot.survey.system_in(language),
+        ),
+        status,
+    )
+    return _no_store(response)
+
+
+def _secret() -> str:
+    return str(current_app.config["SECRET_KEY"])
+
+
+# -- links ----------------------------------------------------------------------
+
+
+@bp.get("/s/<token>")
+def landing(token: str) -> Response:
+    """Introduce the survey: what it is, how long, the anonymity promise, language, role."""
+    ballot = respond.open_link(get_reads(), token)
+    language = _language(ballot, request.args.get("lang"))
+    answered = not ballot.kiosk and request.cookies.get(_done_cookie(ballot)) == "1"
+    response = make_response(
+        render_template(
+            "respond/landing.html",
+            ballot=ballot,
+            token=token,
+            language=language,
+            answered=answered,
+            audience_missing=request.args.get("err") == "aud",
+            language_href=lambda lang: url_for("respond.landing", token=token, lang=lang),
+            fixed_audience=ballot.link.audience if ballot.link else None,
+            system=ballot.survey.system_in(language),
+            thresholds=ballot.wave.effective_thresholds(ballot.survey),
+        )
+    )
+    return _no_store(response)
+
+
+@bp.get("/s/<token>/q")
+def questionnaire(token: str) -> BaseResponse:
+    """Show the questionnaire for the chosen language and role."""
+    ballot = respond.open_link(get_reads(), token)
+    language = _language(ballot, request.args.get("lang"))
+    audience = _audience(ballot, request.args.get("aud"))
+    if audience is None:
+        return redirect(url_for("respond.landing", token=token, lang=language, err="aud"))
+    return _render_form(
+        ballot,
+        language=language,
+        audience=audience,
+        action=url_for("respond.submit_link", token=token),
+        key=mint_key(_secret(), token),
+    )
+
+
+@bp.post("/s/<token>/q")
+def submit_link(token: str) -> BaseResponse:
+    """Store the answers sent through a link."""
+    ballot = respond.open_link(get_reads(), token)
+    return _submit(
+        ballot,
+        scope=token,
+        action=url_for("respond.submit_link", token=token),
+        thanks=lambda lang: url_for("respond.thanks", token=token, lang=lang),
+    )
+
+
+@bp.get("/s/<token>/thanks")
+def thanks(token: str) -> Response:
+    """Thank the respondent; on a kiosk, return to the start for the next person."""
+    ballot = respond.open_link(get_reads(), token)
+    language = _language(ballot, request.args.get("lang"))
+    restart = url_for("respond.landing", token=token, lang=language)
+    return _no_store(
+        make_response(
+            render_template(
+                "respond/thanks.html", ballot=ballot, kiosk=ballot.kiosk, restart=restart
+            )
+        )
+    )
+
+
+# -- single-use codes -----------------------------------------------------------
+
+
+@bp.route("/code", methods=["GET", "POST"])
+def code() -> Response:
+    """Ask for a single-use code, then show its questionnaire."""
+    set_page_language(choose_language(("en", "da"), "en", request.values.get("lang")))
+    if request.method == "GET":
+        return _no_store(make_response(render_template("respond/code.html", error=None)))
+    typed = (request.form.get("code") or "")[:40]
+    try:
+        ballot, code_hash = respond.open_code(get_reads(), typed)
+    except NotFound:
+        error = _("We do not recognise that code. Check it against your slip and try again.")
+        page = render_template("respond/code.html", error=error, typed=typed)
+        return _no_store(make_response(page, 404))
+    language = _language(ballot, request.form.get("lang"))
+    audience = _audience(ballot, request.form.get("aud")) or Audience.EMPLOYEE
+    return _render_form(
+        ballot,
+        language=language,
+        audience=audience,
+        action=url_for("respond.submit_code"),
+        key=mint_key(_secret(), f"code:{code_hash}"),
+        code_hash=code_hash,
+    )
+
+
+@bp.post("/code/answer")
+def submit_code() -> BaseResponse:
+    """Store the answers sent with a single-use code, using the code up."""
+    code_hash = request.form.get("access", "")
+    if not CODE_HASH_RE.match(code_hash):
+        abort(400)
+    ballot = respond.open_code_hash(get_reads(), code_hash, allow_used=True)
+    return _submit(
+        ballot,
+        scope=f"code:{code_hash}",
+        action=url_for("respond.submit_code"),
+        thanks=lambda lang: url_for("respond.code_thanks", lang=lang),
+        code_hash=code_hash,
+    )
+
+
+@bp.get("/code/thanks")
+def code_thanks() -> Response:
+    """Thank a respondent who answered with a code."""
+    set_page_language(choose_language(("en", "da"), "en", request.args.get("lang")))
+    return _no_store(
+        make_response(
+            render_template(
+                "respond/thanks.html", ballot=None, kiosk=False, restart=url_for("respond.code")
+            )
+        )
+    )
+
+
+# -- submitting -------------------------------------------------------------------
+
+
+def _submit(
+    ballot: Ballot,
+    *,
+    scope: str,
+    action: str,
+    thanks: Callable[[str], str],
+    code_hash: str | None = None,
+) -> BaseResponse:
+    """Validate, store once, and thank — or show the form again with every answer kept."""
+    language = _language(ballot, request.form.get("lang"))
+    audience = _audience(ballot, request.form.get("aud"))
+    if audience is None:
+        abort(400, _("Choose whether you answer as an employee or as a manager."))
+    signed = request.form.get("key", "")
+    try:
+        form = parse_answer_form(request.form, ballot.questionnaire, audience)
+    except BadInput as exc:
+        abort(400, str(exc))
+    try:
+        nonce = read_key(_secret(), signed, scope)
+    except BadKey as exc:
+        if not exc.expired:
+            abort(400, _("This form could not be checked. Open the survey link again."))
+        notice = _(
+            "This page was open for a long time, so we could not accept it as it was. "
+            "Your answers are still here: please press Send again."
+        )
+        return _render_form(
+            ballot, language=language, audience=audience, action=action,
+            key=mint_key(_secret(), scope), form=form, notice=notice, status=400,
+            code_hash=code_hash,
+        )  # fmt: skip
+    if not form.complete:
+        return _render_form(
+            ballot, language=language, audience=audience, action=action, key=signed,
+            form=form, status=400, code_hash=code_hash,
+        )  # fmt: skip
+    try:
+        outcome = respond.submit(
+            get_reads(),
+            ballot,
+            audience=audience,
+            language=language,
+            answers=form.answers,
+            comment=form.comment,
+            key=nonce,
+            today=date.today(),
+            code_hash=code_hash,
+        )
+    except StorageError:
+        notice = _(
+            "We could not save your answers just now. Nothing is lost: they are all still "
+            "here. Please wait a moment and press Send again."
+        )
+        return _render_form(
+            ballot, language=language, audience=audience, action=action, key=signed,
+            form=form, notice=notice, status=503, code_hash=code_hash,
+        )  # fmt: skip
+    response = redirect(thanks(language), code=303)
+    if outcome in (StoreOutcome.STORED, StoreOutcome.ALREADY_STORED) and not ballot.kiosk:
+        settings = get_settings()
+        response.set_cookie(
+            _done_cookie(ballot),
+            "1",
+            max_age=DONE_COOKIE_DAYS * 24 * 3600,
+            httponly=True,
+            samesite="Lax",
+            secure=settings.is_production,
+        )
+    return response
+
+
+@bp.errorhandler(CodeAlreadyUsed)
+def code_used(exc: CodeAlreadyUsed) -> Response:
+    """Explain that a single-use code cannot be used twice."""
+    return _unavailable("used", 409)
+
+
+@bp.errorhandler(Unavailable)
+def unavailable(exc: Unavailable) -> Response:
+    """Explain why a link cannot be used now, with the fitting status code."""
+    return _unavailable(exc.reason, {"draft": 403, "closed": 410, "revoked": 410}[exc.reason])
+
+
+def _unavailable(reason: str, status: int) -> Response:
+    set_page_language(choose_language(("en", "da"), "en", request.values.get("lang")))
+    page = render_template("respond/unavailable.html", reason=reason)
+    return _no_store(make_response(page, status))

@@ -1,0 +1,1 @@
+"""Benchmarks, and the Lambda emulation they share with ``tests/infra``."""

@@ -1,0 +1,342 @@
+"""Run the packaged Lambda zip the way Lambda would, against moto on 127.0.0.1.
+
+Shared by ``tests/infra/test_package.py`` and ``bench/package.py``. The
+emulation: the zip is unpacked into a task folder (``/var/task``); a runtime
+folder holds copies of the libraries the Python 3.11 Lambda runtime provides
+(boto3 and its dependencies, ``/var/runtime``); a fresh interpreter started
+with ``-I -S -B`` sees only those two folders plus the standard library, never
+the test venv's site-packages, and writes no bytecode, as on Lambda's read-only
+file system. Every AWS call goes to a moto server through ``AWS_ENDPOINT_URL``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import json
+import logging
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_SCRIPT = ROOT / "infra" / "package.py"
+ZAPPA_SETTINGS = ROOT / "zappa_settings.json"
+#: What the Lambda Python runtime already has, so the zip must not carry it.
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
+FAKE_ACCOUNT = "123456789012"
+API_ID = "abcdef1234"
+_MARKER = "@@LAMBDA-HARNESS@@"
+
+# Runs inside the emulated Lambda; its only input is one JSON argument.
+_CHILD = f"""
+import json, sys, time
+config = json.loads(sys.argv[1])
+sys.path[:0] = [config["task"], config["runtime"]]
+
+class LambdaContext:
+    function_name = config["function_name"]
+    function_version = "$LATEST"
+    invoked_function_arn = config["function_arn"]
+    memory_limit_in_mb = 512
+    log_group_name = "/aws/lambda/" + function_name
+    log_stream_name = "2025/01/01/[$LATEST]harness"
+    identity = None
+    client_context = None
+
+    def __init__(self, request_id):
+        self.aws_request_id = request_id
+        self._deadline = time.monotonic() + 30
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+started = time.perf_counter()
+import handler
+import_ms = (time.perf_counter() - started) * 1000
+results = []
+for number, event in enumerate(config["events"]):
+    started = time.perf_counter()
+    response = handler.lambda_handler(event, LambdaContext(f"harness-{{number}}"))
+    results.append({{"ms": (time.perf_counter() - started) * 1000, "response": response}})
+print({_MARKER!r} + json.dumps({{"import_ms": import_ms, "results": results}}, default=str))
+"""
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What one fresh emulated Lambda process measured and answered."""
+
+    import_ms: float
+    request_ms: list[float]
+    responses: list[dict[str, Any]]
+
+
+def zappa_stage(stage: str, settings_path: Path = ZAPPA_SETTINGS) -> dict[str, Any]:
+    """Return a stage's settings with ``extends`` resolved the way Zappa does (shallowly)."""
+    stages = json.loads(settings_path.read_text())
+    chain: list[str] = []
+    name: str | None = stage
+    while name is not None:
+        if name in chain:
+            raise ValueError(f"zappa_settings.json: circular extends through {name!r}")
+        chain.append(name)
+        name = stages[name].get("extends")
+    settings: dict[str, Any] = {}
+    for name in reversed(chain):
+        settings.update(stages[name])
+    return settings
+
+
+def build_zip(stage: str, output: Path) -> Path:
+    """Build the stage's zip with ``infra/package.py`` in a subprocess; return its path."""
+    result = subprocess.run(
+        [sys.executable, str(PACKAGE_SCRIPT), "--stage", stage, "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"infra/package.py failed:\n{result.stdout}{result.stderr}")
+    return output
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (so parallel test workers build one zip, not two)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def unzip(zip_path: Path, dest: Path) -> Path:
+    """Unpack ``zip_path`` into ``dest`` (the emulated ``/var/task``) and return it."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(dest)
+    return dest
+
+
+def make_runtime_dir(dest: Path) -> Path:
+    """Copy the runtime's own libraries (boto3 & co.) from this venv into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in RUNTIME_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise RuntimeError(f"{name} is not installed here; run `make install`.")
+        origin = Path(spec.origin)
+        if spec.submodule_search_locations:
+            shutil.copytree(origin.parent, dest / origin.parent.name, dirs_exist_ok=True)
+        else:
+            shutil.copy2(origin, dest / origin.name)
+    return dest
+
+
+def remove_bytecode(tree: Path) -> None:
+    """Delete every ``__pycache__`` folder below ``tree``."""
+    for cache in sorted(tree.rglob("__pycache__"), reverse=True):
+        shutil.rmtree(cache)
+
+
+@contextmanager
+def moto_endpoint() -> Iterator[str]:
+    """Run a moto server in this process on 127.0.0.1 (a free port); yield its URL."""
+    from moto.server import ThreadedMotoServer
+
+    # The server logs every request through werkzeug's logger; keep test and bench output clean.
+    request_log = logging.getLogger("werkzeug")
+    level = request_log.level
+    request_log.setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        request_log.setLevel(level)
+
+
+def provision(endpoint: str, settings: Mapping[str, Any]) -> dict[str, str]:
+    """Create the stage's table and SecureString secret in moto; return their names."""
+    import boto3
+
+    from portal.storage.dynamodb import table_definition
+
+    env = settings["environment_variables"]
+    credentials = {
+        "region_name": settings["aws_region"],
+        "endpoint_url": endpoint,
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    table = env["PORTAL_DYNAMODB_TABLE"]
+    parameter = env["PORTAL_SECRET_KEY_SSM_PARAMETER"]
+    boto3.client("dynamodb", **credentials).create_table(**table_definition(table))
+    boto3.client("ssm", **credentials).put_parameter(
+        Name=parameter, Value=secrets.token_urlsafe(48), Type="SecureString", Overwrite=True
+    )
+    return {"table": table, "parameter": parameter}
+
+
+def rest_api_event(path: str, *, stage: str = "dev", method: str = "GET") -> dict[str, Any]:
+    """Return an API Gateway REST API (payload v1) proxy event for ``method path``."""
+    host = f"{API_ID}.execute-api.eu-west-1.amazonaws.com"
+    headers = {
+        "Accept": "text/html,application/json",
+        "Host": host,
+        "User-Agent": "lambda-harness",
+        "X-Forwarded-For": "203.0.113.7",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+    }
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": FAKE_ACCOUNT,
+            "apiId": API_ID,
+            "domainName": host,
+            "httpMethod": method,
+            "identity": {"sourceIp": "203.0.113.7", "userAgent": "lambda-harness"},
+            "path": f"/{stage}{path}",
+            "protocol": "HTTP/1.1",
+            "requestId": "harness-request",
+            "requestTimeEpoch": 1735689600000,
+            "resourcePath": "/{proxy+}",
+            "stage": stage,
+        },
+        "body": None,
+        "isBase64Encoded": False,
+    }
+
+
+def http_api_event(path: str, *, method: str = "GET") -> dict[str, Any]:
+    """Return an API Gateway HTTP API (payload format 2.0) event on the ``$default`` stage."""
+    host = f"{API_ID}.execute-api.eu-west-1.amazonaws.com"
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {
+            "accept": "text/html,application/json",
+            "host": host,
+            "user-agent": "lambda-harness",
+            "x-forwarded-for": "203.0.113.7",
+            "x-forwarded-port": "443",
+            "x-forwarded-proto": "https",
+        },
+        "requestContext": {
+            "accountId": FAKE_ACCOUNT,
+            "apiId": API_ID,
+            "domainName": host,
+            "domainPrefix": API_ID,
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7",
+                "userAgent": "lambda-harness",
+            },
+            "requestId": "harness-request",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "01/Jan/2025:00:00:00 +0000",
+            "timeEpoch": 1735689600000,
+        },
+        "isBase64Encoded": False,
+    }
+
+
+def scheduled_event(rule_name: str, region: str = "eu-west-1") -> dict[str, Any]:
+    """Return an EventBridge ``Scheduled Event`` as Zappa's rules send it."""
+    return {
+        "version": "0",
+        "id": "harness-event",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": FAKE_ACCOUNT,
+        "time": "2025-01-01T00:05:00Z",
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:{FAKE_ACCOUNT}:rule/{rule_name}"],
+        "detail": {},
+    }
+
+
+def invoke(
+    task_dir: Path,
+    runtime_dir: Path,
+    endpoint: str,
+    events: Sequence[Mapping[str, Any]],
+    *,
+    function_name: str = "change-readiness-portal-dev",
+    region: str = "eu-west-1",
+    timeout: float = 120,
+) -> Invocation:
+    """Import ``handler`` in a fresh emulated Lambda process and send it ``events`` in order."""
+    config = {
+        "task": str(task_dir),
+        "runtime": str(runtime_dir),
+        "function_name": function_name,
+        "function_arn": f"arn:aws:lambda:{region}:{FAKE_ACCOUNT}:function:{function_name}",
+        "events": list(events),
+    }
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "TZ": "UTC",
+        "LAMBDA_TASK_ROOT": str(task_dir),
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+        "AWS_LAMBDA_FUNCTION_NAME": function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", _CHILD, json.dumps(config)],
+        cwd=task_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith(_MARKER)]
+    if result.returncode != 0 or not lines:
+        raise RuntimeError(
+            f"The emulated Lambda failed (exit {result.returncode}):\n"
+            f"{result.stdout[-4000:]}{result.stderr[-8000:]}"
+        )
+    data = json.loads(lines[-1][len(_MARKER) :])
+    return Invocation(
+        import_ms=data["import_ms"],
+        request_ms=[r["ms"] for r in data["results"]],
+        responses=[r["response"] for r in data["results"]],
+    )

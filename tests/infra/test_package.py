@@ -1,0 +1,227 @@
+"""The Lambda zip: small, complete, without what Lambda provides, and answering like Lambda."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bench import lambda_harness as harness
+
+pytestmark = pytest.mark.slow
+
+STAGE = "dev"
+MAX_ZIP_BYTES = 8 * 1024 * 1024
+#: Top-level entries Lambda provides, Zappa needs only to build, or nobody needs on Lambda.
+FORBIDDEN_TOP_LEVEL = (
+    *harness.RUNTIME_PACKAGES,
+    "six.py",
+    "moto",
+    "pytest",
+    "_pytest",
+    "cfnlint",
+    "playwright",
+    "mypy",
+    "ruff",
+    "pip",
+    "setuptools",
+    "pkg_resources",
+    "_distutils_hack",
+    "wheel",
+    "troposphere",
+    "requests",
+    "certifi",
+    "charset_normalizer",
+    "idna",
+    "tqdm",
+    "placebo",
+    "hjson",
+    "argcomplete",
+    "toml",
+    "slugify",
+    "text_unidecode",
+    "node_modules",
+    "tests",
+    "docs",
+    "bench",
+    "infra",
+    "instance",
+    "dist",
+)
+
+
+@pytest.fixture(scope="session")
+def lambda_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build the dev zip once per run (parallel workers share the first worker's build)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    output = shared / f"lambda-{STAGE}.zip"
+    with harness.locked(shared / f"lambda-{STAGE}.lock"):
+        if not output.exists():
+            harness.build_zip(STAGE, output)
+    return output
+
+
+@pytest.fixture(scope="session")
+def zip_names(lambda_zip: Path) -> list[str]:
+    """Return every entry name in the zip."""
+    with zipfile.ZipFile(lambda_zip) as archive:
+        return archive.namelist()
+
+
+@pytest.fixture(scope="session")
+def unpacked(lambda_zip: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Return the unpacked zip (``/var/task``) and the emulated runtime's library folder."""
+    base = tmp_path_factory.mktemp("lambda")
+    return harness.unzip(lambda_zip, base / "task"), harness.make_runtime_dir(base / "runtime")
+
+
+def _css_path(home_body: str) -> str:
+    match = re.search(r'href="/dev(/static/gen/[^"]+\.css)"', home_body)
+    assert match, "the home page links no fingerprinted stylesheet"
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def answers(unpacked: tuple[Path, Path]) -> dict[str, Any]:
+    """Send every request through one cold emulated Lambda; return the responses by name."""
+    task, runtime = unpacked
+    settings = harness.zappa_stage(STAGE)
+    events = {
+        "v1 /": harness.rest_api_event("/", stage=STAGE),
+        "v1 /does-not-exist": harness.rest_api_event("/does-not-exist", stage=STAGE),
+        "v1 /healthz": harness.rest_api_event("/healthz", stage=STAGE),
+        "v2 /": harness.http_api_event("/"),
+        "v2 /does-not-exist": harness.http_api_event("/does-not-exist"),
+        "v2 /healthz": harness.http_api_event("/healthz"),
+    }
+    for event in settings.get("events", []):
+        rule = f"{settings['project_name']}-{STAGE}-{event['function']}"
+        events[f"scheduled {event['function']}"] = harness.scheduled_event(rule)
+    with harness.moto_endpoint() as endpoint:
+        harness.provision(endpoint, settings)
+        first = harness.invoke(task, runtime, endpoint, list(events.values()))
+        # A second process asks for the stylesheet the cold one linked to.
+        css = _css_path(first.responses[0]["body"])
+        second = harness.invoke(task, runtime, endpoint, [harness.rest_api_event(css)])
+    return {**dict(zip(events, first.responses, strict=True)), "v1 css": second.responses[0]}
+
+
+def test_zip_is_smaller_than_8_mib(lambda_zip: Path) -> None:
+    assert lambda_zip.stat().st_size < MAX_ZIP_BYTES
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "handler.py",
+        "zappa_settings.py",
+        "portal/wsgi.py",
+        "portal/instruments/change-readiness/v1.yaml",
+        "templates/base.html",
+        "static/gen/manifest.json",
+        "zappa/handler.py",
+        "zappa/wsgi.py",
+        "werkzeug/__init__.py",
+        "durationpy/__init__.py",
+        "flask/__init__.py",
+    ],
+)
+def test_zip_carries_the_app_and_zappas_handler(zip_names: list[str], entry: str) -> None:
+    assert entry in zip_names
+
+
+def test_baked_settings_hide_tracebacks(lambda_zip: Path) -> None:
+    with zipfile.ZipFile(lambda_zip) as archive:
+        baked = archive.read("zappa_settings.py").decode()
+    assert "DEBUG=False" in baked.splitlines()
+
+
+@pytest.mark.parametrize("top", FORBIDDEN_TOP_LEVEL)
+def test_zip_leaves_out_what_lambda_provides_and_build_tools(
+    zip_names: list[str], top: str
+) -> None:
+    offenders = [n for n in zip_names if n == top or n.startswith(f"{top}/")]
+    assert offenders == []
+
+
+def test_zip_has_no_node_modules_sources_metadata_or_compiled_extensions(
+    zip_names: list[str],
+) -> None:
+    offenders = [
+        name
+        for name in zip_names
+        if "node_modules/" in name
+        or name.startswith("static/src/")
+        or ".dist-info/" in name
+        or name.endswith((".so", ".pyd"))
+    ]
+    assert offenders == []
+
+
+def test_babel_carries_the_questionnaires_locales_only(zip_names: list[str]) -> None:
+    data = [n for n in zip_names if n.startswith("babel/locale-data/") and n.endswith(".dat")]
+    if not data:
+        pytest.skip("the portal does not ship Babel")
+    locales = {name.rsplit("/", 1)[1].removesuffix(".dat") for name in data}
+    wanted = {"root", "en"}
+    for instrument in (harness.ROOT / "portal" / "instruments").glob("*/*.yaml"):
+        wanted.update(yaml.safe_load(instrument.read_text(encoding="utf-8"))["languages"])
+    assert wanted <= locales
+    assert {locale.split("_")[0] for locale in locales} == wanted
+
+
+def test_every_module_has_unchecked_hash_bytecode(lambda_zip: Path, zip_names: list[str]) -> None:
+    names = set(zip_names)
+    sources = [n for n in zip_names if n.endswith(".py")]
+    with zipfile.ZipFile(lambda_zip) as archive:
+        for source in sources:
+            folder, _, module = source.rpartition("/")
+            pyc = f"{folder}/__pycache__/{module[:-3]}.cpython-311.pyc".lstrip("/")
+            assert pyc in names, f"{source} has no bytecode"
+            flags = int.from_bytes(archive.read(pyc)[4:8], "little")
+            assert flags == 0b01, f"{pyc} is not unchecked-hash bytecode (flags {flags:#b})"
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+@pytest.mark.parametrize(
+    ("path", "status"), [("/", 200), ("/does-not-exist", 404), ("/healthz", 200)]
+)
+def test_packaged_app_answers_through_zappas_handler(
+    answers: dict[str, Any], api: str, path: str, status: int
+) -> None:
+    assert answers[f"{api} {path}"]["statusCode"] == status
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_home_page_from_the_zip_is_the_portal(answers: dict[str, Any], api: str) -> None:
+    response = answers[f"{api} /"]
+    assert "Change readiness" in response["body"]
+    assert response["headers"]["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_health_check_reaches_dynamodb_with_the_baked_settings(
+    answers: dict[str, Any], api: str
+) -> None:
+    assert json.loads(answers[f"{api} /healthz"]["body"]) == {"status": "ok"}
+
+
+def test_fingerprinted_stylesheet_is_served_from_the_zip(answers: dict[str, Any]) -> None:
+    response = answers["v1 css"]
+    assert response["statusCode"] == 200
+    assert response["headers"]["Content-Type"].startswith("text/css")
+    assert "immutable" in response["headers"]["Cache-Control"]
+
+
+def test_scheduled_functions_run_from_the_zip(answers: dict[str, Any]) -> None:
+    scheduled = {name: result for name, result in answers.items() if name.startswith("scheduled")}
+    assert scheduled, "zappa_settings.json schedules no function"
+    for name, result in scheduled.items():
+        assert isinstance(result, dict), f"{name} returned {result!r}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
 from portal.app import create_app
-from portal.services.demo import load_demo
+from portal.services.demo import DEMO_SLUG, load_demo
 from portal.storage.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,8 +34,23 @@ CHROMIUM_ARGS = [
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
+@dataclass(frozen=True)
+class LivePortal:
+    """The demo portal served on 127.0.0.1, and its store."""
+
+    url: str
+    store: SqliteStore
+
+    def link(self, department: str = "AAR-SALES", *, kiosk: bool = False) -> str:
+        """Return the address of a department's link in the open demo wave."""
+        for link in self.store.list_links(DEMO_SLUG, "follow-up-1"):
+            if link.department_code == department and link.kiosk == kiosk:
+                return f"{self.url}/s/{link.token}"
+        raise LookupError(department)
+
+
 @pytest.fixture(scope="session")
-def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePortal]:
     """Serve the portal with the demo loaded on a free port of 127.0.0.1."""
     store = SqliteStore(tmp_path_factory.mktemp("e2e") / "portal.sqlite3")
     store.create_schema()
@@ -43,9 +59,15 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    yield LivePortal(f"http://127.0.0.1:{server.server_port}", store)
     server.shutdown()
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_url(live_portal: LivePortal) -> str:
+    """Return the live portal's base address."""
+    return live_portal.url
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the test suite drives: a real browser, a QR decoder, PDF tools.
-DEBIAN_TEST_PACKAGES := chromium
+DEBIAN_TEST_PACKAGES := chromium zbar-tools poppler-utils
 export PORTAL_ASSETS_AUTO_BUILD ?= 0
 
 .PHONY: run test install assets lint typecheck pytest package bench system-deps clean

@@ -48,6 +48,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
 
     from portal.web import assets, compression, errors, i18n, security
     from portal.web.main import views as main
+    from portal.web.posters import views as posters
     from portal.web.respond import views as respond
 
     assets.init_app(app, settings)
@@ -57,6 +58,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
     app.register_blueprint(errors.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(respond.bp)
+    app.register_blueprint(posters.bp)
     # Respondents have no session to protect; their forms carry a signed,
     # single-use submission key that serves as the CSRF token instead.
     csrf.exempt(respond.bp)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -214,6 +215,56 @@ def survey_list() -> None:
             click.echo(f"{s.slug}\t{s.title}\t{waves or 'no waves'}")
     if not surveys:
         click.echo("No surveys yet. Create one with `portal survey create` or `portal demo`.")
+
+
+@main.command()
+@click.option("--survey", "survey_slug", required=True, help="Survey slug.")
+@click.option("--wave", "wave_id", required=True, help="Wave id.")
+@click.option("--lang", "language", default=None, help="Poster language (default: the survey's).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    required=True,
+    help="HTML file to write; open it in a browser and print (one A4 page per department).",
+)
+def posters(survey_slug: str, wave_id: str, language: str | None, out: Path) -> None:
+    """Write one printable file with every department's poster for a wave."""
+    from portal.app import create_app
+    from portal.config import PROJECT_ROOT
+    from portal.services.respond import describe_wave_links
+    from portal.web.i18n import set_page_language
+    from portal.web.posters.views import poster_context
+
+    with _reported():
+        settings = _settings()
+        # Rendering a file signs nothing, so a throwaway key will do.
+        app = create_app({"secret_key": secrets.token_urlsafe(48)})
+        store = app.extensions["portal.store"]
+        survey = store.get_survey(survey_slug)
+        lang: str = (
+            language if language and language in survey.languages else survey.default_language
+        )
+        ballots = describe_wave_links(store, survey_slug, wave_id)
+        if not ballots:
+            raise ValidationError(
+                f"Wave {wave_id!r} has no survey links yet; create them before printing."
+            )
+        base = settings.public_url or "http://127.0.0.1:5000"
+        css = (PROJECT_ROOT / "static" / "src" / "css" / "portal.css").read_text("utf-8")
+        with app.test_request_context("/", base_url=base):
+            from flask import render_template
+
+            set_page_language(lang)
+            html = render_template(
+                "posters/sheet.html",
+                posters=[poster_context(b, b.link.token, lang) for b in ballots if b.link],
+                language=lang,
+                inline_css=css,
+            )
+        out.write_text(html, encoding="utf-8")
+    click.echo(f"Wrote {len(ballots)} poster(s) to {out}")
+    if not settings.public_url:
+        click.echo("Note: PORTAL_PUBLIC_URL is not set, so the links point at " + base)
 
 
 @main.group()

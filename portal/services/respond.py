@@ -66,6 +66,28 @@ def open_link(store: Store, token: str) -> Ballot:
     return _ballot(store, link.survey_slug, link.wave_id, link.department_code, link)
 
 
+def describe_link(store: Store, token: str) -> Ballot:
+    """Resolve a link whatever its wave's state, for posters printed before a wave opens.
+
+    Raise ``NotFound`` for an unknown token and ``Unavailable`` for a revoked link.
+    """
+    link = store.get_link(token)
+    if link.revoked:
+        raise Unavailable("revoked", "This survey link has been withdrawn.")
+    return _ballot(
+        store, link.survey_slug, link.wave_id, link.department_code, link, require_open=False
+    )
+
+
+def describe_wave_links(store: Store, survey_slug: str, wave_id: str) -> list[Ballot]:
+    """Return a ballot for every active link of a wave, by department, for a poster sheet."""
+    return [
+        _ballot(store, survey_slug, wave_id, x.department_code, x, require_open=False)
+        for x in store.list_links(survey_slug, wave_id)
+        if not x.revoked
+    ]
+
+
 def open_code(store: Store, code: str) -> tuple[Ballot, str]:
     """Resolve a typed single-use code to its ballot and the code's hash.
 
@@ -88,12 +110,20 @@ def open_code_hash(store: Store, code_hash: str, *, allow_used: bool = False) ->
     return _ballot(store, access.survey_slug, access.wave_id, access.department_code, None)
 
 
-def _ballot(store: Store, slug: str, wave_id: str, code: str, link: Link | None) -> Ballot:
+def _ballot(
+    store: Store,
+    slug: str,
+    wave_id: str,
+    code: str,
+    link: Link | None,
+    *,
+    require_open: bool = True,
+) -> Ballot:
     survey = store.get_survey(slug)
     wave = store.get_wave(slug, wave_id)
-    if wave.status is WaveStatus.DRAFT:
+    if require_open and wave.status is WaveStatus.DRAFT:
         raise Unavailable("draft", "This survey has not started yet.")
-    if wave.status is WaveStatus.CLOSED:
+    if require_open and wave.status is WaveStatus.CLOSED:
         raise Unavailable("closed", "This survey has closed.")
     department = next((d for d in store.list_departments(slug) if d.code == code), None)
     if department is None or department.retired:

@@ -303,13 +303,13 @@ def _submit(
     return response
 
 
-@bp.errorhandler(CodeAlreadyUsed)
+@bp.app_errorhandler(CodeAlreadyUsed)
 def code_used(exc: CodeAlreadyUsed) -> Response:
     """Explain that a single-use code cannot be used twice."""
     return _unavailable("used", 409)
 
 
-@bp.errorhandler(Unavailable)
+@bp.app_errorhandler(Unavailable)
 def unavailable(exc: Unavailable) -> Response:
     """Explain why a link cannot be used now, with the fitting status code."""
     return _unavailable(exc.reason, {"draft": 403, "closed": 410, "revoked": 410}[exc.reason])

@@ -346,12 +346,15 @@ def assets_build() -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Serve the portal with the built-in server (local and trial use)."""
+    from werkzeug.serving import run_simple
+
     from portal.app import create_app
+    from portal.web.logging import AnonymousRequestHandler
 
     with _reported():
         app = create_app()
     click.echo(f"Portal running at http://{host}:{port}/  (Ctrl+C stops it)")
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    run_simple(host, port, app, threaded=True, request_handler=AnonymousRequestHandler)
 
 
 if __name__ == "__main__":  # pragma: no cover

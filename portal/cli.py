@@ -269,7 +269,131 @@ def posters(survey_slug: str, wave_id: str, language: str | None, out: Path) -> 
 
 @main.group()
 def waves() -> None:
-    """Wave housekeeping."""
+    """Add, open and close waves; their links and single-use codes."""
+
+
+_survey_option = click.option("--survey", "survey_slug", required=True, help="Survey slug.")
+_wave_option = click.option("--wave", "wave_id", required=True, help="Wave id, e.g. baseline.")
+
+
+@waves.command("add")
+@_survey_option
+@_wave_option
+@click.option("--name", required=True, help="Name HR sees, e.g. 'Follow-up, spring'.")
+@click.option("--planned-close", type=click.DateTime(["%Y-%m-%d"]), default=None)
+def waves_add(survey_slug: str, wave_id: str, name: str, planned_close: Any) -> None:
+    """Add a draft wave (the first is the baseline, later ones are follow-ups)."""
+    from portal.services.surveys import add_wave
+
+    with _reported():
+        wave = add_wave(
+            open_store(_settings()),
+            survey_slug,
+            wave_id=wave_id,
+            name=name,
+            today=date.today(),
+            planned_close=planned_close.date() if planned_close else None,
+        )
+    click.echo(f"Wave {wave.wave_id!r} added as a {wave.kind.value} draft.")
+
+
+@waves.command("open")
+@_survey_option
+@_wave_option
+def waves_open(survey_slug: str, wave_id: str) -> None:
+    """Open a wave (locking its thresholds) and give every department a link."""
+    from portal.services.respond import make_links
+    from portal.services.surveys import open_wave
+
+    with _reported():
+        store = open_store(_settings())
+        wave = open_wave(store, survey_slug, wave_id, today=date.today())
+        links = make_links(store, survey_slug, wave_id)
+    thresholds = wave.thresholds
+    assert thresholds is not None
+    click.echo(
+        f"Wave {wave_id!r} is open. Locked: numbers shown for groups of at least "
+        f"{thresholds.min_group_size}, comments for at least {thresholds.min_comment_group_size}."
+    )
+    click.echo(f"{len(links)} link(s); list them with `portal waves links`.")
+
+
+@waves.command("close")
+@_survey_option
+@_wave_option
+def waves_close(survey_slug: str, wave_id: str) -> None:
+    """Close an open wave; its links stop taking answers."""
+    from portal.services.surveys import close_wave
+
+    with _reported():
+        close_wave(open_store(_settings()), survey_slug, wave_id, today=date.today())
+    click.echo(f"Wave {wave_id!r} is closed.")
+
+
+@waves.command("links")
+@_survey_option
+@_wave_option
+@click.option("--kiosk", "kiosk_departments", multiple=True, help="Add a kiosk link for DEPT.")
+def waves_links(survey_slug: str, wave_id: str, kiosk_departments: tuple[str, ...]) -> None:
+    """List the wave's links, creating any missing ones (and kiosk links if asked)."""
+    from portal.domain.entities import Link
+    from portal.services.respond import make_links
+
+    with _reported():
+        settings = _settings()
+        store = open_store(settings)
+        links = make_links(store, survey_slug, wave_id)
+        known = {d.code for d in store.list_departments(survey_slug)}
+        for code in kiosk_departments:
+            if code not in known:
+                raise ValidationError(f"There is no department {code!r} in {survey_slug!r}.")
+        if kiosk_departments:
+            store.put_links(
+                [
+                    Link(secrets.token_urlsafe(12), survey_slug, wave_id, code, kiosk=True)
+                    for code in kiosk_departments
+                ]
+            )
+            links = store.list_links(survey_slug, wave_id)
+    base = (settings.public_url or "http://127.0.0.1:5000").rstrip("/")
+    for link in links:
+        notes = [n for n, on in (("kiosk", link.kiosk), ("revoked", link.revoked)) if on]
+        if link.audience:
+            notes.append(f"{link.audience.value}s only")
+        extra = f"\t({', '.join(notes)})" if notes else ""
+        click.echo(f"{link.department_code}\t{base}/s/{link.token}{extra}")
+
+
+@waves.command("codes")
+@_survey_option
+@_wave_option
+@click.option("--department", required=True, help="Department code.")
+@click.option("--count", type=click.IntRange(1, 5000), required=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    required=True,
+    help="CSV file for mail merge or printed slips. The codes are not kept anywhere else.",
+)
+def waves_codes(survey_slug: str, wave_id: str, department: str, count: int, out: Path) -> None:
+    """Make single-use codes for a department; they are shown once, stored only hashed."""
+    import csv
+
+    from portal.services.respond import make_codes
+
+    with _reported():
+        settings = _settings()
+        store = open_store(settings)
+        if department not in {d.code for d in store.list_departments(survey_slug)}:
+            raise ValidationError(f"There is no department {department!r} in {survey_slug!r}.")
+        store.get_wave(survey_slug, wave_id)
+        codes = make_codes(store, survey_slug, wave_id, department, count)
+    base = (settings.public_url or "http://127.0.0.1:5000").rstrip("/")
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["department", "code", "where"])
+        writer.writerows([department, code, f"{base}/code"] for code in codes)
+    click.echo(f"Wrote {len(codes)} code(s) to {out}. Keep the file safe; it cannot be remade.")
 
 
 @waves.command("close-due")

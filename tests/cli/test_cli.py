@@ -118,3 +118,44 @@ def test_validate_lists_every_problem_and_fails(db: Path, tmp_path: Path) -> Non
 
 def test_lists_questionnaires(db: Path) -> None:
     assert "change-readiness\tversions 1" in run(db, "questionnaire", "list").output
+
+
+def test_a_wave_is_added_opened_linked_coded_and_closed_from_the_command_line(
+    db: Path, tmp_path: Path
+) -> None:
+    csv = tmp_path / "departments.csv"
+    csv.write_text("code,name,site,headcount\nS,Sales,Aarhus,12\nW,Warehouse,Hamburg,40\n")
+    run(db, "init-db")
+    run(db, "survey", "create", "--slug", "erp", "--title", "ERP", "--system", "the ERP",
+        "--departments", str(csv))  # fmt: skip
+    added = run(db, "waves", "add", "--survey", "erp", "--wave", "baseline", "--name", "Baseline")
+    assert "added as a baseline draft" in added.output
+    opened = run(db, "waves", "open", "--survey", "erp", "--wave", "baseline")
+    assert opened.exit_code == 0 and "at least 5, comments for at least 10" in opened.output
+    links = run(db, "waves", "links", "--survey", "erp", "--wave", "baseline", "--kiosk", "W")
+    lines = links.output.splitlines()
+    assert len(lines) == 3 and sum("(kiosk)" in line for line in lines) == 1
+    out = tmp_path / "codes.csv"
+    coded = run(db, "waves", "codes", "--survey", "erp", "--wave", "baseline",
+                "--department", "S", "--count", "3", "--out", str(out))  # fmt: skip
+    assert coded.exit_code == 0, coded.output
+    rows = out.read_text().splitlines()
+    assert rows[0] == "department,code,where" and len(rows) == 4
+    code = rows[1].split(",")[1]
+    from portal.services.respond import hash_code
+
+    assert SqliteStore(db).get_access_code(hash_code(code)).department_code == "S"
+    closed = run(db, "waves", "close", "--survey", "erp", "--wave", "baseline")
+    assert closed.exit_code == 0
+    again = run(db, "waves", "close", "--survey", "erp", "--wave", "baseline")
+    assert again.exit_code == 1 and "only an open wave can close" in again.output
+
+
+def test_codes_for_an_unknown_department_are_refused(db: Path, tmp_path: Path) -> None:
+    run(db, "init-db")
+    run(db, "demo")
+    out = str(tmp_path / "c.csv")
+    result = run(db, "waves", "codes", "--survey", "demo-crm", "--wave", "follow-up-1",
+                 "--department", "NOPE", "--count", "2", "--out", out)  # fmt: skip
+    assert result.exit_code == 1 and "There is no department 'NOPE'" in result.output
+    assert not (tmp_path / "c.csv").exists()

@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 DEBIAN_TEST_PACKAGES := chromium zbar-tools poppler-utils
 export PORTAL_ASSETS_AUTO_BUILD ?= 0
 
-.PHONY: run test install assets lint typecheck pytest package bench system-deps clean
+.PHONY: run test install assets messages translations lint typecheck pytest package bench system-deps clean
 
 run: install assets
 	PORTAL_ENV=development $(BIN)/portal init-db
@@ -30,8 +30,26 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-assets: install
+assets: install translations
 	$(BIN)/portal assets build
+
+# Interface translations (Flask-Babel). `make messages` re-extracts the strings of portal/ and
+# templates/ into the template and merges it into every catalog (then translate the new or fuzzy
+# entries); `make translations` compiles the catalogs into the .mo files the app reads.
+I18N := portal/translations
+BABEL_EXTRACT := -F babel.cfg -k lazy_gettext -k lazy_ngettext:1,2 -c Translators: \
+	--no-location --sort-output --project=change-readiness-portal \
+	--header-comment="\# Change-readiness portal interface. Regenerate with: make messages"
+
+messages: install
+	$(BIN)/pybabel -q extract $(BABEL_EXTRACT) -o $(I18N)/messages.pot.new .
+	@# Leave the template (and its date) alone unless its messages changed.
+	if diff -q -I '^"POT-Creation-Date: ' $(I18N)/messages.pot $(I18N)/messages.pot.new >/dev/null 2>&1; \
+	then rm $(I18N)/messages.pot.new; else mv $(I18N)/messages.pot.new $(I18N)/messages.pot; fi
+	$(BIN)/pybabel -q update -i $(I18N)/messages.pot -d $(I18N) --ignore-obsolete --ignore-pot-creation-date
+
+translations: install
+	$(BIN)/pybabel -q compile -d $(I18N)
 
 # Installs the Debian packages the tests need, once; needs root or passwordless sudo.
 system-deps:
@@ -55,8 +73,9 @@ pytest: install assets
 package: install assets
 	$(BIN)/python infra/package.py
 
-bench: install assets
+bench: install assets system-deps
 	$(BIN)/python bench/package.py
+	$(BIN)/python bench/respondent.py
 
 clean:
 	rm -rf $(VENV) .venv-lambda node_modules static/gen dist build .pytest_cache .mypy_cache .ruff_cache

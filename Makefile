@@ -37,7 +37,7 @@ assets: install translations
 # templates/ into the template and merges it into every catalog (then translate the new or fuzzy
 # entries); `make translations` compiles the catalogs into the .mo files the app reads.
 I18N := portal/translations
-BABEL_EXTRACT := -F babel.cfg -k lazy_gettext -k lazy_ngettext:1,2 -c Translators: \
+BABEL_EXTRACT := -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 -c Translators: \
 	--no-location --sort-output --project=change-readiness-portal \
 	--header-comment="\# Change-readiness portal interface. Regenerate with: make messages"
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, jsonify, make_response, render_template, request
+from flask_babel import LazyString
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -21,39 +24,45 @@ bp = Blueprint("errors", __name__)
 log = logging.getLogger(__name__)
 
 #: Status → (title, what the reader can do next). Written for a respondent on a phone.
-MESSAGES: dict[int, tuple[str, str]] = {
+MESSAGES: dict[int, tuple[LazyString, LazyString]] = {
     400: (
-        "We could not use what was sent",
-        "Something in the request was missing or not in the expected form. Go back, "
-        "check the page and try again.",
+        _l("We could not use what was sent"),
+        _l(
+            "Something in the request was missing or not in the expected form. Go back, "
+            "check the page and try again."
+        ),
     ),
-    403: ("Not allowed", "You do not have access to this page."),
+    403: (_l("Not allowed"), _l("You do not have access to this page.")),
     404: (
-        "Page not found",
-        "The address may be mistyped or the link may be out of date. If you followed a "
-        "survey link, ask the person who sent it for a new one.",
+        _l("Page not found"),
+        _l(
+            "The address may be mistyped or the link may be out of date. If you followed a "
+            "survey link, ask the person who sent it for a new one."
+        ),
     ),
     405: (
-        "That action is not possible here",
-        "This address does not accept that kind of request. Go back and use the page's "
-        "own buttons.",
+        _l("That action is not possible here"),
+        _l(
+            "This address does not accept that kind of request. Go back and use the page's "
+            "own buttons."
+        ),
     ),
     409: (
-        "Something changed meanwhile",
-        "The record changed while you were working on it. Reload the page and try again.",
+        _l("Something changed meanwhile"),
+        _l("The record changed while you were working on it. Reload the page and try again."),
     ),
     413: (
-        "Too much was sent",
-        "What you sent is larger than this portal accepts. Shorten your comment and try again.",
+        _l("Too much was sent"),
+        _l("What you sent is larger than this portal accepts. Shorten your comment and try again."),
     ),
-    429: ("Too many attempts", "Please wait a moment before trying again."),
+    429: (_l("Too many attempts"), _l("Please wait a moment before trying again.")),
     500: (
-        "Something went wrong on our side",
-        "The error has been noted. Please try again in a little while.",
+        _l("Something went wrong on our side"),
+        _l("The error has been noted. Please try again in a little while."),
     ),
     503: (
-        "The portal is busy",
-        "Nothing was lost. Please wait a few seconds and try again.",
+        _l("The portal is busy"),
+        _l("Nothing was lost. Please wait a few seconds and try again."),
     ),
 }
 
@@ -72,7 +81,9 @@ def error_response(status: int, detail: str | None = None) -> Response:
     """Answer ``status`` as JSON or as a page in the base layout."""
     title, advice = MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400])
     if _wants_json():
-        response = jsonify(error={"status": status, "title": title, "detail": detail or advice})
+        response = jsonify(
+            error={"status": status, "title": str(title), "detail": detail or str(advice)}
+        )
     else:
         response = make_response(
             render_template(
@@ -88,7 +99,7 @@ def csrf_error(exc: CSRFError) -> Response:
     """A form came back without a valid CSRF token (expired page, forged post)."""
     return error_response(
         400,
-        "The form expired or did not come from this site. Reload the page and submit it again.",
+        _("The form expired or did not come from this site. Reload the page and submit it again."),
     )
 
 

@@ -92,7 +92,7 @@ def test_a_respondent_answers_without_javascript_and_fixes_a_missed_question(
     page.fill("#comment", "No scripts here.")
     page.click("button[type=submit]")
     summary = page.locator("#error-summary")
-    assert "1 question still needs an answer" in summary.inner_text()
+    assert "1 statement still needs an answer" in summary.inner_text()
     assert page.is_checked(f"input[name='{EMPLOYEE_ITEMS[1]}'][value='2']")
     assert page.input_value("#comment") == "No scripts here."
     summary.locator("a").first.click()

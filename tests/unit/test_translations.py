@@ -27,7 +27,7 @@ TEMPLATE = TRANSLATIONS / "messages.pot"
 DANISH = TRANSLATIONS / "da" / "LC_MESSAGES" / "messages.po"
 #: Keywords ``make messages`` extracts besides Babel's defaults (``_``, ``gettext``,
 #: ``ngettext`` ...): keep the two in step.
-EXTRA_KEYWORDS = ("lazy_gettext", "lazy_ngettext:1,2")
+EXTRA_KEYWORDS = ("_l", "lazy_gettext", "lazy_ngettext:1,2")
 #: ``%(name)s``-style placeholders (Flask-Babel formats with ``%``) and ``{name}`` ones
 #: (filled in by the respondent's page script).
 PERCENT_PLACEHOLDER = re.compile(r"%\(\w+\)[#0 +-]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]")

@@ -159,7 +159,7 @@ def test_missing_answers_come_back_marked_with_the_rest_kept(
     response = post(client, token, key, comment="Keep me", **answers)
     assert response.status_code == 400
     page = response.get_data(as_text=True)
-    assert "2 questions still need an answer" in page
+    assert "2 statements still need an answer" in page
     assert 'href="#governance-requests-first"' in page and 'href="#adoption-daily-first"' in page
     assert 'name="purpose-why" value="2" checked' in page
     assert ">Keep me</textarea>" in page
@@ -197,7 +197,7 @@ def test_a_forged_key_is_refused(client: FlaskClient, open_wave_with_links: Open
     token = open_wave_with_links.token()
     response = post(client, token, "not-a-real-key", **full_answers())
     assert response.status_code == 400
-    assert "could not be checked" in response.get_data(as_text=True)
+    assert "We could not verify this form" in response.get_data(as_text=True)
     assert responses(open_wave_with_links) == []
 
 
@@ -222,7 +222,7 @@ def test_an_expired_key_keeps_the_answers_and_asks_to_send_again(
     response = post(client, token, key, **full_answers(value="2"))
     assert response.status_code == 400
     page = response.get_data(as_text=True)
-    assert "please press Send again" in page
+    assert "please press “Send my answers” again" in page
     assert 'name="purpose-why" value="2" checked' in page
     assert responses(open_wave_with_links) == []
 

@@ -81,7 +81,7 @@ def test_a_single_use_code_answers_once_and_then_says_it_was_used(
     assert stored.department_code == "WH"
     reused = client.post("/code", data={"code": code})
     assert reused.status_code == 409
-    assert "This code was already used" in reused.get_data(as_text=True)
+    assert "This code has already been used" in reused.get_data(as_text=True)
 
 
 def test_an_unknown_code_is_asked_for_again(

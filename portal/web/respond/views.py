@@ -36,6 +36,8 @@ from portal.web.respond.forms import (
 
 bp = Blueprint("respond", __name__)
 DONE_COOKIE_DAYS = 180
+#: On a kiosk, the thank-you page returns to the start for the next person after this.
+KIOSK_RESTART_SECONDS = 20
 
 
 # -- helpers ------------------------------------------------------------------
@@ -165,7 +167,11 @@ def thanks(token: str) -> Response:
     return _no_store(
         make_response(
             render_template(
-                "respond/thanks.html", ballot=ballot, kiosk=ballot.kiosk, restart=restart
+                "respond/thanks.html",
+                ballot=ballot,
+                kiosk=ballot.kiosk,
+                restart=restart,
+                restart_seconds=KIOSK_RESTART_SECONDS,
             )
         )
     )
@@ -222,7 +228,11 @@ def code_thanks() -> Response:
     return _no_store(
         make_response(
             render_template(
-                "respond/thanks.html", ballot=None, kiosk=False, restart=url_for("respond.code")
+                "respond/thanks.html",
+                ballot=None,
+                kiosk=False,
+                restart=url_for("respond.code"),
+                restart_seconds=KIOSK_RESTART_SECONDS,
             )
         )
     )
@@ -253,10 +263,10 @@ def _submit(
         nonce = read_key(_secret(), signed, scope)
     except BadKey as exc:
         if not exc.expired:
-            abort(400, _("This form could not be checked. Open the survey link again."))
+            abort(400, _("We could not verify this form. Please open the survey link again."))
         notice = _(
             "This page was open for a long time, so we could not accept it as it was. "
-            "Your answers are still here: please press Send again."
+            "Your answers are still here: please press “Send my answers” again."
         )
         return _render_form(
             ballot, language=language, audience=audience, action=action,
@@ -283,7 +293,7 @@ def _submit(
     except StorageError:
         notice = _(
             "We could not save your answers just now. Nothing is lost: they are all still "
-            "here. Please wait a moment and press Send again."
+            "here. Please wait a moment and press “Send my answers” again."
         )
         return _render_form(
             ballot, language=language, audience=audience, action=action, key=signed,

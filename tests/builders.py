@@ -6,6 +6,7 @@ import secrets
 from datetime import date
 from typing import Any
 
+from portal.domain.accounts import Role, User
 from portal.domain.entities import (
     AccessCode,
     Audience,
@@ -111,3 +112,15 @@ def make_access_code(**overrides: Any) -> AccessCode:
     }
     values.update(overrides)
     return AccessCode(**values)
+
+
+def make_user(**overrides: Any) -> User:
+    """Build an active admin account (the hash is a placeholder, not a real password)."""
+    values: dict[str, Any] = {
+        "email": "hr@example.com",
+        "role": Role.ADMIN,
+        "password_hash": "scrypt$test",
+        "created_on": TODAY,
+    }
+    values.update(overrides)
+    return User(**values)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from portal.domain.accounts import AuditEvent, User
 from portal.domain.entities import (
     AccessCode,
     Department,
@@ -150,6 +151,34 @@ class CachedStore:
     def add_response(self, response: Response, *, code_hash: str | None = None) -> StoreOutcome:
         """Store a response."""
         return self.store.add_response(response, code_hash=code_hash)
+
+    def add_user(self, user: User) -> None:
+        """Store an account."""
+        self.store.add_user(user)
+
+    def put_user(self, user: User) -> None:
+        """Replace an account."""
+        self.store.put_user(user)
+
+    def get_user(self, email: str) -> User:
+        """Read an account (never cached: revoked access must end at once)."""
+        return self.store.get_user(email)
+
+    def list_users(self) -> list[User]:
+        """List accounts."""
+        return self.store.list_users()
+
+    def add_audit_event(self, event: AuditEvent) -> None:
+        """Append an audit event."""
+        self.store.add_audit_event(event)
+
+    def list_audit_events(self, *, cursor: str | None = None, limit: int = 50) -> Page[AuditEvent]:
+        """List audit events."""
+        return self.store.list_audit_events(cursor=cursor, limit=limit)
+
+    def count_attempts(self, key: str, *, window: int, now: int, add: bool) -> int:
+        """Count sign-in attempts."""
+        return self.store.count_attempts(key, window=window, now=now, add=add)
 
     def list_responses(
         self, survey_slug: str, wave_id: str, *, cursor: str | None = None, limit: int = 500

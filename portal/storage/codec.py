@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
 
+from portal.domain.accounts import AuditEvent, Role, User
 from portal.domain.entities import (
     AccessCode,
     Audience,
@@ -218,6 +219,62 @@ def access_code_from_dict(d: Mapping[str, Any]) -> AccessCode:
             wave_id=d["wave_id"],
             department_code=d["department_code"],
             used=bool(d.get("used", False)),
+        ),
+    )
+
+
+def user_to_dict(u: User) -> dict[str, Any]:
+    """Encode an account."""
+    return {
+        "email": u.email,
+        "role": u.role.value,
+        "password_hash": u.password_hash,
+        "departments": list(u.departments),
+        "active": u.active,
+        "session_epoch": u.session_epoch,
+        "must_change_password": u.must_change_password,
+        "created_on": _day(u.created_on),
+    }
+
+
+def user_from_dict(d: Mapping[str, Any]) -> User:
+    """Decode an account."""
+    return _decode(
+        "account",
+        lambda: User(
+            email=d["email"],
+            role=Role(d["role"]),
+            password_hash=d["password_hash"],
+            departments=tuple(d.get("departments") or ()),
+            active=bool(d.get("active", True)),
+            session_epoch=_int(d.get("session_epoch", 0)),
+            must_change_password=bool(d.get("must_change_password", False)),
+            created_on=date.fromisoformat(d["created_on"]),
+        ),
+    )
+
+
+def audit_to_dict(e: AuditEvent) -> dict[str, Any]:
+    """Encode an audit event."""
+    return {
+        "at": e.at.isoformat(timespec="seconds"),
+        "actor": e.actor,
+        "action": e.action,
+        "target": e.target,
+        "detail": e.detail,
+    }
+
+
+def audit_from_dict(d: Mapping[str, Any]) -> AuditEvent:
+    """Decode an audit event."""
+    return _decode(
+        "audit event",
+        lambda: AuditEvent(
+            at=datetime.fromisoformat(d["at"]),
+            actor=d["actor"],
+            action=d["action"],
+            target=d["target"],
+            detail=d.get("detail", ""),
         ),
     )
 

@@ -11,6 +11,9 @@ wave                   ``SURVEY#<slug>``            ``WAVE#<wave id>``
 link (by token)        ``LINK#<token>``             ``LINK``
 link (by wave)         ``SURVEY#<slug>``            ``LINK#<wave>#<dept>#<token>``
 access code            ``CODE#<sha-256>``           ``CODE``
+account                ``USERS``                    ``<e-mail>``
+audit event            ``AUDIT``                    ``<ISO time>#<random>``
+sign-in attempts       ``ATTEMPTS#<key>#<window>``  ``A`` (expires by TTL)
 response               ``RESP#<slug>#<wave id>``    ``<random key>``
 =====================  ===========================  ====================
 
@@ -20,6 +23,7 @@ client or resource at import time.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from portal.domain.accounts import AuditEvent, User
 from portal.domain.entities import (
     AccessCode,
     Department,
@@ -432,6 +437,87 @@ class DynamoStore:
             for i in items[:limit]
         ]
         return Page(responses, responses[-1].key if more else None)
+
+    # -- accounts, audit trail, throttling -----------------------------------
+
+    def add_user(self, user: User) -> None:
+        """Store a new account (one conditional write)."""
+        item = {"pk": "USERS", "sk": user.email, **codec.user_to_dict(user)}
+        try:
+            with self._calls("storing an account"):
+                self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except StorageError as exc:
+            if _condition_failed(exc):
+                raise AlreadyExists(f"There is an account for {user.email} already.") from exc
+            raise
+
+    def put_user(self, user: User) -> None:
+        """Replace an existing account (one conditional write)."""
+        item = {"pk": "USERS", "sk": user.email, **codec.user_to_dict(user)}
+        try:
+            with self._calls("updating an account"):
+                self.table.put_item(Item=item, ConditionExpression="attribute_exists(pk)")
+        except StorageError as exc:
+            if _condition_failed(exc):
+                raise NotFound(f"There is no account for {user.email}.") from exc
+            raise
+
+    def get_user(self, email: str) -> User:
+        """Return one account (one strongly consistent read: revocations apply at once)."""
+        with self._calls("reading an account"):
+            response = self.table.get_item(Key={"pk": "USERS", "sk": email}, ConsistentRead=True)
+        item = response.get("Item")
+        if item is None:
+            raise NotFound(f"There is no account for {email}.")
+        return codec.user_from_dict(_plain(item))
+
+    def list_users(self) -> list[User]:
+        """Return every account by e-mail (one query)."""
+        return [codec.user_from_dict(i) for i in self._query("USERS")]
+
+    def add_audit_event(self, event: AuditEvent) -> None:
+        """Append an audit event (one write)."""
+        sort_key = f"{event.at.isoformat(timespec='seconds')}#{secrets.token_hex(4)}"
+        with self._calls("writing the audit trail"):
+            self.table.put_item(Item={"pk": "AUDIT", "sk": sort_key, **codec.audit_to_dict(event)})
+
+    def list_audit_events(self, *, cursor: str | None = None, limit: int = 50) -> Page[AuditEvent]:
+        """Return audit events newest first (one query per page)."""
+        limit = max(1, min(limit, MAX_PAGE_SIZE))
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": "AUDIT"},
+            "ScanIndexForward": False,
+            "Limit": limit + 1,
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = {"pk": "AUDIT", "sk": cursor}
+        with self._calls("reading the audit trail"):
+            items = self.table.query(**kwargs).get("Items", [])
+        more = len(items) > limit
+        items = items[:limit]
+        events = [codec.audit_from_dict(_plain(i)) for i in items]
+        return Page(events, str(items[-1]["sk"]) if more else None)
+
+    def count_attempts(self, key: str, *, window: int, now: int, add: bool) -> int:
+        """Count (and optionally add) attempts: one update, or one strongly consistent read."""
+        pk = f"ATTEMPTS#{key}#{now // window}"
+        if add:
+            with self._calls("counting sign-in attempts"):
+                result = self.table.update_item(
+                    Key={"pk": pk, "sk": "A"},
+                    UpdateExpression="ADD hits :one SET expires_at = :expires",
+                    ExpressionAttributeValues={
+                        ":one": 1,
+                        ":expires": (now // window + 1) * window + 60,
+                    },
+                    ReturnValues="UPDATED_NEW",
+                )
+            return int(_plain(result["Attributes"])["hits"])
+        with self._calls("counting sign-in attempts"):
+            response = self.table.get_item(Key={"pk": pk, "sk": "A"}, ConsistentRead=True)
+        item = response.get("Item")
+        return int(_plain(item)["hits"]) if item else 0
 
     # -- helpers -----------------------------------------------------------
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from portal.domain.accounts import AuditEvent, User
 from portal.domain.entities import (
     AccessCode,
     Department,
@@ -114,4 +115,32 @@ class Store(Protocol):
 
         Pass the returned ``next_cursor`` to get the next page. The order
         carries no information about when a response arrived.
+        """
+
+    # -- accounts, audit trail, sign-in throttling ---------------------------------
+
+    def add_user(self, user: User) -> None:
+        """Store a new account; raise ``AlreadyExists`` if its e-mail is taken."""
+
+    def put_user(self, user: User) -> None:
+        """Replace an existing account (role, password, departments, state)."""
+
+    def get_user(self, email: str) -> User:
+        """Return the account for a normalised e-mail; raise ``NotFound`` if none."""
+
+    def list_users(self) -> list[User]:
+        """Return every account, ordered by e-mail."""
+
+    def add_audit_event(self, event: AuditEvent) -> None:
+        """Append an event to the audit trail."""
+
+    def list_audit_events(self, *, cursor: str | None = None, limit: int = 50) -> Page[AuditEvent]:
+        """Return audit events, newest first, a page at a time."""
+
+    def count_attempts(self, key: str, *, window: int, now: int, add: bool) -> int:
+        """Return the attempts recorded for ``key`` in the current ``window`` (seconds).
+
+        With ``add``, record one more first (one write). Windows are fixed
+        (``now // window``) and expire on their own, so this works across
+        processes and Lambda instances without cleanup.
         """

@@ -8,12 +8,14 @@ forward-only migrations (``MIGRATIONS``); ``create_schema`` applies the missing 
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from portal.domain.accounts import AuditEvent, User
 from portal.domain.entities import (
     AccessCode,
     Department,
@@ -86,6 +88,22 @@ MIGRATIONS: tuple[str, ...] = (
         wave_id TEXT NOT NULL,
         department TEXT NOT NULL,
         used INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    """,
+    # 3: HR accounts, the audit trail, sign-in throttling counters.
+    """
+    CREATE TABLE users (
+        email TEXT PRIMARY KEY,
+        data TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE audit (
+        sort_key TEXT PRIMARY KEY,
+        data TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE attempts (
+        key TEXT PRIMARY KEY,
+        hits INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
 )
@@ -439,3 +457,77 @@ class SqliteStore:
             for key, dept, aud, lang, day, answers, comment in rows
         ]
         return Page(items, items[-1].key if more else None)
+
+    # -- accounts, audit trail, throttling -----------------------------------
+
+    def add_user(self, user: User) -> None:
+        """Store a new account."""
+        with self._tx() as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO users (email, data) VALUES (?, ?)",
+                    (user.email, json.dumps(codec.user_to_dict(user))),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise AlreadyExists(f"There is an account for {user.email} already.") from exc
+
+    def put_user(self, user: User) -> None:
+        """Replace an existing account."""
+        with self._tx() as conn:
+            cursor = conn.execute(
+                "UPDATE users SET data = ? WHERE email = ?",
+                (json.dumps(codec.user_to_dict(user)), user.email),
+            )
+            if cursor.rowcount != 1:
+                raise NotFound(f"There is no account for {user.email}.")
+
+    def get_user(self, email: str) -> User:
+        """Return one account."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT data FROM users WHERE email = ?", (email,)).fetchone()
+        if row is None:
+            raise NotFound(f"There is no account for {email}.")
+        return codec.user_from_dict(json.loads(row[0]))
+
+    def list_users(self) -> list[User]:
+        """Return every account by e-mail."""
+        with self._tx() as conn:
+            rows = conn.execute("SELECT data FROM users ORDER BY email").fetchall()
+        return [codec.user_from_dict(json.loads(row[0])) for row in rows]
+
+    def add_audit_event(self, event: AuditEvent) -> None:
+        """Append an audit event."""
+        sort_key = f"{event.at.isoformat(timespec='seconds')}#{secrets.token_hex(4)}"
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO audit (sort_key, data) VALUES (?, ?)",
+                (sort_key, json.dumps(codec.audit_to_dict(event))),
+            )
+
+    def list_audit_events(self, *, cursor: str | None = None, limit: int = 50) -> Page[AuditEvent]:
+        """Return audit events, newest first."""
+        limit = max(1, min(limit, MAX_PAGE_SIZE))
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT sort_key, data FROM audit WHERE sort_key < ? "
+                "ORDER BY sort_key DESC LIMIT ?",
+                (cursor or "\uffff", limit + 1),
+            ).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        events = [codec.audit_from_dict(json.loads(data)) for _, data in rows]
+        return Page(events, rows[-1][0] if more else None)
+
+    def count_attempts(self, key: str, *, window: int, now: int, add: bool) -> int:
+        """Count (and optionally record) attempts in the current fixed window."""
+        bucket = f"{key}#{now // window}"
+        with self._tx() as conn:
+            conn.execute("DELETE FROM attempts WHERE expires_at < ?", (now,))
+            if add:
+                conn.execute(
+                    "INSERT INTO attempts (key, hits, expires_at) VALUES (?, 1, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET hits = hits + 1",
+                    (bucket, (now // window + 1) * window),
+                )
+            row = conn.execute("SELECT hits FROM attempts WHERE key = ?", (bucket,)).fetchone()
+        return int(row[0]) if row else 0

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from portal.domain.accounts import AuditEvent, Role
 from portal.domain.entities import Audience, StoreOutcome, Thresholds, WaveKind, WaveStatus
 from portal.domain.errors import AlreadyExists, CodeAlreadyUsed, Conflict, NotFound
 from portal.storage.port import Store
@@ -18,6 +19,7 @@ from tests.builders import (
     make_link,
     make_response,
     make_survey,
+    make_user,
     make_wave,
 )
 
@@ -313,3 +315,73 @@ def test_an_unknown_code_stores_nothing(store: Store) -> None:
     with pytest.raises(NotFound):
         store.add_response(make_response(), code_hash="f" * 64)
     assert collect_responses(store) == []
+
+
+# -- accounts ---------------------------------------------------------------------
+
+
+def test_stores_reads_and_replaces_accounts(store: Store) -> None:
+    user = make_user(role=Role.DEPARTMENT_VIEWER, departments=("crm-rollout/SALES",))
+    store.add_user(user)
+    assert store.get_user("hr@example.com") == user
+    changed = replace(user, active=False, session_epoch=3)
+    store.put_user(changed)
+    assert store.get_user("hr@example.com") == changed
+
+
+def test_refuses_a_second_account_with_the_same_email(store: Store) -> None:
+    store.add_user(make_user())
+    with pytest.raises(AlreadyExists):
+        store.add_user(make_user(role=Role.VIEWER))
+
+
+def test_missing_accounts_are_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.get_user("nobody@example.com")
+    with pytest.raises(NotFound):
+        store.put_user(make_user(email="nobody@example.com"))
+
+
+def test_lists_accounts_by_email(store: Store) -> None:
+    for email in ("b@example.com", "a@example.com", "c@example.com"):
+        store.add_user(make_user(email=email))
+    assert [u.email for u in store.list_users()] == [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+    ]
+
+
+# -- audit trail --------------------------------------------------------------------
+
+
+def test_lists_audit_events_newest_first_in_pages(store: Store) -> None:
+    start = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    events = [
+        AuditEvent(start + timedelta(minutes=i), "hr@example.com", "wave.open", f"s/w{i}")
+        for i in range(12)
+    ]
+    for event in reversed(events):
+        store.add_audit_event(event)
+    seen, cursor = [], None
+    while True:
+        page = store.list_audit_events(cursor=cursor, limit=5)
+        seen.extend(page.items)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == list(reversed(events))
+
+
+# -- sign-in attempts ---------------------------------------------------------------
+
+
+def test_counts_attempts_per_key_within_a_window(store: Store) -> None:
+    now = 1_800_000_000
+    assert store.count_attempts("acct:a", window=900, now=now, add=False) == 0
+    for expected in (1, 2, 3):
+        assert store.count_attempts("acct:a", window=900, now=now, add=True) == expected
+    assert store.count_attempts("acct:a", window=900, now=now + 10, add=False) == 3
+    assert store.count_attempts("acct:b", window=900, now=now, add=False) == 0
+    later = (now // 900 + 1) * 900
+    assert store.count_attempts("acct:a", window=900, now=later, add=False) == 0

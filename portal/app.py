@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -37,6 +38,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
         SESSION_COOKIE_SECURE=settings.is_production,
         TESTING=settings.env == "testing",
         WTF_CSRF_TIME_LIMIT=8 * 3600,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         # Lambda's file system is read-only and slow to stat: never guess MIME from disk twice.
         SEND_FILE_MAX_AGE_DEFAULT=None,
     )
@@ -47,6 +49,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
     csrf.init_app(app)
 
     from portal.web import assets, compression, errors, i18n, security
+    from portal.web.admin import views as admin
+    from portal.web.auth import guard
+    from portal.web.auth import views as auth
     from portal.web.main import views as main
     from portal.web.posters import views as posters
     from portal.web.respond import views as respond
@@ -55,10 +60,13 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
     i18n.init_app(app)
     security.init_app(app, settings)
     compression.init_app(app)
+    guard.init_app(app)
     app.register_blueprint(errors.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(respond.bp)
     app.register_blueprint(posters.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)
     # Respondents have no session to protect; their forms carry a signed,
     # single-use submission key that serves as the CSRF token instead.
     csrf.exempt(respond.bp)

@@ -98,6 +98,50 @@ def demo(seed: int, port: int) -> None:
         name = names.get(link.department_code, link.department_code)
         click.echo(f"  {name:<32} {base}/s/{link.token}{kind}")
     click.echo(f"  Single-use codes are entered at {base}/code")
+    settings = _settings()
+    if settings.env == "development":
+        password = _demo_admin(settings)
+        click.echo(f"\nLocal admin sign-in at {base}/admin/login (development only):")
+        click.echo(f"  e-mail {DEMO_ADMIN}  password {password}")
+    else:
+        click.echo("\nCreate an admin account with `portal user create --email ... --role admin`.")
+
+
+DEMO_ADMIN = "admin@demo.local"
+
+
+def _demo_admin(settings: Settings) -> str:
+    """Create or reset the local demo admin; return its fresh password."""
+    from dataclasses import replace
+
+    from portal.domain.accounts import Role
+    from portal.domain.errors import NotFound
+    from portal.services.accounts import create_user, hash_password, new_password
+
+    store = open_store(settings)
+    password = new_password()
+    with _reported():
+        try:
+            admin = store.get_user(DEMO_ADMIN)
+        except NotFound:
+            create_user(
+                store,
+                email=DEMO_ADMIN,
+                role=Role.ADMIN,
+                password=password,
+                actor="demo",
+                must_change_password=False,
+            )
+        else:
+            store.put_user(
+                replace(
+                    admin,
+                    password_hash=hash_password(password),
+                    active=True,
+                    session_epoch=admin.session_epoch + 1,
+                )
+            )
+    return password
 
 
 @main.group()
@@ -407,6 +451,52 @@ def waves_close_due() -> None:
         click.echo(f"closed {wave.survey_slug}/{wave.wave_id}")
     if not closed:
         click.echo("No overdue waves.")
+
+
+@main.group()
+def user() -> None:
+    """HR accounts."""
+
+
+@user.command("create")
+@click.option("--email", required=True)
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "viewer", "department-viewer"]),
+    required=True,
+    help="admin manages everything; viewer reads all results; department-viewer only its own.",
+)
+@click.option(
+    "--department",
+    "departments",
+    multiple=True,
+    help="For department viewers: survey-slug/CODE (repeatable).",
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input instead of making a random one.",
+)
+def user_create(email: str, role: str, departments: tuple[str, ...], password_stdin: bool) -> None:
+    """Create an account, e.g. the first admin of a fresh deployment."""
+    from portal.domain.accounts import Role
+    from portal.services.accounts import create_user, new_password
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else new_password()
+    with _reported():
+        created = create_user(
+            open_store(_settings()),
+            email=email,
+            role=Role(role),
+            password=password,
+            actor="cli",
+            departments=departments,
+            must_change_password=not password_stdin,
+        )
+    click.echo(f"Account {created.email} ({created.role.value}) created.")
+    if not password_stdin:
+        click.echo(f"One-time password: {password}")
+        click.echo("It is shown only now; it must be changed at the first sign-in.")
 
 
 @main.group()

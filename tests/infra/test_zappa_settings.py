@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.lambda_harness import ZAPPA_SETTINGS, zappa_stage
+from tests.infra.test_cloudformation import load_template
 
 STAGES = ("dev", "prod")
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +36,10 @@ def test_stage_never_returns_tracebacks_to_clients(stage: str) -> None:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_stage_uses_its_own_table_and_secret(stage: str) -> None:
-    env = zappa_stage(stage)["environment_variables"]
+    env = dict(zappa_stage(stage)["environment_variables"])
+    # The one setting a deployment may add (docs/self-hosting-aws.md): where links point.
+    public_url = env.pop("PORTAL_PUBLIC_URL", "https://")
+    assert public_url.startswith("https://")
     assert env == {
         "PORTAL_ENV": "production",
         "PORTAL_STORAGE": "dynamodb",
@@ -61,3 +65,35 @@ def test_scheduled_functions_exist(stage: str) -> None:
         assert spec is not None and spec.origin is not None, f"{module} is not importable"
         assert Path(spec.origin).is_relative_to(ROOT)
         assert f"def {function}(" in Path(spec.origin).read_text()
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_runs_as_the_templates_role_not_a_zappa_managed_one(stage: str) -> None:
+    # With manage_roles (Zappa's default) Zappa creates <name>-ZappaLambdaExecutionRole with
+    # logs:*, s3:*, dynamodb:*, sqs:*, sns:*, kinesis:* ... on every resource in the account.
+    settings = zappa_stage(stage)
+    assert settings["manage_roles"] is False
+    # role_arn would override role_name and tie the settings to one AWS account.
+    assert "role_arn" not in settings
+    roles = [r for r in load_template()["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
+    assert len(roles) == 1
+    pattern = roles[0]["Properties"]["RoleName"]["Fn::Sub"]
+    assert settings["role_name"] == pattern.replace("${Stage}", stage)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_logs_no_request_lines(stage: str) -> None:
+    # Zappa's default log_level is DEBUG. At INFO it logs every request in Common Log Format
+    # with the client's IP address; at DEBUG botocore also logs every request and response
+    # body (the answers being stored, the secret key read from SSM).
+    settings = zappa_stage(stage)
+    assert settings.get("log_level") in {"WARNING", "ERROR", "CRITICAL"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_keeps_api_gateway_execution_logging_off(stage: str) -> None:
+    # Zappa applies these to the API Gateway stage on every deploy and update; INFO with
+    # data trace would log whole requests, IP addresses included.
+    settings = zappa_stage(stage)
+    assert settings["cloudwatch_log_level"] == "OFF"
+    assert settings["cloudwatch_data_trace"] is False

@@ -65,3 +65,43 @@ def start(client: FlaskClient, token: str, audience: str = "employee", lang: str
     page = client.get(f"/s/{token}/q?aud={audience}&lang={lang}")
     assert page.status_code == 200
     return form_key(page.get_data(as_text=True))
+
+
+def csrf_token(page: str) -> str:
+    """Return the CSRF token in a rendered form."""
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+        r'name="csrf_token" value="([^"]+)"', page
+    )
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def make_account(app):  # type: ignore[no-untyped-def]
+    """Return a function that creates an account with ``PASSWORD`` on the app's store."""
+    from portal.domain.accounts import Role
+    from portal.services.accounts import create_user
+
+    def make(email: str = "hr@example.com", role: Role = Role.ADMIN, **kwargs):  # type: ignore[no-untyped-def]
+        return create_user(
+            app.extensions["portal.store"],
+            email=email,
+            role=role,
+            password=PASSWORD,
+            actor="test",
+            must_change_password=kwargs.pop("must_change_password", False),
+            **kwargs,
+        )
+
+    return make
+
+
+def sign_in(client: FlaskClient, email: str = "hr@example.com", password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    """Sign in through the real form; return the response."""
+    token = csrf_token(client.get("/admin/login").get_data(as_text=True))
+    return client.post(
+        "/admin/login", data={"csrf_token": token, "email": email, "password": password}
+    )

@@ -1,0 +1,1 @@
+"""HR administration pages (all under /admin, all behind sign-in)."""

@@ -1,0 +1,1 @@
+"""Signing HR in and out, and guarding the admin pages."""

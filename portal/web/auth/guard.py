@@ -1,0 +1,131 @@
+"""Who is signed in, and what they may open.
+
+Sessions live in Flask's signed cookie (``HttpOnly``, ``SameSite=Lax``,
+``Secure`` outside development). Each request under ``/admin`` re-reads the
+account, so a revoked account or a changed password ends every session at once
+(the session carries the account's ``session_epoch``). A session also ends
+after 30 minutes without activity, and 12 hours after sign-in regardless.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from flask import Flask, abort, g, redirect, request, session, url_for
+
+from portal.domain.accounts import Role, User
+from portal.domain.errors import NotFound
+from portal.web import get_store
+
+IDLE_SECONDS = 30 * 60
+MAX_SECONDS = 12 * 3600
+#: The session cookie is refreshed at most this often, not on every request.
+TOUCH_SECONDS = 60
+ADMIN_PREFIX = "/admin"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def start_session(user: User, now: int | None = None) -> None:
+    """Sign ``user`` in: a fresh session bound to the account's current epoch."""
+    now = int(time.time()) if now is None else now
+    session.clear()
+    session.permanent = True
+    session["auth"] = {"email": user.email, "epoch": user.session_epoch, "at": now, "seen": now}
+
+
+def end_session() -> None:
+    """Sign out."""
+    session.clear()
+
+
+def current_user() -> User | None:
+    """Return the signed-in account, if any."""
+    user: User | None = g.get("user")
+    return user
+
+
+def _load_user() -> None:
+    g.user = None
+    if not request.path.startswith(ADMIN_PREFIX):
+        return
+    data = session.get("auth")
+    if not isinstance(data, dict):
+        return
+    now = int(time.time())
+    try:
+        seen, started = int(data["seen"]), int(data["at"])
+        email, epoch = str(data["email"]), int(data["epoch"])
+    except (KeyError, TypeError, ValueError):
+        end_session()
+        return
+    if now - seen > IDLE_SECONDS or now - started > MAX_SECONDS:
+        end_session()
+        g.session_expired = True
+        return
+    try:
+        user = get_store().get_user(email)
+    except NotFound:
+        end_session()
+        return
+    if not user.active or user.session_epoch != epoch:
+        end_session()
+        return
+    if now - seen >= TOUCH_SECONDS:
+        session["auth"] = {**data, "seen": now}
+    g.user = user
+
+
+def require(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Let only signed-in accounts with one of ``roles`` (any role if none given) through.
+
+    Anonymous visitors are sent to sign in (and back afterwards); signed-in
+    accounts without the role get 403; an account that must change its
+    password is sent to do that first.
+    """
+
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
+        @wraps(view)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            user = current_user()
+            if user is None:
+                target = request.full_path if request.method == "GET" else request.path
+                return redirect(url_for("auth.login", next=target.rstrip("?")))  # type: ignore[return-value]
+            if user.must_change_password and request.endpoint not in PASSWORD_ENDPOINTS:
+                return redirect(url_for("auth.password"))  # type: ignore[return-value]
+            if roles and user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        guarded.required_roles = roles  # type: ignore[attr-defined]
+        return guarded
+
+    return decorate
+
+
+PASSWORD_ENDPOINTS = frozenset({"auth.password", "auth.logout"})
+
+
+def safe_next(target: str | None) -> str:
+    """Return ``target`` if it is an admin path on this site, else the admin home."""
+    if (
+        target
+        and target.startswith(ADMIN_PREFIX + "/")
+        and "//" not in target
+        and "\\" not in target
+    ):
+        return target
+    return url_for("admin.home")
+
+
+def init_app(app: Flask) -> None:
+    """Load the signed-in account before each admin request."""
+    app.before_request(_load_user)
+
+    @app.context_processor
+    def signed_in() -> dict[str, object]:
+        return {"current_user": current_user(), "url_rules": app.view_functions.keys()}

@@ -49,6 +49,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
     csrf.init_app(app)
 
     from portal.web import assets, compression, errors, i18n, security
+    from portal.web.admin import distribution as admin_distribution
+    from portal.web.admin import surveys as admin_surveys
+    from portal.web.admin import users as admin_users
     from portal.web.admin import views as admin
     from portal.web.auth import guard
     from portal.web.auth import views as auth
@@ -67,6 +70,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
     app.register_blueprint(posters.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(admin_surveys.bp)
+    app.register_blueprint(admin_distribution.bp)
+    app.register_blueprint(admin_users.bp)
     # Respondents have no session to protect; their forms carry a signed,
     # single-use submission key that serves as the CSRF token instead.
     csrf.exempt(respond.bp)

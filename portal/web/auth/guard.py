@@ -19,6 +19,7 @@ from flask import Flask, abort, g, redirect, request, session, url_for
 from portal.domain.accounts import Role, User
 from portal.domain.errors import NotFound
 from portal.web import get_store
+from portal.web.i18n import set_page_language
 
 IDLE_SECONDS = 30 * 60
 MAX_SECONDS = 12 * 3600
@@ -53,6 +54,8 @@ def _load_user() -> None:
     g.user = None
     if not request.path.startswith(ADMIN_PREFIX):
         return
+    # The admin pages are not translated yet; keep them whole in English.
+    set_page_language("en")
     data = session.get("auth")
     if not isinstance(data, dict):
         return

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from portal.domain.entities import (
+    TOKEN_RE,
     AccessCode,
     Audience,
     Department,
@@ -60,10 +61,17 @@ def open_link(store: Store, token: str) -> Ballot:
     Raise ``NotFound`` for an unknown token and ``Unavailable`` for a revoked
     link or a wave that is not open.
     """
-    link = store.get_link(token)
+    link = _link(store, token)
     if link.revoked:
         raise Unavailable("revoked", "This survey link has been withdrawn.")
     return _ballot(store, link.survey_slug, link.wave_id, link.department_code, link)
+
+
+def _link(store: Store, token: str) -> Link:
+    # A token that cannot exist is not looked up (and cannot upset a database key limit).
+    if not TOKEN_RE.match(token):
+        raise NotFound("There is no survey link with that token.")
+    return store.get_link(token)
 
 
 def describe_link(store: Store, token: str) -> Ballot:
@@ -71,7 +79,7 @@ def describe_link(store: Store, token: str) -> Ballot:
 
     Raise ``NotFound`` for an unknown token and ``Unavailable`` for a revoked link.
     """
-    link = store.get_link(token)
+    link = _link(store, token)
     if link.revoked:
         raise Unavailable("revoked", "This survey link has been withdrawn.")
     return _ballot(

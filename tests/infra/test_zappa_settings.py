@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,14 @@ def test_stage_keeps_api_gateway_execution_logging_off(stage: str) -> None:
     settings = zappa_stage(stage)
     assert settings["cloudwatch_log_level"] == "OFF"
     assert settings["cloudwatch_data_trace"] is False
+
+
+def test_documented_infra_stack_is_not_named_like_zappas_own_stack() -> None:
+    # Zappa keeps API Gateway in a CloudFormation stack named <project_name>-<stage>: an infra
+    # stack of that name would be overwritten by `zappa deploy` and deleted by `zappa undeploy`.
+    project = re.escape(zappa_stage("dev")["project_name"])
+    documents = [ROOT / "infra" / "portal.yaml", ROOT / "docs" / "self-hosting-aws.md"]
+    names = [n for d in documents for n in re.findall(r"--stack-name\s+(\S+)", d.read_text())]
+    assert names
+    for name in names:
+        assert not re.fullmatch(rf"{project}-(dev|prod|\$\{{?\w+\}}?)", name), name

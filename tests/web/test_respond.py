@@ -298,3 +298,9 @@ def test_questionnaire_pages_are_not_cached_and_are_gzipped(
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Content-Encoding"] == "gzip"
     assert len(response.data) < 8000
+
+
+@pytest.mark.parametrize("token", ["a" * 3000, "bad token!", "%00" * 10, "é" * 20])
+def test_a_malformed_token_is_simply_not_found(client: FlaskClient, token: str) -> None:
+    for path in ("", "/q", "/poster", "/qr.png"):
+        assert client.get(f"/s/{token}{path}").status_code == 404

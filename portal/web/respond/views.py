@@ -24,7 +24,12 @@ from portal.domain.errors import CodeAlreadyUsed, NotFound, StorageError, Unavai
 from portal.services import respond
 from portal.services.respond import Ballot
 from portal.web import get_reads, get_settings
-from portal.web.i18n import choose_language, set_page_language
+from portal.web.i18n import (
+    DEFAULT_LANGUAGE,
+    INTERFACE_LANGUAGES,
+    choose_language,
+    set_page_language,
+)
 from portal.web.respond.forms import (
     AnswerForm,
     BadInput,
@@ -97,6 +102,12 @@ def _render_form(
         status,
     )
     return _no_store(response)
+
+
+def _interface_language() -> None:
+    """Choose the page language for pages that belong to no survey yet."""
+    requested = request.values.get("lang")
+    set_page_language(choose_language(INTERFACE_LANGUAGES, DEFAULT_LANGUAGE, requested))
 
 
 def _secret() -> str:
@@ -183,7 +194,7 @@ def thanks(token: str) -> Response:
 @bp.route("/code", methods=["GET", "POST"])
 def code() -> Response:
     """Ask for a single-use code, then show its questionnaire."""
-    set_page_language(choose_language(("en", "da"), "en", request.values.get("lang")))
+    _interface_language()
     if request.method == "GET":
         return _no_store(make_response(render_template("respond/code.html", error=None)))
     typed = (request.form.get("code") or "")[:40]
@@ -224,7 +235,7 @@ def submit_code() -> BaseResponse:
 @bp.get("/code/thanks")
 def code_thanks() -> Response:
     """Thank a respondent who answered with a code."""
-    set_page_language(choose_language(("en", "da"), "en", request.args.get("lang")))
+    _interface_language()
     return _no_store(
         make_response(
             render_template(
@@ -326,6 +337,6 @@ def unavailable(exc: Unavailable) -> Response:
 
 
 def _unavailable(reason: str, status: int) -> Response:
-    set_page_language(choose_language(("en", "da"), "en", request.values.get("lang")))
+    _interface_language()
     page = render_template("respond/unavailable.html", reason=reason)
     return _no_store(make_response(page, status))

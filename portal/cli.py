@@ -428,8 +428,11 @@ def waves_codes(survey_slug: str, wave_id: str, department: str, count: int, out
     with _reported():
         settings = _settings()
         store = open_store(settings)
-        if department not in {d.code for d in store.list_departments(survey_slug)}:
-            raise ValidationError(f"There is no department {department!r} in {survey_slug!r}.")
+        active = {d.code for d in store.list_departments(survey_slug) if not d.retired}
+        if department not in active:
+            raise ValidationError(
+                f"There is no active department {department!r} in {survey_slug!r}."
+            )
         store.get_wave(survey_slug, wave_id)
         codes = make_codes(store, survey_slug, wave_id, department, count)
     base = (settings.public_url or "http://127.0.0.1:5000").rstrip("/")

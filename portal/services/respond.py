@@ -88,11 +88,20 @@ def describe_link(store: Store, token: str) -> Ballot:
 
 
 def describe_wave_links(store: Store, survey_slug: str, wave_id: str) -> list[Ballot]:
-    """Return a ballot for every active link of a wave, by department, for a poster sheet."""
+    """Return a ballot for every usable link of a wave, by department, for a poster sheet.
+
+    Revoked links and links of retired departments are left out. The survey,
+    wave and departments are read once, whatever the number of links.
+    """
+    survey = store.get_survey(survey_slug)
+    wave = store.get_wave(survey_slug, wave_id)
+    departments = {d.code: d for d in store.list_departments(survey_slug) if not d.retired}
+    version = wave.questionnaire_version or survey.questionnaire_version
+    questionnaire = get_questionnaire(survey.questionnaire_id, version)
     return [
-        _ballot(store, survey_slug, wave_id, x.department_code, x, require_open=False)
+        Ballot(survey, wave, departments[x.department_code], questionnaire, x)
         for x in store.list_links(survey_slug, wave_id)
-        if not x.revoked
+        if not x.revoked and x.department_code in departments
     ]
 
 
@@ -203,8 +212,16 @@ def make_codes(
 
 
 def make_links(store: Store, survey_slug: str, wave_id: str) -> list[Link]:
-    """Give every active department of a wave an open link, keeping existing ones."""
-    existing = {link.department_code for link in store.list_links(survey_slug, wave_id)}
+    """Give every active department of a wave an open link, keeping existing ones.
+
+    A department counts as linked only by a usable open link: kiosk links,
+    links for one audience and revoked links do not count.
+    """
+    existing = {
+        link.department_code
+        for link in store.list_links(survey_slug, wave_id)
+        if not link.revoked and not link.kiosk and link.audience is None
+    }
     new = [
         Link(secrets.token_urlsafe(12), survey_slug, wave_id, d.code)
         for d in store.list_departments(survey_slug)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import time
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -263,6 +265,14 @@ def audit_to_dict(e: AuditEvent) -> dict[str, Any]:
         "target": e.target,
         "detail": e.detail,
     }
+
+
+def audit_sort_key(e: AuditEvent) -> str:
+    """Return a key that orders events by time, then by arrival within the same second.
+
+    Admin actions are not anonymous, so their precise order may be kept.
+    """
+    return f"{e.at.isoformat(timespec='seconds')}#{time.time_ns():020d}#{secrets.token_hex(2)}"
 
 
 def audit_from_dict(d: Mapping[str, Any]) -> AuditEvent:

@@ -23,7 +23,6 @@ client or resource at import time.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -477,7 +476,7 @@ class DynamoStore:
 
     def add_audit_event(self, event: AuditEvent) -> None:
         """Append an audit event (one write)."""
-        sort_key = f"{event.at.isoformat(timespec='seconds')}#{secrets.token_hex(4)}"
+        sort_key = codec.audit_sort_key(event)
         with self._calls("writing the audit trail"):
             self.table.put_item(Item={"pk": "AUDIT", "sk": sort_key, **codec.audit_to_dict(event)})
 

@@ -8,7 +8,6 @@ forward-only migrations (``MIGRATIONS``); ``create_schema`` applies the missing 
 from __future__ import annotations
 
 import json
-import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -497,7 +496,7 @@ class SqliteStore:
 
     def add_audit_event(self, event: AuditEvent) -> None:
         """Append an audit event."""
-        sort_key = f"{event.at.isoformat(timespec='seconds')}#{secrets.token_hex(4)}"
+        sort_key = codec.audit_sort_key(event)
         with self._tx() as conn:
             conn.execute(
                 "INSERT INTO audit (sort_key, data) VALUES (?, ?)",

@@ -157,5 +157,5 @@ def test_codes_for_an_unknown_department_are_refused(db: Path, tmp_path: Path) -
     out = str(tmp_path / "c.csv")
     result = run(db, "waves", "codes", "--survey", "demo-crm", "--wave", "follow-up-1",
                  "--department", "NOPE", "--count", "2", "--out", out)  # fmt: skip
-    assert result.exit_code == 1 and "There is no department 'NOPE'" in result.output
+    assert result.exit_code == 1 and "There is no active department 'NOPE'" in result.output
     assert not (tmp_path / "c.csv").exists()

@@ -11,6 +11,7 @@ from portal.domain.errors import ValidationError
 COLUMNS = ("code", "name", "site", "headcount", "parent")
 REQUIRED = COLUMNS[:4]
 MAX_ROWS = 5000
+FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 def parse_departments_csv(text: str, survey_slug: str) -> list[Department]:
@@ -73,8 +74,8 @@ def parse_departments_csv(text: str, survey_slug: str) -> list[Department]:
             department = Department(
                 survey_slug=survey_slug,
                 code=cells["code"],
-                name=cells["name"],
-                site=cells["site"],
+                name=_from_text(cells["name"]),
+                site=_from_text(cells["site"]),
                 headcount=headcount,
                 parent=cells.get("parent") or None,
             )
@@ -123,10 +124,23 @@ def _parent_problems(departments: list[Department], lines: dict[str, int]) -> li
 
 
 def departments_to_csv(departments: list[Department]) -> str:
-    """Write departments in the same format ``parse_departments_csv`` reads."""
+    """Write departments in the same format ``parse_departments_csv`` reads.
+
+    A name or site starting with ``=``, ``+``, ``-`` or ``@`` gets a leading
+    apostrophe, so a spreadsheet shows it as text instead of running it as a
+    formula; ``parse_departments_csv`` removes that apostrophe again.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for d in departments:
-        writer.writerow([d.code, d.name, d.site, d.headcount, d.parent or ""])
+        writer.writerow([d.code, _as_text(d.name), _as_text(d.site), d.headcount, d.parent or ""])
     return out.getvalue()
+
+
+def _as_text(value: str) -> str:
+    return f"'{value}" if value[:1] in FORMULA_STARTS else value
+
+
+def _from_text(value: str) -> str:
+    return value[1:] if value[:1] == "'" and value[1:2] in FORMULA_STARTS else value

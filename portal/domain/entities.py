@@ -27,6 +27,8 @@ MIN_COMMENT_FLOOR = 5
 DEFAULT_MIN_COMMENT_GROUP = 10
 MAX_GROUP_SETTING = 1000
 MAX_COMMENT_LENGTH = 5000
+#: Slugs that would clash with admin addresses such as /admin/surveys/new.
+RESERVED_SURVEY_SLUGS = frozenset({"new"})
 MAX_HEADCOUNT = 1_000_000
 
 
@@ -137,6 +139,11 @@ class Survey:
 
     def __post_init__(self) -> None:
         check_slug(self.slug, "Survey slug")
+        _require(
+            self.slug not in RESERVED_SURVEY_SLUGS,
+            f"The survey slug {self.slug!r} is reserved for the portal's own pages; "
+            "choose another.",
+        )
         _require(
             isinstance(self.title, str) and 0 < len(self.title.strip()) <= 120,
             "The survey title must be 1–120 characters.",
@@ -278,6 +285,33 @@ class Wave:
         if self.status is not WaveStatus.OPEN:
             raise Conflict(f"Wave {self.wave_id!r} is {self.status}; only an open wave can close.")
         return replace(self, status=WaveStatus.CLOSED, closed_on=today)
+
+    def reopened(self, today: date, *, planned_close: date | None = None) -> Wave:
+        """Return this closed wave open again (an exception HR must justify and log).
+
+        Rules: only a closed wave reopens. It keeps the thresholds, questionnaire
+        version and opening day locked when it first opened, so the answers given
+        before and after the pause stay one comparable wave; its closing day is
+        cleared. A planned closing day before ``today`` is dropped, because the
+        daily job would otherwise close the wave again at once; ``planned_close``
+        sets a new one, which must not lie before ``today``.
+        """
+        if self.status is not WaveStatus.CLOSED:
+            raise Conflict(
+                f"Wave {self.wave_id!r} is {self.status}; only a closed wave can reopen."
+            )
+        check_day(today, "Today")
+        if planned_close is not None:
+            check_day(planned_close, "The planned closing date")
+            _require(
+                planned_close >= today, "The new planned closing date must not be in the past."
+            )
+            keep = planned_close
+        elif self.planned_close is not None and self.planned_close >= today:
+            keep = self.planned_close
+        else:
+            keep = None
+        return replace(self, status=WaveStatus.OPEN, closed_on=None, planned_close=keep)
 
     def effective_thresholds(self, survey: Survey) -> Thresholds:
         """Return the locked thresholds once open, else the survey's current ones."""

@@ -84,3 +84,11 @@ def test_writes_what_it_reads() -> None:
     text = 'code,name,site,headcount,parent\nHQ,Head office,Aarhus,0,\nS,"Sales, DK",Aarhus,4,HQ\n'
     departments = parse_departments_csv(text, "s")
     assert departments_to_csv(departments) == text
+
+
+def test_names_that_look_like_formulas_are_exported_as_text_and_read_back() -> None:
+    text = "code,name,site,headcount\nA,=HYPERLINK(1),@home,3\nB,-minus,+plus,4\n"
+    departments = parse_departments_csv(text, "s")
+    exported = departments_to_csv(departments)
+    assert "'=HYPERLINK(1)" in exported and "'@home" in exported and "'-minus" in exported
+    assert parse_departments_csv(exported, "s") == departments

@@ -127,3 +127,8 @@ def test_a_wave_moves_only_forward() -> None:
 def test_an_open_wave_must_record_what_it_locked() -> None:
     with pytest.raises(ValidationError, match="locked thresholds"):
         make_wave(status=WaveStatus.OPEN, thresholds=None)
+
+
+def test_a_survey_cannot_take_a_slug_the_admin_pages_use() -> None:
+    with pytest.raises(ValidationError, match="reserved"):
+        make_survey(slug="new")

@@ -35,8 +35,9 @@ bp = Blueprint("admin_users", __name__, url_prefix="/admin")
 #: Accounts per page of the list, audit events per page of the trail.
 USERS_PER_PAGE = 50
 EVENTS_PER_PAGE = 50
-#: Audit cursors are the store's sort keys: ``<ISO time, seconds, UTC>#<8 hex digits>``.
-CURSOR_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00#[0-9a-f]{8}$")
+#: Audit cursors are the store's sort keys (``codec.audit_sort_key``):
+#: ``<ISO time, seconds, UTC>#<20-digit nanosecond clock>#<4 hex digits>``.
+CURSOR_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00#\d{20}#[0-9a-f]{4}$")
 
 
 def _actor() -> str:

@@ -26,6 +26,7 @@ MAX_SECONDS = 12 * 3600
 #: The session cookie is refreshed at most this often, not on every request.
 TOUCH_SECONDS = 60
 ADMIN_PREFIX = "/admin"
+ADMIN_MAX_CONTENT_LENGTH = 2 * 1024 * 1024
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -125,8 +126,16 @@ def safe_next(target: str | None) -> str:
     return url_for("admin.home")
 
 
+def _admin_upload_limit() -> None:
+    # Admins upload department files; respondents keep the small limit.
+    if request.path.startswith(ADMIN_PREFIX):
+        request.max_content_length = ADMIN_MAX_CONTENT_LENGTH
+
+
 def init_app(app: Flask) -> None:
     """Load the signed-in account before each admin request."""
+    # First of all hooks: CSRF protection reads the form in its own hook.
+    app.before_request_funcs.setdefault(None, []).insert(0, _admin_upload_limit)
     app.before_request(_load_user)
 
     @app.context_processor

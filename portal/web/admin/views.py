@@ -14,8 +14,9 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @bp.get("/")
 @require()
 def home() -> str:
-    """List the surveys the signed-in account may see."""
+    """List the surveys the signed-in account may see, with their waves."""
     user = current_user()
     assert user is not None
-    surveys = [s for s in get_store().list_surveys() if user.may_read(s.slug)]
+    store = get_store()
+    surveys = [(s, store.list_waves(s.slug)) for s in store.list_surveys() if user.may_read(s.slug)]
     return render_template("admin/home.html", surveys=surveys, is_admin=user.role is Role.ADMIN)

@@ -140,4 +140,4 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def signed_in() -> dict[str, object]:
-        return {"current_user": current_user(), "url_rules": app.view_functions.keys()}
+        return {"current_user": current_user()}

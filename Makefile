@@ -12,7 +12,7 @@ export PORTAL_ASSETS_AUTO_BUILD ?= 0
 
 run: install assets
 	PORTAL_ENV=development $(BIN)/portal init-db
-	PORTAL_ENV=development $(BIN)/portal demo
+	PORTAL_ENV=development $(BIN)/portal demo --port $${PORT:-5000}
 	PORTAL_ENV=development $(BIN)/portal serve --host 127.0.0.1 --port $${PORT:-5000}
 
 test: install assets system-deps lint typecheck pytest

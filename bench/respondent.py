@@ -25,7 +25,6 @@ import re
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
@@ -53,7 +52,6 @@ import boto3  # noqa: E402
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 from playwright.sync_api import Browser, sync_playwright  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
 from werkzeug.test import TestResponse  # noqa: E402
 
 from portal.app import create_app  # noqa: E402
@@ -64,19 +62,10 @@ from portal.services.surveys import add_wave, create_survey, open_wave  # noqa: 
 from portal.storage.dynamodb import DynamoStore  # noqa: E402
 from portal.storage.port import Store  # noqa: E402
 from portal.storage.sqlite import SqliteStore  # noqa: E402
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, serve  # noqa: E402
 from tests.moto_server import moto_server  # noqa: E402
 
 MANIFEST = ROOT / "static" / "gen" / "manifest.json"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 OVERRIDES = {"env": "testing", "secret_key": "b" * 40}
 CSV = "code,name,site,headcount\nSALES,Sales,Aarhus,12\n"
 WAVE = "baseline"
@@ -162,16 +151,10 @@ class Visit:
 
 @contextmanager
 def live_server(app: Flask) -> Iterator[str]:
-    """Serve ``app`` on a free port of 127.0.0.1 in a thread; yield its base URL."""
+    """Serve ``app`` on a free port of 127.0.0.1 with a quiet request log; yield its base URL."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serve(app) as url:
+        yield url
 
 
 def visit(browser: Browser, url: str, *, javascript: bool) -> Visit:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -11,26 +10,15 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
-from werkzeug.serving import make_server
 
 from portal.app import create_app
 from portal.services.demo import DEMO_SLUG, load_demo
 from portal.storage.sqlite import SqliteStore
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, serve
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = ROOT / "test-artifacts"
-#: Keep Chromium off the network: this machine reaches nothing but 127.0.0.1.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
@@ -56,12 +44,8 @@ def live_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePortal
     store.create_schema()
     load_demo(store, today=date.today())
     app = create_app({"env": "testing", "secret_key": "e2e-" + "k" * 40}, store=store)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield LivePortal(f"http://127.0.0.1:{server.server_port}", store)
-    server.shutdown()
-    thread.join(timeout=10)
+    with serve(app) as url:
+        yield LivePortal(url, store)
 
 
 @pytest.fixture(scope="session")

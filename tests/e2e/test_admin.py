@@ -5,19 +5,18 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from playwright.sync_api import Browser, BrowserContext, Page
-from werkzeug.serving import make_server
 
 from portal.app import create_app
 from portal.cli import main
 from portal.storage.sqlite import SqliteStore
 from tests.e2e.conftest import ROOT, axe_violations
+from tests.live_server import serve
 from tests.qr_decode import decode_qr
 
 pytestmark = pytest.mark.e2e
@@ -44,12 +43,8 @@ def hr_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
     store = SqliteStore(db)
     store.create_schema()
     app = create_app({"env": "testing", "secret_key": "adm-" + "k" * 40}, store=store)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", db
-    server.shutdown()
-    thread.join(timeout=10)
+    with serve(app) as url:
+        yield url, db
 
 
 def shot(page: Page, name: str) -> None:

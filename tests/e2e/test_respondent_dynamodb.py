@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -10,7 +9,6 @@ from datetime import date
 import boto3
 import pytest
 from playwright.sync_api import Browser
-from werkzeug.serving import make_server
 
 from portal.app import create_app
 from portal.domain.entities import Audience
@@ -18,6 +16,7 @@ from portal.instruments import get_questionnaire
 from portal.services.demo import DEMO_SLUG, load_demo
 from portal.services.respond import make_codes
 from portal.storage.dynamodb import DynamoStore
+from tests.live_server import serve
 from tests.moto_server import moto_server
 
 pytestmark = pytest.mark.e2e
@@ -33,12 +32,8 @@ def dynamo_portal() -> Iterator[tuple[str, DynamoStore]]:
         store.create_schema()
         load_demo(store, today=date.today())
         app = create_app({"env": "testing", "secret_key": "dyn-" + "k" * 40}, store=store)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        yield f"http://127.0.0.1:{server.server_port}", store
-        server.shutdown()
-        thread.join(timeout=10)
+        with serve(app) as url:
+            yield url, store
 
 
 def count(store: DynamoStore) -> int:

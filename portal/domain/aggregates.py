@@ -1,0 +1,1075 @@
+"""Exact, additive aggregates of responses, and the statistics derived from them.
+
+Results pages must not read every raw response, so the portal keeps one
+``Aggregate`` per cell (survey × wave × department × audience) and derives every
+statistic from the cells it merges. An aggregate holds only whole numbers:
+adding two of them is exact, associative and commutative, so a cell built from
+any partition of its responses, in any order, is the same value. That makes a
+per-partition rebuild safe to retry, and a wrongly counted response can be
+taken out again with ``subtract``.
+
+The cell's survey, wave and department are its storage key and are not held
+here; the audience is, because the two audiences answer different items.
+
+**What one audience part holds** (``AudiencePart``)
+
+* ``responses``: how many responses the part sums.
+* per item the audience is asked (``ItemTally``): how often each raw answer
+  1–5 was chosen, and how often "don't know". Answers to items the audience is
+  not asked are ignored everywhere, as in ``scoring``.
+* per lever (``LeverSums``): ``n``, the respondents with at least one scored
+  item on the lever, and ``sum_v``/``sum_v2``, the sums of v and v² of a
+  whole-number respondent index v (below).
+* per lever and item set (``CompleteCases``): the complete cases of that item
+  set for Cronbach's alpha — ``n``, per item Σx and Σx² of the scored values,
+  and Σ(total)² of each case's total. Σtotal is not stored: it is Σ of the
+  per-item Σx.
+
+**The whole-number respondent index.** A respondent who scored k items on a
+lever (k ≥ 1) with sum S has the index (S/k − 1) / 4 · 100 = 25 · (S − k) / k.
+With ``scale`` L = lcm(1, …, K), where K is the most items any one audience is
+asked on any one lever, L / k is a whole number for every possible k, so
+v = (S − k) · (L / k) is a whole number from 0 to 4L and the index is exactly
+25 · v / L. The default questionnaire has K = 5, so L = 60. L is stored in the
+aggregate, so that an aggregate stays readable if a later version of the
+questionnaire has longer levers; only aggregates of the same questionnaire id,
+version and scale are merged.
+
+**Cronbach's alpha over merged cells.** ``scoring.cronbach_alpha`` takes, for
+a group without a chosen audience, the items asked of every audience present
+among the respondents who scored the lever. So each part keeps complete-case
+sums for every item set that a group containing its audience can need: for
+each set S of audiences that includes the part's own, the lever's items asked
+of everyone in S. Entries are keyed by the tuple of item ids, so sets that
+coincide (a lever whose items are all asked of both audiences) are stored
+once. Sets of fewer than 2 items are not stored: alpha needs k ≥ 2, and the
+number of complete cases of one item is that item's scored count (of no items,
+the number of responses). With two audiences, a part has at most two entries
+per lever — its own items and the common ones; the default questionnaire needs
+seven per part. Keeping one entry per audience set rather than per-item-pair
+cross products keeps the cell small while any union of cells stays exact.
+
+**Exactness against ``scoring``.** Counts, distributions, percentages,
+favourable shares and alpha are equal to ``scoring``'s to the last bit. The
+index, sd, interval and Welch test are equal to the last bit whenever every
+respondent's index is exact as a float (always for k = 1, 2, 4 or 5; for
+k = 3 only when S − k is a multiple of 3). Otherwise (25/3 is not a float)
+``scoring`` rounds each respondent's index before summing, which no sum of
+whole numbers can reproduce, so the two may differ by a few units in the last
+place (seen: 1.5e-14 on the 0–100 scale, 6e-14 on an interval bound, 2e-14
+on a p-value). Here the sums are exact and rounded once, the way ``scoring``
+rounds them when the indices are exact. A threshold such as the barrier's
+60 can therefore tip differently only for an index within that distance.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from itertools import combinations
+from typing import TypeVar
+
+from portal.domain.entities import Audience, Response
+from portal.domain.errors import PortalError
+from portal.domain.questionnaire import SCALE_POINTS, Item, Questionnaire
+from portal.domain.scoring import (
+    ALPHA,
+    CONFIDENCE,
+    HIGHEST,
+    LOWEST,
+    NEEDS_ATTENTION,
+    AudienceGap,
+    Distribution,
+    LeverScore,
+    Reliability,
+    Trend,
+    WaveChange,
+    WelchTest,
+    lever_items,
+    score_item,
+    t_quantile,
+    t_two_sided_p,
+)
+from portal.domain.scoring import find_barrier as find_barrier_in_scores
+
+#: The layout of ``to_dict``; raise it when the stored form changes.
+SCHEMA_VERSION = 1
+_KNOWN_SCHEMAS = frozenset({SCHEMA_VERSION})
+#: Index points per scale step: the index of a mean m is (m − 1) · 100 / 4.
+_INDEX_STEP = Fraction(100, HIGHEST - LOWEST)
+#: Bits kept before the final rounding of a square root (as in ``statistics``).
+_SQRT_BITS = 2 * sys.float_info.mant_dig + 3
+
+
+class AggregateError(PortalError, ValueError):
+    """Aggregates that cannot be combined, or stored data that is not an aggregate."""
+
+
+# -- the record --------------------------------------------------------------------
+
+
+def _check_count(value: object, what: str) -> int:
+    if type(value) is not int or value < 0:
+        raise AggregateError(f"{what} must be a whole number of at least 0, got {value!r}.")
+    return value
+
+
+def _check_counts(values: object, length: int, what: str) -> None:
+    if not isinstance(values, tuple) or len(values) != length:
+        raise AggregateError(f"{what} must be a tuple of {length} whole numbers, got {values!r}.")
+    for value in values:
+        _check_count(value, what)
+
+
+@dataclass(frozen=True)
+class ItemTally:
+    """How often one item got each raw answer 1–5 (``counts[0]`` = 1s), and "don't know".
+
+    Raw answers, not scored ones, so a reverse item's chart keeps its wording;
+    missing answers are not counted at all.
+    """
+
+    item_id: str
+    counts: tuple[int, int, int, int, int]
+    dont_know: int
+
+    def __post_init__(self) -> None:
+        _check_counts(self.counts, SCALE_POINTS, f"Item {self.item_id}: the answer counts")
+        _check_count(self.dont_know, f"Item {self.item_id}: the don't-know count")
+
+    @property
+    def answered(self) -> int:
+        """Return the number of answers, don't-knows included."""
+        return sum(self.counts) + self.dont_know
+
+
+@dataclass(frozen=True)
+class LeverSums:
+    """``n`` respondents' whole-number indices v on one lever: Σv and Σv².
+
+    Rules: index = 25 · v / scale (see the module docstring); a respondent with
+    no scored item on the lever is not counted. Σv² · n ≥ (Σv)² always holds
+    for real data and is checked, so a derived variance is never negative.
+    """
+
+    lever_id: str
+    n: int
+    sum_v: int
+    sum_v2: int
+
+    def __post_init__(self) -> None:
+        where = f"Lever {self.lever_id}"
+        _check_count(self.n, f"{where}: n")
+        _check_count(self.sum_v, f"{where}: Σv")
+        _check_count(self.sum_v2, f"{where}: Σv²")
+        if self.n * self.sum_v2 < self.sum_v * self.sum_v:
+            raise AggregateError(f"{where}: n · Σv² < (Σv)², which no set of answers gives.")
+        if self.n == 0 and self.sum_v2:
+            raise AggregateError(f"{where}: sums without respondents.")
+
+
+@dataclass(frozen=True)
+class CompleteCases:
+    """Sums over the complete cases of one item set on one lever, for Cronbach's alpha.
+
+    A complete case scored every item in ``item_ids`` (at least 2, in
+    questionnaire order). ``sum_x[i]`` and ``sum_x2[i]`` are Σx and Σx² of the
+    scored answers to ``item_ids[i]``; ``sum_total2`` is Σ of each case's total
+    squared. Rules checked: every Σx lies within n·1 … n·5, and the
+    Cauchy–Schwarz bounds hold, so derived variances are never negative.
+    """
+
+    lever_id: str
+    item_ids: tuple[str, ...]
+    n: int
+    sum_x: tuple[int, ...]
+    sum_x2: tuple[int, ...]
+    sum_total2: int
+
+    def __post_init__(self) -> None:
+        where = f"Lever {self.lever_id}, items {', '.join(map(str, self.item_ids))}"
+        if (
+            not isinstance(self.item_ids, tuple)
+            or len(self.item_ids) < 2
+            or len(set(self.item_ids)) != len(self.item_ids)
+        ):
+            raise AggregateError(f"{where}: complete cases need 2 or more distinct items.")
+        k = len(self.item_ids)
+        _check_count(self.n, f"{where}: n")
+        _check_counts(self.sum_x, k, f"{where}: Σx")
+        _check_counts(self.sum_x2, k, f"{where}: Σx²")
+        _check_count(self.sum_total2, f"{where}: Σtotal²")
+        for sx, sxx in zip(self.sum_x, self.sum_x2, strict=True):
+            if not (LOWEST * self.n <= sx <= HIGHEST * self.n and self.n * sxx >= sx * sx):
+                raise AggregateError(f"{where}: item sums that no set of answers gives.")
+        if self.n * self.sum_total2 < self.sum_total**2 or (self.n == 0 and self.sum_total2):
+            raise AggregateError(f"{where}: total sums that no set of answers gives.")
+
+    @property
+    def sum_total(self) -> int:
+        """Return Σ of each case's total, which is Σ of the per-item sums."""
+        return sum(self.sum_x)
+
+
+@dataclass(frozen=True)
+class AudiencePart:
+    """The sums over ``responses`` (at least one) responses of one audience.
+
+    Entries are sorted by id (complete cases by lever, then items), so that
+    equal data make equal records however they were built.
+    """
+
+    audience: Audience
+    responses: int
+    items: tuple[ItemTally, ...]
+    levers: tuple[LeverSums, ...]
+    complete_cases: tuple[CompleteCases, ...]
+
+    def __post_init__(self) -> None:
+        where = f"The {self.audience} part"
+        if not isinstance(self.audience, Audience):
+            raise AggregateError(f"An aggregate part needs an audience, got {self.audience!r}.")
+        if _check_count(self.responses, f"{where}: responses") == 0:
+            raise AggregateError(f"{where} holds no responses; leave it out instead.")
+        item_ids = [t.item_id for t in self.items]
+        lever_ids = [s.lever_id for s in self.levers]
+        case_keys = [(c.lever_id, c.item_ids) for c in self.complete_cases]
+        if (
+            item_ids != sorted(set(item_ids))
+            or lever_ids != sorted(set(lever_ids))
+            or case_keys != sorted(set(case_keys))
+        ):
+            raise AggregateError(f"{where}: entries must be unique and sorted by id.")
+        counted = (
+            [t.answered for t in self.items]
+            + [s.n for s in self.levers]
+            + [c.n for c in self.complete_cases]
+        )
+        if any(count > self.responses for count in counted):
+            raise AggregateError(f"{where}: a count exceeds the {self.responses} responses.")
+
+    def tally(self, item_id: str) -> ItemTally | None:
+        """Return the tally of ``item_id``, or ``None`` when this audience is not asked it."""
+        return next((t for t in self.items if t.item_id == item_id), None)
+
+    def lever(self, lever_id: str) -> LeverSums | None:
+        """Return the sums of ``lever_id``, or ``None`` when the part has none."""
+        return next((s for s in self.levers if s.lever_id == lever_id), None)
+
+    def cases(self, lever_id: str, item_ids: tuple[str, ...]) -> CompleteCases | None:
+        """Return the complete-case sums of exactly ``item_ids``, or ``None``."""
+        return next(
+            (c for c in self.complete_cases if (c.lever_id, c.item_ids) == (lever_id, item_ids)),
+            None,
+        )
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """Exact sums over a set of responses to one questionnaire version, split by audience.
+
+    ``parts`` holds one ``AudiencePart`` per audience present, sorted by
+    audience; a cell has one, a merged group up to one per audience, and an
+    empty aggregate none. ``scale`` is the factor L of the whole-number index.
+    """
+
+    questionnaire_id: str
+    questionnaire_version: int
+    scale: int
+    parts: tuple[AudiencePart, ...] = ()
+    schema: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.questionnaire_id, str) or not self.questionnaire_id:
+            raise AggregateError("An aggregate needs the id of its questionnaire.")
+        if _check_count(self.questionnaire_version, "The questionnaire version") < 1:
+            raise AggregateError("The questionnaire version must be 1 or more.")
+        if _check_count(self.scale, "The index scale") < 1:
+            raise AggregateError("The index scale must be 1 or more.")
+        if type(self.schema) is not int or self.schema not in _KNOWN_SCHEMAS:
+            raise AggregateError(
+                f"Aggregate schema {self.schema!r} is unknown; this code reads "
+                f"{', '.join(map(str, sorted(_KNOWN_SCHEMAS)))}. Upgrade the portal first."
+            )
+        audiences = [part.audience.value for part in self.parts]
+        if audiences != sorted(set(audiences)):
+            raise AggregateError("An aggregate holds at most one part per audience, in order.")
+        top = (HIGHEST - LOWEST) * self.scale
+        for part in self.parts:
+            for sums in part.levers:
+                if sums.sum_v > top * sums.n or sums.sum_v2 > top * sums.sum_v:
+                    raise AggregateError(
+                        f"Lever {sums.lever_id}: sums beyond the index scale {self.scale}."
+                    )
+
+    @property
+    def responses(self) -> int:
+        """Return the number of responses summed, all audiences together."""
+        return sum(part.responses for part in self.parts)
+
+    def part(self, audience: Audience) -> AudiencePart | None:
+        """Return the part of ``audience``, or ``None`` when none of its responses is in."""
+        return next((part for part in self.parts if part.audience is audience), None)
+
+
+# -- building ----------------------------------------------------------------------
+
+
+def index_scale(questionnaire: Questionnaire) -> int:
+    """Return L = lcm(1, …, K), K being the most items one audience is asked on one lever.
+
+    Rule: a respondent scores k ≤ K items on a lever, so L / k is whole for
+    every k and v = (S − k) · L / k is a whole number. 60 for K = 5.
+    """
+    asked: dict[tuple[str, Audience], int] = {}
+    for item in questionnaire.items:
+        for audience in Audience:
+            if item.applies_to(audience):
+                asked[(item.lever, audience)] = asked.get((item.lever, audience), 0) + 1
+    return math.lcm(*range(1, max(asked.values(), default=1) + 1))
+
+
+def empty_aggregate(questionnaire: Questionnaire) -> Aggregate:
+    """Return the aggregate of no responses, the neutral element of ``merge``."""
+    return Aggregate(questionnaire.id, questionnaire.version, index_scale(questionnaire))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one audience's response contributes to, worked out once per audience."""
+
+    asked: tuple[Item, ...]
+    levers: tuple[tuple[str, tuple[Item, ...]], ...]
+    cases: tuple[tuple[str, tuple[Item, ...]], ...]
+    scale: int
+
+
+def _plan(questionnaire: Questionnaire, audience: Audience, scale: int) -> _Plan:
+    others = [other for other in Audience if other is not audience]
+    groups = [
+        (audience, *extra)
+        for size in range(len(others) + 1)
+        for extra in combinations(others, size)
+    ]
+    on_lever: dict[str, list[Item]] = {lever.id: [] for lever in questionnaire.levers}
+    for item in questionnaire.items:
+        on_lever[item.lever].append(item)
+    cases: dict[tuple[str, tuple[str, ...]], tuple[Item, ...]] = {}
+    for lever_id, items in on_lever.items():
+        for group in groups:
+            chosen = tuple(i for i in items if all(i.applies_to(a) for a in group))
+            if len(chosen) >= 2:
+                cases[(lever_id, tuple(i.id for i in chosen))] = chosen
+    return _Plan(
+        asked=tuple(item for item in questionnaire.items if item.applies_to(audience)),
+        # in file order, as scoring.lever_items gives them
+        levers=tuple(
+            (lever_id, tuple(i for i in items if i.applies_to(audience)))
+            for lever_id, items in on_lever.items()
+        ),
+        cases=tuple((lever_id, items) for (lever_id, _), items in cases.items()),
+        scale=scale,
+    )
+
+
+Key = TypeVar("Key")
+
+
+def _add_into(mine: dict[Key, list[int]], theirs: Mapping[Key, Sequence[int]], sign: int) -> None:
+    for key, values in theirs.items():
+        total = mine[key]
+        for i, value in enumerate(values):
+            total[i] += sign * value
+
+
+class _Sums:
+    """Mutable running sums of one audience; ``freeze`` turns them into a part."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self.responses = 0
+        self.items: dict[str, list[int]] = {}  # [1s, 2s, 3s, 4s, 5s, don't know]
+        self.levers: dict[str, list[int]] = {}  # [n, Σv, Σv²]
+        self.cases: dict[tuple[str, tuple[str, ...]], list[int]] = {}  # [n, Σt², Σx…, Σx²…]
+
+    def start(self, plan: _Plan) -> None:
+        self.started = True
+        self.items = {item.id: [0] * (SCALE_POINTS + 1) for item in plan.asked}
+        self.levers = {lever_id: [0, 0, 0] for lever_id, _ in plan.levers}
+        self.cases = {
+            (lever_id, tuple(item.id for item in items)): [0] * (2 + 2 * len(items))
+            for lever_id, items in plan.cases
+        }
+
+    def add_response(self, plan: _Plan, response: Response) -> None:
+        answers = response.answers
+        scored: dict[str, int | None] = {}
+        for item in plan.asked:
+            if item.id in answers:
+                answer = answers[item.id]
+                scored[item.id] = score_item(item, answer)  # rejects an off-scale answer
+                self.items[item.id][SCALE_POINTS if answer is None else answer - LOWEST] += 1
+        self.responses += 1
+        for lever_id, items in plan.levers:
+            values = [v for v in (scored.get(item.id) for item in items) if v is not None]
+            if values:
+                k = len(values)
+                v = (sum(values) - LOWEST * k) * (plan.scale // k)
+                sums = self.levers[lever_id]
+                sums[0] += 1
+                sums[1] += v
+                sums[2] += v * v
+        for lever_id, items in plan.cases:
+            row = [scored.get(item.id) for item in items]
+            values = [value for value in row if value is not None]
+            if len(values) == len(row):
+                entry = self.cases[(lever_id, tuple(item.id for item in items))]
+                k = len(values)
+                entry[0] += 1
+                entry[1] += sum(values) ** 2
+                for i, value in enumerate(values):
+                    entry[2 + i] += value
+                    entry[2 + k + i] += value * value
+
+    def add_part(self, part: AudiencePart, sign: int) -> None:
+        items = {t.item_id: (*t.counts, t.dont_know) for t in part.items}
+        levers = {s.lever_id: (s.n, s.sum_v, s.sum_v2) for s in part.levers}
+        cases = {
+            (c.lever_id, c.item_ids): (c.n, c.sum_total2, *c.sum_x, *c.sum_x2)
+            for c in part.complete_cases
+        }
+        if not self.started:
+            self.started = True
+            self.items = {key: [0] * len(value) for key, value in items.items()}
+            self.levers = {key: [0] * len(value) for key, value in levers.items()}
+            self.cases = {key: [0] * len(value) for key, value in cases.items()}
+        elif (set(self.items), set(self.levers), set(self.cases)) != (
+            set(items),
+            set(levers),
+            set(cases),
+        ):
+            raise AggregateError(
+                f"The {part.audience} parts list different items, levers or item sets, "
+                "although they claim the same questionnaire version; rebuild them from "
+                "the responses."
+            )
+        self.responses += sign * part.responses
+        _add_into(self.items, items, sign)
+        _add_into(self.levers, levers, sign)
+        _add_into(self.cases, cases, sign)
+
+    def freeze(self, audience: Audience) -> AudiencePart | None:
+        everything = [
+            self.responses,
+            *(c for v in self.items.values() for c in v),
+            *(c for v in self.levers.values() for c in v),
+            *(c for v in self.cases.values() for c in v),
+        ]
+        if any(value < 0 for value in everything):
+            raise AggregateError(
+                f"Subtracting would leave negative {audience} counts: the aggregate taken "
+                "away holds responses the other does not."
+            )
+        if self.responses == 0:
+            if any(everything):
+                raise AggregateError(f"The {audience} sums are left without responses.")
+            return None
+        return AudiencePart(
+            audience=audience,
+            responses=self.responses,
+            items=tuple(
+                ItemTally(item_id, (c[0], c[1], c[2], c[3], c[4]), c[5])
+                for item_id, c in sorted(self.items.items())
+            ),
+            levers=tuple(
+                LeverSums(lever_id, s[0], s[1], s[2]) for lever_id, s in sorted(self.levers.items())
+            ),
+            complete_cases=tuple(
+                CompleteCases(
+                    lever_id,
+                    item_ids,
+                    e[0],
+                    tuple(e[2 : 2 + len(item_ids)]),
+                    tuple(e[2 + len(item_ids) :]),
+                    e[1],
+                )
+                for (lever_id, item_ids), e in sorted(self.cases.items())
+            ),
+        )
+
+
+def _finish(template: Aggregate, sums: Mapping[Audience, _Sums]) -> Aggregate:
+    parts = [sums[audience].freeze(audience) for audience in sorted(sums, key=str)]
+    return Aggregate(
+        template.questionnaire_id,
+        template.questionnaire_version,
+        template.scale,
+        tuple(part for part in parts if part is not None),
+        template.schema,
+    )
+
+
+def aggregate_responses(questionnaire: Questionnaire, responses: Iterable[Response]) -> Aggregate:
+    """Sum ``responses`` to ``questionnaire`` into one aggregate (none gives an empty one).
+
+    Rules: per response, each item its audience is asked and answered is
+    tallied by raw answer (``None`` as don't-know); each lever on which the
+    respondent scored k ≥ 1 items adds v = (S − k) · L / k; each item set of
+    2+ items that the respondent scored in full adds a complete case. Answers
+    to items the audience is not asked are ignored; an off-scale answer raises
+    ``ValueError``. The responses' survey, wave and department are not checked:
+    choosing the cell is the caller's job.
+    """
+    template = empty_aggregate(questionnaire)
+    plans: dict[Audience, _Plan] = {}
+    sums: dict[Audience, _Sums] = {}
+    for response in responses:
+        audience = response.audience
+        if audience not in plans:
+            plans[audience] = _plan(questionnaire, audience, template.scale)
+            sums[audience] = _Sums()
+            sums[audience].start(plans[audience])
+        sums[audience].add_response(plans[audience], response)
+    return _finish(template, sums)
+
+
+def aggregate_response(questionnaire: Questionnaire, response: Response) -> Aggregate:
+    """Return the aggregate of one response: the cell's contribution of one respondent.
+
+    See ``aggregate_responses`` for the rules.
+    """
+    return aggregate_responses(questionnaire, [response])
+
+
+# -- combining ---------------------------------------------------------------------
+
+
+def _check_compatible(first: Aggregate, other: Aggregate) -> None:
+    mine = (first.questionnaire_id, first.questionnaire_version, first.scale, first.schema)
+    theirs = (other.questionnaire_id, other.questionnaire_version, other.scale, other.schema)
+    if mine != theirs:
+        raise AggregateError(
+            f"Cannot combine aggregates of {first.questionnaire_id} v{first.questionnaire_version} "
+            f"(scale {first.scale}, schema {first.schema}) and {other.questionnaire_id} "
+            f"v{other.questionnaire_version} (scale {other.scale}, schema {other.schema}); "
+            "only answers to the same questionnaire version can be added up."
+        )
+
+
+def merge_all(aggregates: Iterable[Aggregate]) -> Aggregate:
+    """Add up ``aggregates`` of one questionnaire version into one.
+
+    Rules: every count and sum is added, audience by audience; the result does
+    not depend on order or grouping. Aggregates of another questionnaire id,
+    version, scale or schema raise ``AggregateError``, as does an empty
+    iterable (start from ``empty_aggregate(questionnaire)`` to allow none).
+    """
+    template: Aggregate | None = None
+    sums: dict[Audience, _Sums] = {}
+    for aggregate in aggregates:
+        if template is None:
+            template = aggregate
+        _check_compatible(template, aggregate)
+        for part in aggregate.parts:
+            sums.setdefault(part.audience, _Sums()).add_part(part, 1)
+    if template is None:
+        raise AggregateError(
+            "merge_all needs at least one aggregate; start from empty_aggregate(questionnaire)."
+        )
+    return _finish(template, sums)
+
+
+def merge(first: Aggregate, second: Aggregate) -> Aggregate:
+    """Return the sum of two aggregates of the same questionnaire version (see ``merge_all``)."""
+    return merge_all((first, second))
+
+
+def subtract(whole: Aggregate, part: Aggregate) -> Aggregate:
+    """Take ``part`` out of ``whole``: the inverse of ``merge`` (for tests and corrections).
+
+    Rules: ``subtract(merge(a, b), b) == a``. Only meaningful when ``part``'s
+    responses are among ``whole``'s; a result with any negative count, or
+    sums left without responses, raises ``AggregateError`` and nothing changes.
+    An audience whose responses all go is dropped.
+    """
+    _check_compatible(whole, part)
+    sums: dict[Audience, _Sums] = {}
+    for piece in whole.parts:
+        sums.setdefault(piece.audience, _Sums()).add_part(piece, 1)
+    for piece in part.parts:
+        if piece.audience not in sums:
+            raise AggregateError(
+                f"Cannot take {piece.audience} responses out of an aggregate that has none."
+            )
+        sums[piece.audience].add_part(piece, -1)
+    return _finish(whole, sums)
+
+
+# -- storage -----------------------------------------------------------------------
+
+
+def to_dict(aggregate: Aggregate) -> dict[str, object]:
+    """Return ``aggregate`` as plain JSON-safe data, keys always in the same order.
+
+    Layout (schema 1): ``schema``, ``questionnaire_id``, ``questionnaire_version``,
+    ``scale``, and ``parts``: per audience ``audience``, ``responses``,
+    ``items`` {item id: [1s, 2s, 3s, 4s, 5s, don't know]}, ``levers``
+    {lever id: [n, Σv, Σv²]} and ``complete_cases`` [{``lever``, ``items``,
+    ``n``, ``sum_x``, ``sum_x2``, ``sum_total2``}]. Every number is a whole
+    number; items, levers and item sets are sorted by id.
+    """
+    return {
+        "schema": aggregate.schema,
+        "questionnaire_id": aggregate.questionnaire_id,
+        "questionnaire_version": aggregate.questionnaire_version,
+        "scale": aggregate.scale,
+        "parts": [
+            {
+                "audience": part.audience.value,
+                "responses": part.responses,
+                "items": {t.item_id: [*t.counts, t.dont_know] for t in part.items},
+                "levers": {s.lever_id: [s.n, s.sum_v, s.sum_v2] for s in part.levers},
+                "complete_cases": [
+                    {
+                        "lever": c.lever_id,
+                        "items": list(c.item_ids),
+                        "n": c.n,
+                        "sum_x": list(c.sum_x),
+                        "sum_x2": list(c.sum_x2),
+                        "sum_total2": c.sum_total2,
+                    }
+                    for c in part.complete_cases
+                ],
+            }
+            for part in aggregate.parts
+        ],
+    }
+
+
+def _field(data: object, key: str, where: str) -> object:
+    if not isinstance(data, Mapping):
+        raise AggregateError(f"{where} must be a mapping.")
+    if key not in data:
+        raise AggregateError(f"{where}: the field {key!r} is missing.")
+    return data[key]
+
+
+def _only(data: object, keys: set[str], where: str) -> Mapping[str, object]:
+    if not isinstance(data, Mapping):
+        raise AggregateError(f"{where} must be a mapping.")
+    extra = sorted(set(map(str, data)) - keys)
+    if extra:
+        raise AggregateError(f"{where}: unknown fields {', '.join(extra)}.")
+    return data
+
+
+def _text(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise AggregateError(f"{where} must be a non-empty string, got {value!r}.")
+    return value
+
+
+def _ints(value: object, where: str, length: int | None = None) -> tuple[int, ...]:
+    if not isinstance(value, list | tuple) or (length is not None and len(value) != length):
+        size = f"{length} " if length is not None else ""
+        raise AggregateError(f"{where} must be a list of {size}whole numbers, got {value!r}.")
+    return tuple(_check_count(v, where) for v in value)
+
+
+def _texts(value: object, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple):
+        raise AggregateError(f"{where} must be a list of ids, got {value!r}.")
+    return tuple(_text(v, where) for v in value)
+
+
+def _part_from_dict(data: object, where: str) -> AudiencePart:
+    raw = _only(data, {"audience", "responses", "items", "levers", "complete_cases"}, where)
+    audience_value = _field(raw, "audience", where)
+    try:
+        audience = Audience(str(audience_value))
+    except ValueError as exc:
+        raise AggregateError(f"{where}: unknown audience {audience_value!r}.") from exc
+    items = _field(raw, "items", where)
+    levers = _field(raw, "levers", where)
+    cases = _field(raw, "complete_cases", where)
+    if not isinstance(items, Mapping) or not isinstance(levers, Mapping):
+        raise AggregateError(f"{where}: items and levers must map ids to whole numbers.")
+    if not isinstance(cases, list | tuple):
+        raise AggregateError(f"{where}: complete_cases must be a list.")
+    tallies = []
+    for item_id, counts in items.items():
+        c = _ints(counts, f"{where}, item {item_id}", SCALE_POINTS + 1)
+        tallies.append(ItemTally(_text(item_id, where), (c[0], c[1], c[2], c[3], c[4]), c[5]))
+    lever_sums = []
+    for lever_id, values in levers.items():
+        n, sum_v, sum_v2 = _ints(values, f"{where}, lever {lever_id}", 3)
+        lever_sums.append(LeverSums(_text(lever_id, where), n, sum_v, sum_v2))
+    complete = []
+    fields = {"lever", "items", "n", "sum_x", "sum_x2", "sum_total2"}
+    for index, entry in enumerate(cases):
+        at = f"{where}, complete_cases[{index}]"
+        entry = _only(entry, fields, at)
+        item_ids = _texts(_field(entry, "items", at), at)
+        complete.append(
+            CompleteCases(
+                _text(_field(entry, "lever", at), at),
+                item_ids,
+                _check_count(_field(entry, "n", at), at),
+                _ints(_field(entry, "sum_x", at), at, len(item_ids)),
+                _ints(_field(entry, "sum_x2", at), at, len(item_ids)),
+                _check_count(_field(entry, "sum_total2", at), at),
+            )
+        )
+    return AudiencePart(
+        audience=audience,
+        responses=_check_count(_field(raw, "responses", where), f"{where}: responses"),
+        items=tuple(tallies),
+        levers=tuple(lever_sums),
+        complete_cases=tuple(complete),
+    )
+
+
+def from_dict(data: object) -> Aggregate:
+    """Rebuild an aggregate from ``to_dict``'s output (as read back from storage).
+
+    Rules: the layout must be exactly ``to_dict``'s for a known schema; every
+    count must be a whole number ≥ 0 (``True`` is not a number here) and the
+    sums must be ones some set of answers can give. Anything else raises
+    ``AggregateError`` naming the place, so a damaged record is never scored.
+    """
+    where = "aggregate"
+    raw = _only(
+        data, {"schema", "questionnaire_id", "questionnaire_version", "scale", "parts"}, where
+    )
+    schema = _field(raw, "schema", where)
+    if type(schema) is not int or schema not in _KNOWN_SCHEMAS:
+        raise AggregateError(
+            f"Aggregate schema {schema!r} is unknown; this code reads "
+            f"{', '.join(map(str, sorted(_KNOWN_SCHEMAS)))}."
+        )
+    parts = _field(raw, "parts", where)
+    if not isinstance(parts, list | tuple):
+        raise AggregateError(f"{where}: parts must be a list.")
+    return Aggregate(
+        questionnaire_id=_text(_field(raw, "questionnaire_id", where), "questionnaire_id"),
+        questionnaire_version=_check_count(
+            _field(raw, "questionnaire_version", where), "questionnaire_version"
+        ),
+        scale=_check_count(_field(raw, "scale", where), "scale"),
+        parts=tuple(_part_from_dict(part, f"parts[{i}]") for i, part in enumerate(parts)),
+        schema=schema,
+    )
+
+
+# -- statistics --------------------------------------------------------------------
+
+
+def _check_instrument(questionnaire: Questionnaire, *aggregates: Aggregate) -> None:
+    expected = (questionnaire.id, questionnaire.version, index_scale(questionnaire))
+    for aggregate in aggregates:
+        found = (aggregate.questionnaire_id, aggregate.questionnaire_version, aggregate.scale)
+        if found != expected:
+            raise AggregateError(
+                f"The aggregate sums answers to {found[0]} v{found[1]} (scale {found[2]}), "
+                f"not to {expected[0]} v{expected[1]} (scale {expected[2]}); score it with "
+                "the questionnaire version its wave was answered with."
+            )
+
+
+def _chosen(aggregate: Aggregate, audience: Audience | None) -> list[AudiencePart]:
+    return [p for p in aggregate.parts if audience is None or p.audience is audience]
+
+
+def _lever_sums(parts: Iterable[AudiencePart], lever_id: str) -> LeverSums:
+    n = sum_v = sum_v2 = 0
+    for part in parts:
+        sums = part.lever(lever_id)
+        if sums is not None:
+            n, sum_v, sum_v2 = n + sums.n, sum_v + sums.sum_v, sum_v2 + sums.sum_v2
+    return LeverSums(lever_id, n, sum_v, sum_v2)
+
+
+def _sqrt(value: Fraction) -> float:
+    # The correctly rounded square root of a fraction ≥ 0, as statistics.stdev returns it:
+    # an integer root of value · 4^−shift on 2·53 + 3 bits, rounded to odd (so the one
+    # final rounding to a float cannot be a double rounding), then scaled back.
+    num, den = value.numerator, value.denominator
+    shift = (num.bit_length() - den.bit_length() - _SQRT_BITS) // 2
+    if shift >= 0:
+        den <<= 2 * shift
+    else:
+        num <<= -2 * shift
+    root = math.isqrt(num // den)
+    root |= root * root * den != num
+    return float(root << shift) if shift >= 0 else root / (1 << -shift)
+
+
+def _total(sums: LeverSums, scale: int) -> Fraction:
+    # Σ of the respondents' indices, exactly: Σ 25 · v / L.
+    return _INDEX_STEP * sums.sum_v / scale
+
+
+def _variance(sums: LeverSums, scale: int) -> Fraction:
+    # Sample variance of the indices: (n Σx² − (Σx)²) / (n (n − 1)) with x = 25 v / L.
+    n = sums.n
+    return (_INDEX_STEP / scale) ** 2 * (n * sums.sum_v2 - sums.sum_v**2) / (n * (n - 1))
+
+
+def describe_sums(sums: LeverSums, scale: int) -> LeverScore:
+    """Summarise lever sums into a ``LeverScore``, as ``scoring.describe_indices`` would.
+
+    Rules (those of ``describe_indices``): index = mean of the respondent
+    indices, taken like ``statistics.fmean`` — the exact sum rounded to a
+    float, then divided by n; sd = the sample standard deviation, exact and
+    rounded once; the 95 % interval is index ± t(0.975, n − 1) · sd / √n with
+    scoring's own ``t_quantile``, clamped to 0–100. ``None``s when n is 0 (all)
+    or 1 (sd and interval).
+    """
+    n = sums.n
+    if n == 0:
+        return LeverScore(sums.lever_id, 0, None, None, None, None)
+    index = float(_total(sums, scale)) / n
+    if n < 2:
+        return LeverScore(sums.lever_id, n, index, None, None, None)
+    sd = _sqrt(_variance(sums, scale))
+    half_width = t_quantile((1 + CONFIDENCE) / 2, n - 1) * sd / math.sqrt(n)
+    low = max(0.0, min(index, index - half_width))
+    high = min(100.0, max(index, index + half_width))
+    return LeverScore(sums.lever_id, n, index, sd, low, high)
+
+
+def welch_t_test_sums(before: LeverSums, after: LeverSums, scale: int) -> WelchTest | None:
+    """Welch's t-test of ``after`` against ``before`` from sums, as ``scoring.welch_t_test``.
+
+    Rules (those of ``welch_t_test``): means and variances exact, each rounded
+    once to a float (as ``statistics.mean`` and ``statistics.variance`` do);
+    then the same float formulas for t, Welch–Satterthwaite df and the
+    two-sided p. ``None`` when either side has fewer than 2 respondents; with
+    both variances 0, t is ±inf (p 0) or 0 (p 1) and df is ``None``.
+    """
+    n_b, n_a = before.n, after.n
+    if n_b < 2 or n_a < 2:
+        return None
+    diff = float(_total(after, scale) / n_a) - float(_total(before, scale) / n_b)
+    se_b = float(_variance(before, scale)) / n_b
+    se_a = float(_variance(after, scale)) / n_a
+    if se_b + se_a == 0:
+        if diff == 0:
+            return WelchTest(0.0, None, 1.0)
+        return WelchTest(math.copysign(math.inf, diff), None, 0.0)
+    t = diff / math.sqrt(se_b + se_a)
+    r_b, r_a = se_b / max(se_b, se_a), se_a / max(se_b, se_a)
+    df = (r_b + r_a) ** 2 / (r_b * r_b / (n_b - 1) + r_a * r_a / (n_a - 1))
+    return WelchTest(t, df, t_two_sided_p(t, df))
+
+
+def score_lever(
+    questionnaire: Questionnaire,
+    aggregate: Aggregate,
+    lever_id: str,
+    audience: Audience | None = None,
+) -> LeverScore:
+    """Score ``lever_id`` over the aggregate (only ``audience``'s part when given).
+
+    Same rules as ``scoring.score_lever``: each respondent with a scored item
+    on the lever weighs once. Raise ``KeyError`` for an unknown lever and
+    ``AggregateError`` when the aggregate is of another questionnaire version.
+    """
+    _check_instrument(questionnaire, aggregate)
+    questionnaire.lever(lever_id)
+    return describe_sums(_lever_sums(_chosen(aggregate, audience), lever_id), aggregate.scale)
+
+
+def score_levers(
+    questionnaire: Questionnaire, aggregate: Aggregate, audience: Audience | None = None
+) -> dict[str, LeverScore]:
+    """Score every lever, outcome included, keyed by lever id in questionnaire order."""
+    return {
+        lever.id: score_lever(questionnaire, aggregate, lever.id, audience)
+        for lever in questionnaire.levers
+    }
+
+
+def _item(questionnaire: Questionnaire, item_id: str) -> Item:
+    for item in questionnaire.items:
+        if item.id == item_id:
+            return item
+    raise KeyError(item_id)
+
+
+def distribute_item(
+    questionnaire: Questionnaire, aggregate: Aggregate, item_id: str
+) -> Distribution:
+    """Count the raw answers to ``item_id``, flagged ``reverse`` for a reverse-scored item.
+
+    Same rules as ``scoring.distribute_item``: raw categories, don't-knows
+    apart, only respondents asked the item. Raise ``KeyError`` for an item the
+    questionnaire does not have.
+    """
+    _check_instrument(questionnaire, aggregate)
+    item = _item(questionnaire, item_id)
+    counts = [0] * SCALE_POINTS
+    dont_know = 0
+    for part in aggregate.parts:
+        tally = part.tally(item_id)
+        if tally is not None:
+            counts = [a + b for a, b in zip(counts, tally.counts, strict=True)]
+            dont_know += tally.dont_know
+    one, two, three, four, five = counts
+    return Distribution((one, two, three, four, five), dont_know, item.reverse)
+
+
+def distribute_lever(
+    questionnaire: Questionnaire, aggregate: Aggregate, lever_id: str
+) -> Distribution:
+    """Count the scored answers to every item of ``lever_id``, pooled over items and people.
+
+    Same rules as ``scoring.distribute_lever``: a reverse item's raw counts
+    are flipped (raw 1 is scored 5), each answer counts once, don't-knows apart.
+    """
+    _check_instrument(questionnaire, aggregate)
+    questionnaire.lever(lever_id)
+    counts = [0] * SCALE_POINTS
+    dont_know = 0
+    for part in aggregate.parts:
+        for item in lever_items(questionnaire, lever_id, part.audience):
+            tally = part.tally(item.id)
+            if tally is not None:
+                raw = reversed(tally.counts) if item.reverse else tally.counts
+                counts = [a + b for a, b in zip(counts, raw, strict=True)]
+                dont_know += tally.dont_know
+    one, two, three, four, five = counts
+    return Distribution((one, two, three, four, five), dont_know)
+
+
+def compare_audiences(
+    questionnaire: Questionnaire, aggregate: Aggregate, lever_id: str
+) -> AudienceGap:
+    """Score ``lever_id`` for employees and managers apart; gap = manager − employee index.
+
+    Same rules as ``scoring.compare_audiences``; the gap is ``None`` when
+    either side has no score.
+    """
+    employee = score_lever(questionnaire, aggregate, lever_id, Audience.EMPLOYEE)
+    manager = score_lever(questionnaire, aggregate, lever_id, Audience.MANAGER)
+    gap = None
+    if employee.index is not None and manager.index is not None:
+        gap = manager.index - employee.index
+    return AudienceGap(lever_id, employee, manager, gap)
+
+
+def compare_waves(
+    questionnaire: Questionnaire,
+    before: Aggregate,
+    after: Aggregate,
+    lever_id: str,
+    alpha: float = ALPHA,
+) -> WaveChange:
+    """Compare a group's index on ``lever_id`` between two waves' aggregates.
+
+    Same rules as ``scoring.compare_waves``: change = after − before index;
+    Welch's t-test decides "improved" / "declined" at p < ``alpha``, "no clear
+    change" otherwise, and "not enough data" with fewer than 2 respondents on
+    either side. Both aggregates must be of ``questionnaire``'s version.
+    """
+    _check_instrument(questionnaire, before, after)
+    questionnaire.lever(lever_id)
+    before_sums = _lever_sums(before.parts, lever_id)
+    after_sums = _lever_sums(after.parts, lever_id)
+    first = describe_sums(before_sums, before.scale)
+    second = describe_sums(after_sums, after.scale)
+    change = None
+    if first.index is not None and second.index is not None:
+        change = second.index - first.index
+    test = welch_t_test_sums(before_sums, after_sums, after.scale)
+    if test is None:
+        outcome = Trend.NOT_ENOUGH_DATA
+    elif test.p < alpha and test.t > 0:
+        outcome = Trend.IMPROVED
+    elif test.p < alpha and test.t < 0:
+        outcome = Trend.DECLINED
+    else:
+        outcome = Trend.NO_CLEAR_CHANGE
+    return WaveChange(lever_id, first, second, change, test, outcome)
+
+
+def find_barrier(
+    questionnaire: Questionnaire,
+    aggregate: Aggregate,
+    needs_attention: float = NEEDS_ATTENTION,
+    audience: Audience | None = None,
+) -> LeverScore | None:
+    """Return the score of the first non-outcome lever below ``needs_attention`` (60).
+
+    Same rules as ``scoring.find_barrier`` applied to ``score_levers``.
+    """
+    scores = score_levers(questionnaire, aggregate, audience)
+    return find_barrier_in_scores(questionnaire, scores, needs_attention)
+
+
+def _scaled_variance(n: int, sum_x: int, sum_x2: int) -> int:
+    # The sample variance (n Σx² − (Σx)²) / (n (n − 1)), times n (n − 1).
+    return n * sum_x2 - sum_x * sum_x
+
+
+def _audiences_scoring(parts: Iterable[AudiencePart], lever_id: str) -> set[Audience]:
+    return {part.audience for part in parts if (sums := part.lever(lever_id)) and sums.n}
+
+
+def cronbach_alpha(
+    questionnaire: Questionnaire,
+    aggregate: Aggregate,
+    lever_id: str,
+    audience: Audience | None = None,
+) -> Reliability:
+    """Return Cronbach's alpha of ``lever_id``'s items over complete cases.
+
+    Same rules as ``scoring.cronbach_alpha``: with ``audience``, its items on
+    the lever; without, the items asked of every audience that has a
+    respondent who scored the lever (all audiences when none did). alpha =
+    k / (k − 1) · (1 − Σ var_i / var_total), exact, rounded once; ``None``
+    when k < 2, n < 3 or the total variance is 0. The complete cases of one
+    item are that item's scored answers; of no item, every response.
+    """
+    _check_instrument(questionnaire, aggregate)
+    questionnaire.lever(lever_id)
+    parts = _chosen(aggregate, audience)
+    if audience is not None:
+        audiences = {audience}
+    else:
+        # Parts whose respondents scored nothing on the lever do not narrow the item set.
+        audiences = _audiences_scoring(parts, lever_id) or set(Audience)
+    items = tuple(
+        item.id
+        for item in questionnaire.items
+        if item.lever == lever_id and all(item.applies_to(a) for a in audiences)
+    )
+    k = len(items)
+    if k == 0:
+        return Reliability(lever_id, 0, sum(p.responses for p in parts), None)
+    if k == 1:
+        tallies = (p.tally(items[0]) for p in parts)
+        return Reliability(lever_id, 1, sum(sum(t.counts) for t in tallies if t), None)
+    n = sum_total2 = 0
+    sum_x, sum_x2 = [0] * k, [0] * k
+    for part in parts:
+        cases = part.cases(lever_id, items)
+        if cases is not None:
+            n += cases.n
+            sum_total2 += cases.sum_total2
+            sum_x = [a + b for a, b in zip(sum_x, cases.sum_x, strict=True)]
+            sum_x2 = [a + b for a, b in zip(sum_x2, cases.sum_x2, strict=True)]
+    if n < 3:
+        return Reliability(lever_id, k, n, None)
+    # Both variances carry the factor 1 / (n (n − 1)), which cancels in their ratio.
+    item_variances = sum(
+        _scaled_variance(n, sx, sxx) for sx, sxx in zip(sum_x, sum_x2, strict=True)
+    )
+    total_variance = _scaled_variance(n, sum(sum_x), sum_total2)
+    if total_variance == 0:
+        return Reliability(lever_id, k, n, None)
+    alpha = Fraction(k, k - 1) * (1 - Fraction(item_variances, total_variance))
+    return Reliability(lever_id, k, n, float(alpha))

@@ -68,6 +68,7 @@ import math
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from fractions import Fraction
 from itertools import combinations
 from typing import TypeVar
@@ -1073,3 +1074,24 @@ def cronbach_alpha(
         return Reliability(lever_id, k, n, None)
     alpha = Fraction(k, k - 1) * (1 - Fraction(item_variances, total_variance))
     return Reliability(lever_id, k, n, float(alpha))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A wave's aggregates at one moment: one ``Aggregate`` per department.
+
+    ``snapshot_id`` names this computation; a store switches to a new snapshot
+    only once all its cells are written, so a reader never sees half of one.
+    ``responses`` is the number of responses it covers (the sum over cells).
+    """
+
+    survey_slug: str
+    wave_id: str
+    snapshot_id: str
+    computed_at: datetime
+    cells: Mapping[str, Aggregate]
+
+    @property
+    def responses(self) -> int:
+        """Return the number of responses the snapshot covers."""
+        return sum(cell.responses for cell in self.cells.values())

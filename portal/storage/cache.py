@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from portal.domain.accounts import AuditEvent, User
+from portal.domain.aggregates import Snapshot
 from portal.domain.entities import (
     AccessCode,
     Department,
@@ -179,6 +180,14 @@ class CachedStore:
     def count_attempts(self, key: str, *, window: int, now: int, add: bool) -> int:
         """Count sign-in attempts."""
         return self.store.count_attempts(key, window=window, now=now, add=add)
+
+    def put_snapshot(self, snapshot: Snapshot) -> None:
+        """Store result aggregates."""
+        self.store.put_snapshot(snapshot)
+
+    def get_snapshot(self, survey_slug: str, wave_id: str) -> Snapshot | None:
+        """Read result aggregates (not cached here; the results service decides freshness)."""
+        return self.store.get_snapshot(survey_slug, wave_id)
 
     def list_responses(
         self, survey_slug: str, wave_id: str, *, cursor: str | None = None, limit: int = 500

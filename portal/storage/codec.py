@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, TypeVar
 
+from portal.domain import aggregates
 from portal.domain.accounts import AuditEvent, Role, User
+from portal.domain.aggregates import Snapshot
 from portal.domain.entities import (
     AccessCode,
     Audience,
@@ -285,6 +288,26 @@ def audit_from_dict(d: Mapping[str, Any]) -> AuditEvent:
             action=d["action"],
             target=d["target"],
             detail=d.get("detail", ""),
+        ),
+    )
+
+
+def snapshot_from_rows(
+    survey_slug: str,
+    wave_id: str,
+    snapshot_id: str,
+    computed_at: str,
+    rows: Iterable[tuple[str, str]],
+) -> Snapshot:
+    """Build a snapshot from its stored cells (department code, JSON text)."""
+    return _decode(
+        "result snapshot",
+        lambda: Snapshot(
+            survey_slug=survey_slug,
+            wave_id=wave_id,
+            snapshot_id=snapshot_id,
+            computed_at=datetime.fromisoformat(computed_at),
+            cells={code: aggregates.from_dict(json.loads(data)) for code, data in rows},
         ),
     )
 

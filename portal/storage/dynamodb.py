@@ -14,6 +14,8 @@ access code            ``CODE#<sha-256>``           ``CODE``
 account                ``USERS``                    ``<e-mail>``
 audit event            ``AUDIT``                    ``<ISO time>#<random>``
 sign-in attempts       ``ATTEMPTS#<key>#<window>``  ``A`` (expires by TTL)
+aggregate cell         ``AGG#<slug>#<wave>#<snap>`` ``<department code>``
+aggregate pointer      ``SURVEY#<slug>``            ``AGGHEAD#<wave id>``
 response               ``RESP#<slug>#<wave id>``    ``<random key>``
 =====================  ===========================  ====================
 
@@ -23,6 +25,7 @@ client or resource at import time.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -30,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from portal.domain import aggregates
 from portal.domain.accounts import AuditEvent, User
 from portal.domain.entities import (
     AccessCode,
@@ -518,6 +522,46 @@ class DynamoStore:
         item = response.get("Item")
         return int(_plain(item)["hits"]) if item else 0
 
+    # -- result aggregates -----------------------------------------------------
+
+    def put_snapshot(self, snapshot: aggregates.Snapshot) -> None:
+        """Write the cells (batches of 25), then switch the pointer, then drop the old cells."""
+        pk = _snapshot_pk(snapshot.survey_slug, snapshot.wave_id, snapshot.snapshot_id)
+        with self._calls("storing result aggregates"), self.table.batch_writer() as batch:
+            for code, cell in snapshot.cells.items():
+                text = json.dumps(aggregates.to_dict(cell), separators=(",", ":"))
+                batch.put_item(Item={"pk": pk, "sk": code, "agg": text})
+        head_key = {"pk": f"SURVEY#{snapshot.survey_slug}", "sk": f"AGGHEAD#{snapshot.wave_id}"}
+        with self._calls("switching to new result aggregates"):
+            previous = self.table.put_item(
+                Item={
+                    **head_key,
+                    "snapshot_id": snapshot.snapshot_id,
+                    "computed_at": snapshot.computed_at.isoformat(),
+                },
+                ReturnValues="ALL_OLD",
+            ).get("Attributes")
+        if previous and previous.get("snapshot_id") != snapshot.snapshot_id:
+            old = _snapshot_pk(snapshot.survey_slug, snapshot.wave_id, str(previous["snapshot_id"]))
+            with self._calls("removing old result aggregates"), self.table.batch_writer() as batch:
+                for item in self._query(old):
+                    batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+
+    def get_snapshot(self, survey_slug: str, wave_id: str) -> aggregates.Snapshot | None:
+        """Return the current snapshot: one read for the pointer, one query for the cells."""
+        with self._calls("reading result aggregates"):
+            head = self.table.get_item(
+                Key={"pk": f"SURVEY#{survey_slug}", "sk": f"AGGHEAD#{wave_id}"}
+            ).get("Item")
+        if head is None:
+            return None
+        snapshot_id = str(head["snapshot_id"])
+        items = self._query(_snapshot_pk(survey_slug, wave_id, snapshot_id))
+        rows = [(str(i["sk"]), str(i["agg"])) for i in items]
+        return codec.snapshot_from_rows(
+            survey_slug, wave_id, snapshot_id, str(head["computed_at"]), rows
+        )
+
     # -- helpers -----------------------------------------------------------
 
     def _query(self, pk: str, prefix: str | None = None) -> list[dict[str, Any]]:
@@ -551,6 +595,10 @@ def _cancel_reasons(exc: StorageError) -> list[dict[str, Any]]:
     if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
         return reasons
     return []
+
+
+def _snapshot_pk(survey_slug: str, wave_id: str, snapshot_id: str) -> str:
+    return f"AGG#{survey_slug}#{wave_id}#{snapshot_id}"
 
 
 def _response_pk(survey_slug: str, wave_id: str) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from portal.domain.accounts import AuditEvent, User
+from portal.domain.aggregates import Snapshot
 from portal.domain.entities import (
     AccessCode,
     Department,
@@ -144,3 +145,16 @@ class Store(Protocol):
         (``now // window``) and expire on their own, so this works across
         processes and Lambda instances without cleanup.
         """
+
+    # -- result aggregates -------------------------------------------------------------
+
+    def put_snapshot(self, snapshot: Snapshot) -> None:
+        """Store a wave's aggregates and then make them the current ones.
+
+        The cells are written first and the wave's pointer switched last, so an
+        interrupted write leaves the previous snapshot in force; a retry writes
+        a complete new one. The replaced snapshot's cells are removed.
+        """
+
+    def get_snapshot(self, survey_slug: str, wave_id: str) -> Snapshot | None:
+        """Return the wave's current aggregates, or ``None`` before the first computation."""

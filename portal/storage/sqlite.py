@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from portal.domain import aggregates
 from portal.domain.accounts import AuditEvent, User
 from portal.domain.entities import (
     AccessCode,
@@ -103,6 +104,24 @@ MIGRATIONS: tuple[str, ...] = (
         key TEXT PRIMARY KEY,
         hits INTEGER NOT NULL,
         expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
+    # 4: result aggregates per wave and department, behind a per-wave pointer.
+    """
+    CREATE TABLE aggregate_cells (
+        survey_slug TEXT NOT NULL,
+        wave_id TEXT NOT NULL,
+        snapshot_id TEXT NOT NULL,
+        department TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (survey_slug, wave_id, snapshot_id, department)
+    ) WITHOUT ROWID;
+    CREATE TABLE aggregate_heads (
+        survey_slug TEXT NOT NULL,
+        wave_id TEXT NOT NULL,
+        snapshot_id TEXT NOT NULL,
+        computed_at TEXT NOT NULL,
+        PRIMARY KEY (survey_slug, wave_id)
     ) WITHOUT ROWID;
     """,
 )
@@ -530,3 +549,56 @@ class SqliteStore:
                 )
             row = conn.execute("SELECT hits FROM attempts WHERE key = ?", (bucket,)).fetchone()
         return int(row[0]) if row else 0
+
+    # -- result aggregates -----------------------------------------------------
+
+    def put_snapshot(self, snapshot: aggregates.Snapshot) -> None:
+        """Write a snapshot and switch the wave to it, all in one transaction."""
+        with self._tx() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO aggregate_cells (survey_slug, wave_id, snapshot_id, "
+                "department, data) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (
+                        snapshot.survey_slug,
+                        snapshot.wave_id,
+                        snapshot.snapshot_id,
+                        code,
+                        json.dumps(aggregates.to_dict(cell), separators=(",", ":")),
+                    )
+                    for code, cell in snapshot.cells.items()
+                ],
+            )
+            conn.execute(
+                "INSERT INTO aggregate_heads (survey_slug, wave_id, snapshot_id, computed_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (survey_slug, wave_id) DO UPDATE SET "
+                "snapshot_id = excluded.snapshot_id, computed_at = excluded.computed_at",
+                (
+                    snapshot.survey_slug,
+                    snapshot.wave_id,
+                    snapshot.snapshot_id,
+                    snapshot.computed_at.isoformat(),
+                ),
+            )
+            conn.execute(
+                "DELETE FROM aggregate_cells WHERE survey_slug = ? AND wave_id = ? "
+                "AND snapshot_id != ?",
+                (snapshot.survey_slug, snapshot.wave_id, snapshot.snapshot_id),
+            )
+
+    def get_snapshot(self, survey_slug: str, wave_id: str) -> aggregates.Snapshot | None:
+        """Return the wave's current snapshot."""
+        with self._tx() as conn:
+            head = conn.execute(
+                "SELECT snapshot_id, computed_at FROM aggregate_heads "
+                "WHERE survey_slug = ? AND wave_id = ?",
+                (survey_slug, wave_id),
+            ).fetchone()
+            if head is None:
+                return None
+            rows = conn.execute(
+                "SELECT department, data FROM aggregate_cells WHERE survey_slug = ? "
+                "AND wave_id = ? AND snapshot_id = ? ORDER BY department",
+                (survey_slug, wave_id, head[0]),
+            ).fetchall()
+        return codec.snapshot_from_rows(survey_slug, wave_id, head[0], head[1], rows)

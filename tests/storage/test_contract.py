@@ -8,9 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from portal.domain import aggregates
 from portal.domain.accounts import AuditEvent, Role
+from portal.domain.aggregates import Snapshot
 from portal.domain.entities import Audience, StoreOutcome, Thresholds, WaveKind, WaveStatus
 from portal.domain.errors import AlreadyExists, CodeAlreadyUsed, Conflict, NotFound
+from portal.instruments import get_questionnaire
 from portal.storage.port import Store
 from tests.builders import (
     TODAY,
@@ -385,3 +388,40 @@ def test_counts_attempts_per_key_within_a_window(store: Store) -> None:
     assert store.count_attempts("acct:b", window=900, now=now, add=False) == 0
     later = (now // 900 + 1) * 900
     assert store.count_attempts("acct:a", window=900, now=later, add=False) == 0
+
+
+# -- result aggregates ----------------------------------------------------------------
+
+
+def make_snapshot(snapshot_id: str, answers: dict[str, int]) -> Snapshot:
+    """Build a snapshot with one response per department in ``answers``."""
+    questionnaire = get_questionnaire("change-readiness")
+    cells = {}
+    for code, value in answers.items():
+        response = make_response(
+            department_code=code,
+            answers={i.id: value for i in questionnaire.items_for(Audience.EMPLOYEE)},
+        )
+        cells[code] = aggregates.aggregate_response(questionnaire, response)
+    return Snapshot(
+        "crm-rollout", "baseline", snapshot_id, datetime(2026, 11, 23, 12, tzinfo=UTC), cells
+    )
+
+
+def test_a_wave_has_no_result_aggregates_before_the_first(store: Store) -> None:
+    assert store.get_snapshot("crm-rollout", "baseline") is None
+
+
+def test_stores_result_aggregates_and_reads_them_back_exactly(store: Store) -> None:
+    snapshot = make_snapshot("s1", {f"D{i:03d}": 1 + i % 5 for i in range(60)})
+    store.put_snapshot(snapshot)
+    assert store.get_snapshot("crm-rollout", "baseline") == snapshot
+    assert store.get_snapshot("crm-rollout", "other") is None
+
+
+def test_a_new_snapshot_replaces_the_old_one_whole(store: Store) -> None:
+    store.put_snapshot(make_snapshot("s1", {"A": 1, "B": 2, "C": 3}))
+    newer = make_snapshot("s2", {"A": 5, "D": 4})
+    store.put_snapshot(newer)
+    current = store.get_snapshot("crm-rollout", "baseline")
+    assert current == newer and sorted(current.cells) == ["A", "D"]

@@ -457,6 +457,46 @@ def waves_close_due() -> None:
 
 
 @main.group()
+def results() -> None:
+    """Result aggregates: recompute and verify."""
+
+
+@results.command("refresh")
+@_survey_option
+@_wave_option
+def results_refresh(survey_slug: str, wave_id: str) -> None:
+    """Recompute a wave's result aggregates from its raw responses now."""
+    from datetime import UTC, datetime
+
+    from portal.services.results import refresh_snapshot
+
+    with _reported():
+        snapshot = refresh_snapshot(
+            open_store(_settings()), survey_slug, wave_id, now=datetime.now(UTC)
+        )
+    click.echo(
+        f"Aggregates of {survey_slug}/{wave_id}: {snapshot.responses} responses in "
+        f"{len(snapshot.cells)} department(s)."
+    )
+
+
+@results.command("verify")
+@_survey_option
+@_wave_option
+def results_verify(survey_slug: str, wave_id: str) -> None:
+    """Recompute everything from the raw responses and report any difference (exit 1)."""
+    from portal.services.results import verify
+
+    with _reported():
+        problems = verify(open_store(_settings()), survey_slug, wave_id)
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
+    click.echo(f"The stored aggregates of {survey_slug}/{wave_id} match the raw responses.")
+
+
+@main.group()
 def user() -> None:
     """HR accounts."""
 

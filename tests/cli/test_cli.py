@@ -159,3 +159,14 @@ def test_codes_for_an_unknown_department_are_refused(db: Path, tmp_path: Path) -
                  "--department", "NOPE", "--count", "2", "--out", out)  # fmt: skip
     assert result.exit_code == 1 and "There is no active department 'NOPE'" in result.output
     assert not (tmp_path / "c.csv").exists()
+
+
+def test_results_are_refreshed_and_verified_from_the_command_line(db: Path) -> None:
+    run(db, "init-db")
+    run(db, "demo")
+    unverified = run(db, "results", "verify", "--survey", "demo-crm", "--wave", "baseline")
+    assert unverified.exit_code == 1 and "No stored aggregates yet" in unverified.output
+    refreshed = run(db, "results", "refresh", "--survey", "demo-crm", "--wave", "baseline")
+    assert refreshed.exit_code == 0 and "in 8 department(s)" in refreshed.output
+    verified = run(db, "results", "verify", "--survey", "demo-crm", "--wave", "baseline")
+    assert verified.exit_code == 0 and "match the raw responses" in verified.output

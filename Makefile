@@ -68,7 +68,7 @@ typecheck: install
 	$(BIN)/mypy
 
 pytest: install assets
-	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 package: install assets
 	$(BIN)/python infra/package.py

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from portal.domain.entities import Department, Link, Survey, Wave, WaveStatus
 from portal.domain.errors import Conflict, NotFound, Unavailable, ValidationError
 from portal.domain.participation import (
+    Figures,
     GroupCount,
     ParticipationTable,
     summarise_participation,
@@ -299,8 +300,10 @@ def read_participation(
 ) -> ParticipationReport:
     """Return responses, headcount and rate per department, small groups hidden.
 
-    ``may_read(code)`` limits the table to the departments a reader may see;
-    the total then covers only those. Every department is listed, retired ones
+    ``may_read(code)`` limits the table to the departments a reader may see.
+    A reader limited to some departments gets no total: a total over their own
+    mix of departments is a group nobody else sees, and two such readers could
+    subtract their totals from each other's. Every department is listed, retired ones
     included (marked), so a department's presence never depends on whether it
     has responses. The minimum group size is the wave's locked one.
     """
@@ -316,9 +319,13 @@ def read_participation(
     ]
     # Responses name known departments, but a table that silently dropped some would lie.
     groups += [GroupCount(c, c, "", 0, n) for c, n in counts.items() if c not in known]
-    groups = [g for g in groups if allowed(g.code)]
+    visible = [g for g in groups if allowed(g.code)]
     min_group = wave.effective_thresholds(survey).min_group_size
-    return ParticipationReport(survey, wave, summarise_participation(groups, min_group))
+    table = summarise_participation(visible, min_group)
+    if len(visible) < len(groups):
+        hidden_total = Figures(table.total.headcount, None, None, False)
+        table = replace(table, total=hidden_total)
+    return ParticipationReport(survey, wave, table)
 
 
 def export_participation(

@@ -76,6 +76,7 @@ package: install assets
 bench: install assets system-deps
 	$(BIN)/python bench/package.py
 	$(BIN)/python bench/respondent.py
+	$(BIN)/python bench/results.py
 
 clean:
 	rm -rf $(VENV) .venv-lambda node_modules static/gen dist build .pytest_cache .mypy_cache .ruff_cache

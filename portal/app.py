@@ -50,6 +50,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
 
     from portal.web import assets, compression, errors, i18n, security
     from portal.web.admin import distribution as admin_distribution
+    from portal.web.admin import results as admin_results
     from portal.web.admin import surveys as admin_surveys
     from portal.web.admin import users as admin_users
     from portal.web.admin import views as admin
@@ -72,6 +73,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin_surveys.bp)
     app.register_blueprint(admin_distribution.bp)
+    app.register_blueprint(admin_results.bp)
     app.register_blueprint(admin_users.bp)
     # Respondents have no session to protect; their forms carry a signed,
     # single-use submission key that serves as the CSRF token instead.

@@ -14,7 +14,10 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from portal.app import create_app
 from portal.cli import main
+from portal.domain.entities import Audience
+from portal.instruments import get_questionnaire
 from portal.storage.sqlite import SqliteStore
+from tests.builders import make_response
 from tests.e2e.conftest import ROOT, axe_violations
 from tests.live_server import serve
 from tests.qr_decode import decode_qr
@@ -51,6 +54,17 @@ def shot(page: Page, name: str) -> None:
     """Save a screenshot for the admin guide."""
     GUIDE_IMAGES.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(GUIDE_IMAGES / f"{name}.png"), full_page=True)
+
+
+def give_answers(store: SqliteStore) -> None:
+    """Store 12 answers per department of the open baseline (same keys each time: stored once)."""
+    items = get_questionnaire("change-readiness").items_for(Audience.EMPLOYEE)
+    for code in ("CPH-SALES", "CPH-FIN", "OSL-OPS"):
+        for n in range(12):
+            answers = {i.id: 1 + (n + len(i.id) + len(code)) % 5 for i in items}
+            key = f"{code}-e2e-answer-{n:03d}".replace("_", "-")
+            store.add_response(make_response(survey_slug="erp-2027", department_code=code,
+                                             key=key, answers=answers))  # fmt: skip
 
 
 def one_time_password(output: str) -> str:
@@ -207,11 +221,26 @@ def test_5_an_admin_revokes_a_department_viewer_whose_next_page_asks_to_sign_in(
     "path",
     ["/admin/", "/admin/surveys/erp-2027", "/admin/surveys/erp-2027/waves/baseline",
      "/admin/surveys/erp-2027/waves/baseline/participation", "/admin/surveys/erp-2027/departments",
-     "/admin/users", "/admin/audit"],
+     "/admin/users", "/admin/audit", "/admin/surveys/erp-2027/waves/baseline/results",
+     "/admin/surveys/erp-2027/waves/baseline/results/departments/OSL-OPS"],
 )  # fmt: skip
 def test_6_admin_pages_have_no_accessibility_violations(
     browser: Browser, admin_context: BrowserContext, hr_portal: tuple[str, Path], path: str
 ) -> None:
-    url, _db = hr_portal
+    url, db = hr_portal
+    give_answers(SqliteStore(db))  # so the results pages show real figures, not only dashes
     cookies = admin_context.cookies()
     assert axe_violations(browser, url + path, storage_state={"cookies": cookies}) == []
+
+
+def test_7_the_results_heatmap_shows_scores_and_the_lever_to_reinforce(
+    admin_context: BrowserContext, hr_portal: tuple[str, Path]
+) -> None:
+    url, db = hr_portal
+    give_answers(SqliteStore(db))
+    page = admin_context.new_page()
+    page.goto(f"{url}/admin/surveys/erp-2027/waves/baseline/results")
+    shot(page, "admin-09-results")
+    table = page.locator("table").first.inner_text()
+    assert "Purpose" in table and "Organisation" in table
+    assert re.search(r"\b\d{1,3}\b", table)  # real figures, not only "not enough responses"

@@ -1,0 +1,505 @@
+"""Readiness results of a wave: lever scores per organisation, site and department.
+
+The use case behind the admin results pages and their CSV export. It reads the
+wave's current snapshot (``portal.services.results``) — never the raw
+responses — and publishes only what ``portal.domain.anonymity`` allows:
+
+* one disclosure decision per wave, made on the whole organisation with the
+  wave's locked minimum group size, on the number of responses per
+  (department, audience) cell; a department viewer sees that decision cut
+  down to their departments (``visible_to``), never a decision of their own;
+* a hidden group carries no number at all — not its count, not a score, not
+  a rate — and reads exactly like a group without responses (``None``);
+* a site or audience filter is first checked with ``check_filter``; a refused
+  filter yields no rows at all, whatever the reason (``refused``);
+* the employee-versus-manager gap of a unit only when both its employee and
+  its manager groups are published; the change since the previous wave only
+  when the group is published in both waves' decisions.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from portal.domain import aggregates
+from portal.domain.aggregates import Aggregate, Snapshot
+from portal.domain.anonymity import Counts, Disclosure, Group, Structure, check_filter, disclose
+from portal.domain.anonymity import visible_to as project
+from portal.domain.entities import Audience, Department, Survey, Wave, WaveStatus
+from portal.domain.participation import response_rate
+from portal.domain.questionnaire import Item, Lever, Questionnaire
+from portal.domain.scoring import (
+    NEEDS_ATTENTION,
+    AudienceGap,
+    Distribution,
+    LeverScore,
+    WaveChange,
+    find_barrier,
+)
+from portal.instruments import get_questionnaire
+from portal.services.accounts import audit
+from portal.services.results import current_snapshot
+from portal.storage.port import Store
+
+#: The site that departments named by responses but missing from the survey are put under.
+UNLISTED_SITE = "(unlisted)"
+
+
+class RowKind(StrEnum):
+    """Which level of the organisation a results row describes."""
+
+    ORGANISATION = "organisation"
+    SITE = "site"
+    DEPARTMENT = "department"
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    """What may be published about one visible group (never built for a hidden one).
+
+    ``response_rate`` is responses / headcount in per cent, cut off to one
+    decimal (``None`` without headcount, or when filtered to one audience,
+    whose headcount is unknown). ``gaps`` is ``None`` unless both the
+    employee and the manager group of the unit are published (and no
+    audience filter is set); ``changes`` is ``None`` unless the group is
+    published in the previous wave too.
+    """
+
+    responses: int
+    headcount: int
+    response_rate: float | None
+    scores: Mapping[str, LeverScore]
+    barrier: LeverScore | None
+    gaps: Mapping[str, AudienceGap] | None
+    changes: Mapping[str, WaveChange] | None
+    aggregate: Aggregate
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One line of the overview: a unit and its result, ``None`` when hidden or empty."""
+
+    kind: RowKind
+    key: str
+    label: str
+    site: str
+    result: GroupResult | None
+
+
+@dataclass(frozen=True)
+class WaveResults:
+    """A wave's published results as one reader may see them.
+
+    ``refused`` means the requested filter was refused: there are no rows,
+    and the page says only "Not enough responses for this selection".
+    """
+
+    survey: Survey
+    wave: Wave
+    questionnaire: Questionnaire
+    computed_at: datetime
+    min_group_size: int
+    sites: tuple[str, ...]
+    site: str | None
+    audience: Audience | None
+    refused: bool
+    rows: tuple[ResultRow, ...]
+    previous_wave: Wave | None
+    disclosure: Disclosure
+
+    @property
+    def levers(self) -> tuple[Lever, ...]:
+        """Return every lever, the outcome last as in the questionnaire."""
+        return self.questionnaire.levers
+
+    @property
+    def organisation(self) -> GroupResult | None:
+        """Return the organisation's result (per-lever organisation scores), if published."""
+        return next((r.result for r in self.rows if r.kind is RowKind.ORGANISATION), None)
+
+    def department(self, code: str) -> ResultRow | None:
+        """Return the row of department ``code``, or ``None`` when it is not listed."""
+        return next((r for r in self.rows if r.kind is RowKind.DEPARTMENT and r.key == code), None)
+
+    @property
+    def is_open(self) -> bool:
+        """Tell whether the wave still takes answers (its figures are refreshed)."""
+        return self.wave.status is WaveStatus.OPEN
+
+
+# -- building blocks ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _WaveData:
+    """One wave's snapshot, questionnaire and whole-organisation disclosure."""
+
+    wave: Wave
+    questionnaire: Questionnaire
+    snapshot: Snapshot
+    disclosure: Disclosure
+
+
+def _structure(departments: Iterable[Department], snapshots: Iterable[Snapshot]) -> Structure:
+    site_of = {d.code: d.site for d in departments}
+    # A response for a department the list lacks must still be counted, never dropped.
+    for snapshot in snapshots:
+        for code in snapshot.cells:
+            site_of.setdefault(code, UNLISTED_SITE)
+    return Structure(site_of)
+
+
+def _counts(snapshot: Snapshot) -> Counts:
+    counts: dict[tuple[str, Audience], int] = {}
+    for code, cell in snapshot.cells.items():
+        for audience in Audience:
+            part = cell.part(audience)
+            counts[(code, audience)] = part.responses if part is not None else 0
+    return counts
+
+
+def _questionnaire(survey: Survey, wave: Wave) -> Questionnaire:
+    version = wave.questionnaire_version or survey.questionnaire_version
+    return get_questionnaire(survey.questionnaire_id, version)
+
+
+def _wave_data(survey: Survey, wave: Wave, snapshot: Snapshot, structure: Structure) -> _WaveData:
+    k = wave.effective_thresholds(survey).min_group_size
+    disclosure = disclose(structure, _counts(snapshot), k)
+    return _WaveData(wave, _questionnaire(survey, wave), snapshot, disclosure)
+
+
+def _previous(waves: list[Wave], wave_id: str) -> Wave | None:
+    """Return the wave listed before ``wave_id`` if it was ever opened, else ``None``."""
+    ids = [w.wave_id for w in waves]
+    position = ids.index(wave_id) if wave_id in ids else 0
+    if position == 0:
+        return None
+    before = waves[position - 1]
+    return None if before.status is WaveStatus.DRAFT else before
+
+
+def _merged(
+    data: _WaveData, structure: Structure, group: Group, audience: Audience | None
+) -> Aggregate:
+    """Merge the cells of a group's departments, keeping only ``audience``'s part if given."""
+    cells = [
+        data.snapshot.cells[code]
+        for code in sorted(structure.departments_of(group))
+        if code in data.snapshot.cells
+    ]
+    if audience is not None:
+        cells = [
+            Aggregate(c.questionnaire_id, c.questionnaire_version, c.scale, (part,))
+            for c in cells
+            if (part := c.part(audience)) is not None
+        ]
+    return aggregates.merge_all([aggregates.empty_aggregate(data.questionnaire), *cells])
+
+
+def _asked(q: Questionnaire, item_audience: Callable[[Audience], bool]) -> tuple[Audience, ...]:
+    return tuple(a for a in Audience if item_audience(a))
+
+
+def _lever_publishable(q: Questionnaire, lever_id: str, shown: Disclosure, unit: Group) -> bool:
+    """Tell whether a unit's lever score covers only published people.
+
+    A lever that one audience is not asked at all is scored by the other
+    audience alone, so it is published only when that audience's group is.
+    (The default questionnaire asks both audiences on every lever.)
+    """
+    items = [i for i in q.items if i.lever == lever_id]
+    audiences = _asked(q, lambda a: any(i.applies_to(a) for i in items))
+    return len(audiences) == len(Audience) or all(
+        shown.visible(unit.with_audience(a)) for a in audiences
+    )
+
+
+def _same_version(first: Questionnaire, second: Questionnaire) -> bool:
+    # Waves answered with different questionnaire versions are not compared lever by lever.
+    return (first.id, first.version) == (second.id, second.version)
+
+
+def _group_result(
+    data: _WaveData,
+    shown: Disclosure,
+    before: tuple[_WaveData, Disclosure] | None,
+    structure: Structure,
+    unit: Group,
+    audience: Audience | None,
+    headcount: int,
+) -> GroupResult | None:
+    """Return a unit's result crossed with ``audience``, or ``None`` when not published."""
+    group = unit.with_audience(audience)
+    responses = shown.count(group)
+    if responses is None:
+        return None
+    q = data.questionnaire
+    merged = _merged(data, structure, unit, audience)
+    scores = {
+        lever_id: score
+        for lever_id, score in aggregates.score_levers(q, merged).items()
+        if audience is not None or _lever_publishable(q, lever_id, shown, unit)
+    }
+    gaps = None
+    if (
+        audience is None
+        and shown.visible(unit.with_audience(Audience.EMPLOYEE))
+        and shown.visible(unit.with_audience(Audience.MANAGER))
+    ):
+        gaps = {lever.id: aggregates.compare_audiences(q, merged, lever.id) for lever in q.levers}
+    changes = None
+    if (
+        before is not None
+        and before[1].visible(group)
+        and _same_version(before[0].questionnaire, q)
+    ):
+        earlier = _merged(before[0], structure, unit, audience)
+        changes = {
+            lever.id: aggregates.compare_waves(q, earlier, merged, lever.id) for lever in q.levers
+        }
+    rate = response_rate(responses, headcount) if audience is None else None
+    return GroupResult(
+        responses=responses,
+        headcount=headcount,
+        response_rate=rate,
+        scores=scores,
+        # From the published scores only, so a withheld lever never shows up as the barrier.
+        barrier=find_barrier(q, scores),
+        gaps=gaps,
+        changes=changes,
+        aggregate=merged,
+    )
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One item's answers in a group; ``distribution`` ``None`` when it may not be shown."""
+
+    item: Item
+    distribution: Distribution | None
+
+
+def item_distributions(results: WaveResults, row: ResultRow) -> tuple[ItemResult, ...]:
+    """Return every item's answer distribution for a published row, in questionnaire order.
+
+    Rule: an item asked of one audience only (e.g. managers about their own
+    role) is answered by that audience's group alone, so its distribution is
+    shown only when that group is published too; an item asked of everyone
+    follows the row. Nothing for a hidden row.
+    """
+    if row.result is None:
+        return ()
+    q = results.questionnaire
+    unit = {
+        RowKind.ORGANISATION: Group(),
+        RowKind.SITE: Group(site=row.key),
+        RowKind.DEPARTMENT: Group(department=row.key),
+    }[row.kind]
+    found = []
+    for item in q.items:
+        audiences = _asked(q, item.applies_to)
+        if results.audience is not None:
+            publishable = results.audience in audiences
+        else:
+            publishable = len(audiences) == len(Audience) or all(
+                results.disclosure.visible(unit.with_audience(a)) for a in audiences
+            )
+        dist = aggregates.distribute_item(q, row.result.aggregate, item.id) if publishable else None
+        found.append(ItemResult(item, dist))
+    return tuple(found)
+
+
+# -- the use case ------------------------------------------------------------------
+
+
+def wave_results(
+    store: Store,
+    survey_slug: str,
+    wave_id: str,
+    *,
+    allowed: Callable[[str], bool] | None = None,
+    site: str | None = None,
+    audience: Audience | None = None,
+) -> WaveResults:
+    """Return a wave's results per organisation, site and department, small groups hidden.
+
+    Rules:
+
+    * rows: the organisation, then each site, then each department grouped by
+      site (sorted by name and code); with a ``site`` filter only that site
+      and its departments; every row crossed with ``audience`` when given;
+    * ``allowed(code)`` limits the departments listed (department viewers);
+      a site or the organisation is listed only when all its departments are
+      allowed, and what is published is the whole-organisation decision cut
+      down with ``visible_to`` — never decided again for the reader;
+    * a filter (site and/or audience) must pass ``check_filter`` on the whole
+      organisation; otherwise ``refused`` is set and there are no rows (the
+      reason is never passed on: it would tell more than the refusal);
+    * a row whose group is not published has ``result`` ``None``, exactly as
+      a row without any response.
+
+    Raises ``NotFound`` for an unknown survey or wave.
+    """
+    survey = store.get_survey(survey_slug)
+    wave = store.get_wave(survey_slug, wave_id)
+    departments = store.list_departments(survey_slug)
+    previous = _previous(store.list_waves(survey_slug), wave_id)
+    snapshot = current_snapshot(store, survey_slug, wave_id)
+    earlier_snapshot = current_snapshot(store, survey_slug, previous.wave_id) if previous else None
+    structure = _structure(departments, [s for s in (snapshot, earlier_snapshot) if s])
+    data = _wave_data(survey, wave, snapshot, structure)
+    k = data.disclosure.min_group_size
+    may_read = allowed or (lambda _code: True)
+    readable = frozenset(d for d in structure.departments if may_read(d))
+    shown = project(data.disclosure, readable)
+    before = None
+    if previous is not None and earlier_snapshot is not None:
+        earlier = _wave_data(survey, previous, earlier_snapshot, structure)
+        before = (earlier, project(earlier.disclosure, readable))
+
+    readable_sites = tuple(
+        s for s in structure.sites if set(structure.departments_in(s)) & readable
+    )
+    refused = False
+    if site is not None or audience is not None:
+        requested = Group(site=site, audience=audience)
+        counts = _counts(data.snapshot)
+        refused = (site is not None and site not in readable_sites) or check_filter(
+            structure, counts, requested, k
+        ) is not None
+    rows: list[ResultRow] = []
+    if not refused:
+        headcount = {d.code: d.headcount for d in departments}
+        names = {d.code: d.name for d in departments}
+
+        def row(kind: RowKind, unit: Group, key: str, label: str, where: str) -> ResultRow:
+            people = sum(headcount.get(c, 0) for c in structure.departments_of(unit))
+            result = _group_result(data, shown, before, structure, unit, audience, people)
+            return ResultRow(kind, key, label, where, result)
+
+        sites = readable_sites if site is None else (site,)
+        if site is None and readable == frozenset(structure.departments):
+            rows.append(row(RowKind.ORGANISATION, Group(), "", "Organisation", ""))
+        for name in sites:
+            if set(structure.departments_in(name)) <= readable:
+                rows.append(row(RowKind.SITE, Group(site=name), name, name, name))
+        for name in sites:
+            for code in sorted(structure.departments_in(name), key=lambda c: (names.get(c, c), c)):
+                if code in readable:
+                    unit = Group(department=code)
+                    rows.append(row(RowKind.DEPARTMENT, unit, code, names.get(code, code), name))
+    return WaveResults(
+        survey=survey,
+        wave=wave,
+        questionnaire=data.questionnaire,
+        computed_at=data.snapshot.computed_at,
+        min_group_size=k,
+        sites=readable_sites,
+        site=site,
+        audience=audience,
+        refused=refused,
+        rows=tuple(rows),
+        previous_wave=previous,
+        disclosure=shown,
+    )
+
+
+def export_results(
+    store: Store,
+    survey_slug: str,
+    wave_id: str,
+    *,
+    actor: str,
+    allowed: Callable[[str], bool] | None = None,
+    site: str | None = None,
+    audience: Audience | None = None,
+) -> WaveResults:
+    """Return ``wave_results`` for a CSV export and record the export in the audit trail."""
+    results = wave_results(
+        store, survey_slug, wave_id, allowed=allowed, site=site, audience=audience
+    )
+    selection = ", ".join(
+        part
+        for part in (f"site {site}" if site else "", audience.value if audience else "")
+        if part
+    )
+    audit(
+        store,
+        actor,
+        "results.export",
+        f"{survey_slug}/{wave_id}",
+        f"{len(results.rows)} row(s){'; ' + selection if selection else ''}",
+    )
+    return results
+
+
+# -- presentation rules shared by the page and the CSV -----------------------------
+
+#: Spreadsheet programs run a cell starting with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: The message for a refused filter, whatever the reason.
+NOT_ENOUGH = "Not enough responses for this selection"
+
+
+def whole_index(index: float) -> int:
+    """Return an index as the whole number shown: cut off, not rounded.
+
+    Cutting off keeps the shown number on the same side of every whole-number
+    threshold as the exact index: 59.7 reads 59, in the "needs attention"
+    band, and it is the barrier — a rounded "60" would contradict both.
+    """
+    return math.floor(index)
+
+
+def band(index: float) -> str:
+    """Return the band of an index: under 50 low, 60 attention, 75 fair, else good."""
+    if index < 50:
+        return "low"
+    if index < NEEDS_ATTENTION:
+        return "attention"
+    return "fair" if index < 75 else "good"
+
+
+def results_csv(results: WaveResults) -> str:
+    """Return the overview as CSV: the same rows and published cells as the page.
+
+    A hidden or empty group's cells are empty; a refused filter gives only
+    the header and the neutral message. Text cells are made formula-safe.
+    """
+    levers = results.levers
+    header = ["level", "site", "department", "name", "responses", "response_rate_percent"]
+    header += [f"{lever.id}_index" for lever in levers] + ["first_lever_to_reinforce"]
+    lines: list[list[str]] = [header]
+    if results.refused:
+        lines.append([NOT_ENOUGH])
+    for row in results.rows:
+        code = row.key if row.kind is RowKind.DEPARTMENT else ""
+        line = [row.kind.value, row.site, code, row.label]
+        result = row.result
+        if result is None:
+            line += [""] * (len(header) - len(line))
+        else:
+            rate = result.response_rate
+            line += [str(result.responses), "" if rate is None else f"{rate:.1f}"]
+            for lever in levers:
+                score = result.scores.get(lever.id)
+                index = None if score is None else score.index
+                line.append("" if index is None else str(whole_index(index)))
+            line.append(result.barrier.lever_id if result.barrier else "")
+        lines.append(line)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerows([_safe_cell(cell) for cell in line] for line in lines)
+    return out.getvalue()
+
+
+def _safe_cell(cell: str) -> str:
+    # Department and site names come from HR's files; never let one run as a formula.
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell

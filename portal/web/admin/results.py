@@ -1,0 +1,107 @@
+"""Admin results pages: readiness per organisation, site and department, small groups hidden.
+
+Readers (admins, viewers, department viewers for their own departments) see a
+heatmap of lever indices, one page per department and a CSV of the overview.
+Every number comes from ``portal.services.readiness``, which publishes only
+what the wave's disclosure decision allows; a hidden group renders exactly
+like a group without responses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, abort, make_response, render_template, request
+from werkzeug.wrappers import Response
+
+from portal.domain.accounts import Role, User
+from portal.domain.entities import Audience
+from portal.services import readiness
+from portal.web import get_store
+from portal.web.auth.guard import current_user, require
+
+bp = Blueprint("admin_results", __name__, url_prefix="/admin")
+
+WAVE = "/surveys/<slug>/waves/<wave_id>"
+READERS = (Role.ADMIN, Role.VIEWER, Role.DEPARTMENT_VIEWER)
+BAND_WORDS = {"low": "low", "attention": "needs attention", "fair": "fair", "good": "good"}
+AUDIENCE_CHOICES = (("", "Everyone"), ("employee", "Employees"), ("manager", "Managers"))
+
+
+def _reader(slug: str) -> tuple[User, Callable[[str], bool]]:
+    """Return the account and its department filter; 403 if it may read nothing of the survey."""
+    user = current_user()
+    assert user is not None  # the guard let only a signed-in account through
+    if not user.may_read(slug):
+        abort(403)
+    return user, lambda code: user.may_read(slug, code)
+
+
+def _filters() -> tuple[str | None, Audience | None]:
+    """Return the site and audience asked for in the query string (400 for a bad audience)."""
+    site = request.args.get("site") or None
+    raw = request.args.get("audience") or None
+    try:
+        audience = Audience(raw) if raw else None
+    except ValueError:
+        abort(400)
+    return site, audience
+
+
+def _helpers() -> dict[str, object]:
+    return {
+        "whole": readiness.whole_index,
+        "band": readiness.band,
+        "band_words": BAND_WORDS,
+        "not_enough": readiness.NOT_ENOUGH,
+        "audience_choices": AUDIENCE_CHOICES,
+    }
+
+
+@bp.get(WAVE + "/results")
+@require(*READERS)
+def results(slug: str, wave_id: str) -> str:
+    """Show the heatmap of lever indices per organisation, site and department."""
+    _, allowed = _reader(slug)
+    site, audience = _filters()
+    report = readiness.wave_results(
+        get_store(), slug, wave_id, allowed=allowed, site=site, audience=audience
+    )
+    return render_template("admin/results/overview.html", r=report, **_helpers())
+
+
+@bp.get(WAVE + "/results/departments/<code>")
+@require(*READERS)
+def department(slug: str, wave_id: str, code: str) -> str:
+    """Show one department's levers, answer distributions, audience gaps and trend."""
+    _, allowed = _reader(slug)
+    if code not in {d.code for d in get_store().list_departments(slug)}:
+        abort(404)
+    if not allowed(code):
+        abort(403)
+    report = readiness.wave_results(get_store(), slug, wave_id, allowed=allowed)
+    row = report.department(code)
+    if row is None:
+        abort(404)
+    items = readiness.item_distributions(report, row)
+    return render_template(
+        "admin/results/department.html", r=report, row=row, items=items, **_helpers()
+    )
+
+
+@bp.get(WAVE + "/results.csv")
+@require(*READERS)
+def results_csv(slug: str, wave_id: str) -> Response:
+    """Download the overview as CSV, hidden exactly as on the page."""
+    user, allowed = _reader(slug)
+    site, audience = _filters()
+    report = readiness.export_results(
+        get_store(), slug, wave_id, actor=user.email, allowed=allowed, site=site, audience=audience
+    )
+    # A byte-order mark lets spreadsheet programs read department names as UTF-8.
+    response = make_response("\ufeff" + readiness.results_csv(report))
+    response.mimetype = "text/csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="results-{slug}-{wave_id}.csv"'
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response

@@ -7,7 +7,7 @@ Run ``.venv/bin/python bench/results.py`` (``--quick`` for 2,000 and 10,000). Pe
   at most once per 5 minutes for an open wave, and once for a closed one);
 - **dashboard**: the data of one dashboard view from the stored snapshot — read the snapshot,
   decide anonymity, score every visible group (what every page view costs);
-- **CSV export** of the same suppressed overview (when the results pages exist);
+- **CSV export** of the same suppressed overview;
 - **DynamoDB read units** of one dashboard view, estimated from the bytes read with
   DynamoDB's rounding (4 KB units, eventually consistent = ½) — moto does not meter reads —
   and checked to be the same at 10,000 and 100,000 responses.
@@ -139,25 +139,16 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 def dashboard_data(store: Store) -> Any:
     """Compute one dashboard view's data from the stored snapshot."""
-    try:
-        from portal.services.readiness import wave_results
-    except ImportError:  # before the results pages exist: snapshot + scoring only
-        from portal.domain import aggregates
+    from portal.services.readiness import wave_results
 
-        snapshot = results.current_snapshot(store, SLUG, WAVE)
-        questionnaire = get_questionnaire("change-readiness")
-        return {code: aggregates.score_levers(questionnaire, cell)
-                for code, cell in snapshot.cells.items()}  # fmt: skip
     return wave_results(store, SLUG, WAVE, allowed=None, site=None, audience=None)
 
 
 def csv_export(store: Store) -> str | None:
     """Export the suppressed overview as CSV, when the results service offers it."""
-    try:
-        from portal.services.readiness import overview_csv  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return str(overview_csv(dashboard_data(store)))
+    from portal.services.readiness import results_csv
+
+    return str(results_csv(dashboard_data(store)))
 
 
 def run(backend: str, size: int, repeat: int) -> dict[str, Any]:

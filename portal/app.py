@@ -51,9 +51,12 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
     from portal.web import assets, compression, errors, i18n, security
     from portal.web.admin import distribution as admin_distribution
     from portal.web.admin import results as admin_results
+    from portal.web.admin import results_xlsx as admin_results_xlsx
     from portal.web.admin import surveys as admin_surveys
+    from portal.web.admin import tokens as admin_tokens
     from portal.web.admin import users as admin_users
     from portal.web.admin import views as admin
+    from portal.web.api import views as api
     from portal.web.auth import guard
     from portal.web.auth import views as auth
     from portal.web.main import views as main
@@ -75,7 +78,12 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
     app.register_blueprint(admin_distribution.bp)
     app.register_blueprint(admin_results.bp)
     app.register_blueprint(admin_users.bp)
+    app.register_blueprint(admin_results_xlsx.bp)
+    app.register_blueprint(admin_tokens.bp)
+    app.register_blueprint(api.bp)
     # Respondents have no session to protect; their forms carry a signed,
     # single-use submission key that serves as the CSRF token instead.
     csrf.exempt(respond.bp)
+    # The API reads a bearer token and never a cookie, so a forged request has nothing to ride on.
+    csrf.exempt(api.bp)
     return app

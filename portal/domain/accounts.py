@@ -100,3 +100,29 @@ class AuditEvent:
             raise ValidationError("An audit event needs an actor and a short target.")
         if len(self.detail) > 1000:
             raise ValidationError("Audit details are at most 1,000 characters.")
+
+
+TOKEN_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """A personal API token of an account; only the SHA-256 (hex) of the secret is kept.
+
+    The token acts with its account's *current* role and departments, so a
+    changed or revoked account changes what its tokens may do at once.
+    """
+
+    token_hash: str
+    email: str
+    name: str
+    created_on: date = field(default_factory=date.today)
+    revoked: bool = False
+
+    def __post_init__(self) -> None:
+        if not TOKEN_HASH_RE.match(self.token_hash):
+            raise ValidationError("An API token is stored as a SHA-256 hex digest.")
+        if self.email != normalise_email(self.email) or not EMAIL_RE.match(self.email):
+            raise ValidationError(f"{self.email!r} is not a normalised e-mail address.")
+        if not self.name.strip() or len(self.name) > 80:
+            raise ValidationError("Give the token a name of 1 to 80 characters.")

@@ -503,3 +503,84 @@ def results_csv(results: WaveResults) -> str:
 def _safe_cell(cell: str) -> str:
     # Department and site names come from HR's files; never let one run as a formula.
     return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+# -- chart data: the published figures again, as JSON-ready dicts ---------------------
+#
+# Charts repeat the numbers of the tables beside them and nothing else: an index as its
+# cut-off whole number, an interval end and a per cent rounded as the page prints them
+# ("%.0f", i.e. round half to even, as ``round``). A figure the page leaves out is ``None``
+# (JSON null), and a chart whose whole group is hidden is not built at all.
+
+#: A chart's data: category labels and one or more named series of the same length.
+ChartData = dict[str, object]
+
+
+def _shown_index(score: LeverScore | None) -> int | None:
+    return None if score is None or score.index is None else whole_index(score.index)
+
+
+def _shown_interval(score: LeverScore | None) -> list[int] | None:
+    if score is None or score.ci_low is None or score.ci_high is None:
+        return None
+    return [round(score.ci_low), round(score.ci_high)]
+
+
+def _lever_labels(results: WaveResults) -> list[str]:
+    return [lever.name["en"] for lever in results.levers]
+
+
+def lever_chart(results: WaveResults, result: GroupResult, *, interval: bool = False) -> ChartData:
+    """Return a group's lever indices for a bar chart, with the 95 % intervals if asked.
+
+    A lever the page withholds (or nobody scored) is ``None``; an interval is
+    ``[low, high]`` as printed, ``None`` where the page prints "–" (n below 2).
+    """
+    scores = [result.scores.get(lever.id) for lever in results.levers]
+    series: list[dict[str, object]] = [
+        {"label": "Index", "data": [_shown_index(s) for s in scores]}
+    ]
+    if interval:
+        series.append({"label": "95 % interval", "data": [_shown_interval(s) for s in scores]})
+    return {"labels": _lever_labels(results), "series": series}
+
+
+def audience_chart(results: WaveResults, result: GroupResult) -> ChartData | None:
+    """Return employees' and managers' lever indices, or ``None`` unless both are published."""
+    if result.gaps is None:
+        return None
+    gaps = [result.gaps[lever.id] for lever in results.levers]
+    return {
+        "labels": _lever_labels(results),
+        "series": [
+            {"label": "Employees", "data": [_shown_index(g.employee) for g in gaps]},
+            {"label": "Managers", "data": [_shown_index(g.manager) for g in gaps]},
+        ],
+    }
+
+
+def answer_charts(
+    results: WaveResults, items: Iterable[ItemResult], system: str
+) -> dict[str, ChartData]:
+    """Return, per lever id, each statement's answer shares 1–5 in whole per cent.
+
+    One series per point of the scale; a statement whose distribution the page
+    hides (or that nobody placed on the scale) is ``None`` in every series.
+    """
+    found = list(items)
+    labels = results.questionnaire.scale.labels["en"]
+    charts: dict[str, ChartData] = {}
+    for lever in results.levers:
+        mine = [it for it in found if it.item.lever == lever.id]
+        shares = [None if it.distribution is None else it.distribution.percents for it in mine]
+        charts[lever.id] = {
+            "labels": [it.item.render("en", system) for it in mine],
+            "series": [
+                {
+                    "label": label,
+                    "data": [None if p is None else round(p[point]) for p in shares],
+                }
+                for point, label in enumerate(labels)
+            ],
+        }
+    return charts

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from portal.domain.accounts import AuditEvent, User
+from portal.domain.accounts import ApiToken, AuditEvent, User
 from portal.domain.aggregates import Snapshot
 from portal.domain.entities import (
     AccessCode,
@@ -180,6 +180,22 @@ class CachedStore:
     def count_attempts(self, key: str, *, window: int, now: int, add: bool) -> int:
         """Count sign-in attempts."""
         return self.store.count_attempts(key, window=window, now=now, add=add)
+
+    def add_api_token(self, token: ApiToken) -> None:
+        """Store an API token."""
+        self.store.add_api_token(token)
+
+    def get_api_token(self, token_hash: str) -> ApiToken:
+        """Read an API token (never cached: a revoked token must stop at once)."""
+        return self.store.get_api_token(token_hash)
+
+    def list_api_tokens(self, email: str) -> list[ApiToken]:
+        """List an account's API tokens."""
+        return self.store.list_api_tokens(email)
+
+    def put_api_token(self, token: ApiToken) -> None:
+        """Replace an API token."""
+        self.store.put_api_token(token)
 
     def put_snapshot(self, snapshot: Snapshot) -> None:
         """Store result aggregates."""

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from portal.domain import aggregates
-from portal.domain.accounts import AuditEvent, Role, User
+from portal.domain.accounts import ApiToken, AuditEvent, Role, User
 from portal.domain.aggregates import Snapshot
 from portal.domain.entities import (
     AccessCode,
@@ -255,6 +255,31 @@ def user_from_dict(d: Mapping[str, Any]) -> User:
             session_epoch=_int(d.get("session_epoch", 0)),
             must_change_password=bool(d.get("must_change_password", False)),
             created_on=date.fromisoformat(d["created_on"]),
+        ),
+    )
+
+
+def api_token_to_dict(t: ApiToken) -> dict[str, Any]:
+    """Encode an API token (its hash only; the secret is never stored)."""
+    return {
+        "token_hash": t.token_hash,
+        "email": t.email,
+        "name": t.name,
+        "created_on": _day(t.created_on),
+        "revoked": t.revoked,
+    }
+
+
+def api_token_from_dict(d: Mapping[str, Any]) -> ApiToken:
+    """Decode an API token."""
+    return _decode(
+        "API token",
+        lambda: ApiToken(
+            token_hash=d["token_hash"],
+            email=d["email"],
+            name=d["name"],
+            created_on=date.fromisoformat(d["created_on"]),
+            revoked=bool(d.get("revoked", False)),
         ),
     )
 

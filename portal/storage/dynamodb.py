@@ -17,7 +17,16 @@ sign-in attempts       ``ATTEMPTS#<key>#<window>``  ``A`` (expires by TTL)
 aggregate cell         ``AGG#<slug>#<wave>#<snap>`` ``<department code>``
 aggregate pointer      ``SURVEY#<slug>``            ``AGGHEAD#<wave id>``
 response               ``RESP#<slug>#<wave id>``    ``<random key>``
+API token (by hash)    ``TOKEN#<sha-256>``          ``TOKEN``
+API token (by account) ``USER#<e-mail>``            ``TOKEN#<created day>#<sha-256>``
 =====================  ===========================  ====================
+
+An API token is written twice, like a link: the item by hash answers each API
+request with one ``GetItem`` (0.5 RCU, strongly consistent so a revocation
+applies at once: 1 RCU); the copy by account lets the tokens page list one
+account's tokens with one ``Query``. Both are written in one transaction (two
+items, 4 WCU); the by-hash item is conditional, so a clash or a missing token
+changes neither.
 
 The table is injected (a boto3 ``Table`` resource); this module never creates a
 client or resource at import time.
@@ -34,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from portal.domain import aggregates
-from portal.domain.accounts import AuditEvent, User
+from portal.domain.accounts import ApiToken, AuditEvent, User
 from portal.domain.entities import (
     AccessCode,
     Department,
@@ -521,6 +530,58 @@ class DynamoStore:
             response = self.table.get_item(Key={"pk": pk, "sk": "A"}, ConsistentRead=True)
         item = response.get("Item")
         return int(_plain(item)["hits"]) if item else 0
+
+    # -- API tokens ------------------------------------------------------------
+
+    @staticmethod
+    def _token_keys(token: ApiToken) -> tuple[tuple[str, str], tuple[str, str]]:
+        by_hash = (f"TOKEN#{token.token_hash}", "TOKEN")
+        by_account = (
+            f"USER#{token.email}",
+            f"TOKEN#{token.created_on.isoformat()}#{token.token_hash}",
+        )
+        return by_hash, by_account
+
+    def _write_token(self, token: ApiToken, condition: str, doing: str) -> None:
+        fields = codec.api_token_to_dict(token)
+        (pk, sk), (list_pk, list_sk) = self._token_keys(token)
+        primary = self._put(pk, sk, fields)
+        primary["ConditionExpression"] = condition
+        actions: list[Any] = [{"Put": primary}, {"Put": self._put(list_pk, list_sk, fields)}]
+        with self._calls(doing):
+            self.table.meta.client.transact_write_items(TransactItems=actions)
+
+    def add_api_token(self, token: ApiToken) -> None:
+        """Store a new API token: one transaction of two items, conditional on the hash."""
+        try:
+            self._write_token(token, "attribute_not_exists(pk)", "storing an API token")
+        except StorageError as exc:
+            if _cancel_reasons(exc):
+                raise AlreadyExists("An API token with the same hash exists.") from exc
+            raise
+
+    def get_api_token(self, token_hash: str) -> ApiToken:
+        """Return one API token (one strongly consistent read: revocation applies at once)."""
+        with self._calls("reading an API token"):
+            item = self.table.get_item(
+                Key={"pk": f"TOKEN#{token_hash}", "sk": "TOKEN"}, ConsistentRead=True
+            ).get("Item")
+        if item is None:
+            raise NotFound("There is no such API token.")
+        return codec.api_token_from_dict(_plain(item))
+
+    def list_api_tokens(self, email: str) -> list[ApiToken]:
+        """Return an account's API tokens, oldest first (one query)."""
+        return [codec.api_token_from_dict(i) for i in self._query(f"USER#{email}", "TOKEN#")]
+
+    def put_api_token(self, token: ApiToken) -> None:
+        """Replace an existing API token and its listing copy (one transaction)."""
+        try:
+            self._write_token(token, "attribute_exists(pk)", "updating an API token")
+        except StorageError as exc:
+            if _cancel_reasons(exc):
+                raise NotFound("There is no such API token.") from exc
+            raise
 
     # -- result aggregates -----------------------------------------------------
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from portal.domain.accounts import AuditEvent, User
+from portal.domain.accounts import ApiToken, AuditEvent, User
 from portal.domain.aggregates import Snapshot
 from portal.domain.entities import (
     AccessCode,
@@ -145,6 +145,20 @@ class Store(Protocol):
         (``now // window``) and expire on their own, so this works across
         processes and Lambda instances without cleanup.
         """
+
+    # -- API tokens --------------------------------------------------------------------
+
+    def add_api_token(self, token: ApiToken) -> None:
+        """Store a new API token; raise ``AlreadyExists`` if its hash is taken."""
+
+    def get_api_token(self, token_hash: str) -> ApiToken:
+        """Return the token with ``token_hash``; raise ``NotFound`` if there is none."""
+
+    def list_api_tokens(self, email: str) -> list[ApiToken]:
+        """Return an account's tokens (revoked ones included), oldest first, then by hash."""
+
+    def put_api_token(self, token: ApiToken) -> None:
+        """Replace an existing token (e.g. revoked); raise ``NotFound`` if there is none."""
 
     # -- result aggregates -------------------------------------------------------------
 

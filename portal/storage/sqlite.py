@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from portal.domain import aggregates
-from portal.domain.accounts import AuditEvent, User
+from portal.domain.accounts import ApiToken, AuditEvent, User
 from portal.domain.entities import (
     AccessCode,
     Department,
@@ -123,6 +123,16 @@ MIGRATIONS: tuple[str, ...] = (
         computed_at TEXT NOT NULL,
         PRIMARY KEY (survey_slug, wave_id)
     ) WITHOUT ROWID;
+    """,
+    # 5: personal API tokens, kept only as SHA-256 hashes, listed per account.
+    """
+    CREATE TABLE api_tokens (
+        token_hash TEXT PRIMARY KEY,
+        email TEXT NOT NULL,
+        created_on TEXT NOT NULL,
+        data TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX api_tokens_by_email ON api_tokens (email, created_on, token_hash);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -549,6 +559,59 @@ class SqliteStore:
                 )
             row = conn.execute("SELECT hits FROM attempts WHERE key = ?", (bucket,)).fetchone()
         return int(row[0]) if row else 0
+
+    # -- API tokens ------------------------------------------------------------
+
+    def add_api_token(self, token: ApiToken) -> None:
+        """Store a new API token."""
+        with self._tx() as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO api_tokens (token_hash, email, created_on, data) "
+                    "VALUES (?, ?, ?, ?)",
+                    self._token_row(token),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise AlreadyExists("An API token with the same hash exists.") from exc
+
+    def get_api_token(self, token_hash: str) -> ApiToken:
+        """Return one API token by its hash."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT data FROM api_tokens WHERE token_hash = ?", (token_hash,)
+            ).fetchone()
+        if row is None:
+            raise NotFound("There is no such API token.")
+        return codec.api_token_from_dict(json.loads(row[0]))
+
+    def list_api_tokens(self, email: str) -> list[ApiToken]:
+        """Return an account's API tokens, oldest first."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT data FROM api_tokens WHERE email = ? ORDER BY created_on, token_hash",
+                (email,),
+            ).fetchall()
+        return [codec.api_token_from_dict(json.loads(row[0])) for row in rows]
+
+    def put_api_token(self, token: ApiToken) -> None:
+        """Replace an existing API token."""
+        token_hash, email, created_on, data = self._token_row(token)
+        with self._tx() as conn:
+            cursor = conn.execute(
+                "UPDATE api_tokens SET email = ?, created_on = ?, data = ? WHERE token_hash = ?",
+                (email, created_on, data, token_hash),
+            )
+            if cursor.rowcount != 1:
+                raise NotFound("There is no such API token.")
+
+    @staticmethod
+    def _token_row(token: ApiToken) -> tuple[str, str, str, str]:
+        return (
+            token.token_hash,
+            token.email,
+            token.created_on.isoformat(),
+            json.dumps(codec.api_token_to_dict(token)),
+        )
 
     # -- result aggregates -----------------------------------------------------
 

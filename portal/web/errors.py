@@ -67,6 +67,16 @@ MESSAGES: dict[int, tuple[LazyString, LazyString]] = {
 }
 
 
+#: Statuses only the JSON API answers; the API is in English and not translated.
+API_MESSAGES: dict[int, tuple[str, str]] = {
+    401: (
+        "Authentication required",
+        "Send a valid API token as 'Authorization: Bearer <token>'. Create one on the "
+        "portal's API tokens page.",
+    ),
+}
+
+
 def _wants_json() -> bool:
     if request.path.startswith("/api/"):
         return True
@@ -79,7 +89,9 @@ def _wants_json() -> bool:
 
 def error_response(status: int, detail: str | None = None) -> Response:
     """Answer ``status`` as JSON or as a page in the base layout."""
-    title, advice = MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400])
+    title, advice = (
+        MESSAGES.get(status) or API_MESSAGES.get(status) or MESSAGES[500 if status >= 500 else 400]
+    )
     if _wants_json():
         response = jsonify(
             error={"status": status, "title": str(title), "detail": detail or str(advice)}

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from portal.domain import aggregates
-from portal.domain.accounts import AuditEvent, Role
+from portal.domain.accounts import ApiToken, AuditEvent, Role
 from portal.domain.aggregates import Snapshot
 from portal.domain.entities import Audience, StoreOutcome, Thresholds, WaveKind, WaveStatus
 from portal.domain.errors import AlreadyExists, CodeAlreadyUsed, Conflict, NotFound
@@ -425,3 +425,60 @@ def test_a_new_snapshot_replaces_the_old_one_whole(store: Store) -> None:
     store.put_snapshot(newer)
     current = store.get_snapshot("crm-rollout", "baseline")
     assert current == newer and sorted(current.cells) == ["A", "D"]
+
+
+# -- API tokens -----------------------------------------------------------------------
+
+
+def make_api_token(**overrides: object) -> ApiToken:
+    """Build a valid API token record with a fresh random hash."""
+    values: dict[str, object] = {
+        "token_hash": secrets.token_hex(32),
+        "email": "hr@example.com",
+        "name": "Reporting script",
+        "created_on": TODAY,
+    }
+    values.update(overrides)
+    return ApiToken(**values)  # type: ignore[arg-type]
+
+
+def test_stores_an_api_token_and_finds_it_by_its_hash(store: Store) -> None:
+    token = make_api_token()
+    store.add_api_token(token)
+    assert store.get_api_token(token.token_hash) == token
+
+
+def test_refuses_a_second_api_token_with_the_same_hash(store: Store) -> None:
+    token = make_api_token()
+    store.add_api_token(token)
+    with pytest.raises(AlreadyExists):
+        store.add_api_token(replace(token, name="Another"))
+    assert store.get_api_token(token.token_hash).name == "Reporting script"
+    assert store.list_api_tokens("hr@example.com") == [token]
+
+
+def test_an_unknown_api_token_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.get_api_token("0" * 64)
+    with pytest.raises(NotFound):
+        store.put_api_token(make_api_token())
+    assert store.list_api_tokens("hr@example.com") == []
+
+
+def test_lists_only_one_accounts_api_tokens_oldest_first(store: Store) -> None:
+    newer = make_api_token(created_on=TODAY)
+    older = make_api_token(created_on=TODAY - timedelta(days=3))
+    other = make_api_token(email="someone@example.com")
+    for token in (newer, other, older):
+        store.add_api_token(token)
+    assert store.list_api_tokens("hr@example.com") == [older, newer]
+    assert store.list_api_tokens("someone@example.com") == [other]
+
+
+def test_revoking_an_api_token_shows_in_the_lookup_and_the_listing(store: Store) -> None:
+    token = make_api_token()
+    store.add_api_token(token)
+    revoked = replace(token, revoked=True)
+    store.put_api_token(revoked)
+    assert store.get_api_token(token.token_hash) == revoked
+    assert store.list_api_tokens("hr@example.com") == [revoked]

@@ -1,5 +1,9 @@
 """Every route is either knowingly public or behind the sign-in guard with the right roles.
 
+Routes under ``/api/`` are the JSON API: they authenticate with a bearer token
+(``api_require``), never with the session cookie, and answer a visitor without a
+valid token 401 JSON instead of sending them to sign in.
+
 The routes are discovered from ``app.url_map`` when the tests are collected, so a
 route added later is checked without anyone touching this file. Arguments in a
 route are filled with dummy values (``dummy``, ``1``, a UUID...): a signed-in
@@ -27,18 +31,21 @@ from werkzeug.routing.converters import (
 
 from portal.app import create_app
 from portal.domain.accounts import Role
+from portal.services.api_tokens import create_token
 from portal.storage.port import Store
 from portal.storage.sqlite import SqliteStore
 from portal.web.auth.guard import start_session
 from tests.builders import make_user
 
 #: Endpoints anyone may open without signing in. Everything else must be guarded.
-PUBLIC_ENDPOINTS = frozenset({"static", "main.home", "main.health", "auth.login"})
+PUBLIC_ENDPOINTS = frozenset({"static", "main.home", "main.health", "auth.login", "api.openapi"})
 #: Blueprints whose every endpoint is public: respondents never sign in.
 PUBLIC_BLUEPRINTS = frozenset({"respond", "posters"})
 #: Public endpoints that may live under /admin (the sign-in page itself).
 PUBLIC_UNDER_ADMIN = frozenset({"auth.login"})
 SIGN_IN = "/admin/login"
+#: Routes under this prefix are the token-authenticated JSON API.
+API_PREFIX = "/api/"
 IGNORED_METHODS = frozenset({"HEAD", "OPTIONS"})
 #: What every route argument is filled with (numbers and UUIDs aside).
 DUMMY = "dummy"
@@ -82,6 +89,11 @@ class Route:
     url: str
 
     @property
+    def api(self) -> bool:
+        """Tell whether the route belongs to the token-authenticated JSON API."""
+        return self.url.startswith(API_PREFIX)
+
+    @property
     def public(self) -> bool:
         """Tell whether the route is on the public allow-list."""
         return is_public(self.endpoint)
@@ -123,9 +135,20 @@ def guarded_app(app: Flask) -> Flask:
     """Return the portal with CSRF checks off, so that the sign-in guard alone answers."""
     app.config["WTF_CSRF_ENABLED"] = False
     store: Store = app.extensions["portal.store"]
-    for user in ACCOUNTS.values():
+    tokens = {}
+    for role, user in ACCOUNTS.items():
         store.add_user(user)
+        tokens[role] = create_token(store, user, name="route access")[1]
+    app.extensions["test.api_tokens"] = tokens
     return app
+
+
+def with_token(app: Flask, role: Role) -> FlaskClient:
+    """Return a client that sends the role's account's API token with every request."""
+    client = app.test_client()
+    token = app.extensions["test.api_tokens"][role]
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
 
 
 def signed_in(app: Flask, role: Role) -> FlaskClient:
@@ -188,6 +211,18 @@ def test_every_non_public_view_is_wrapped_by_require() -> None:
     )
 
 
+def test_api_views_and_only_they_authenticate_with_a_bearer_token() -> None:
+    app = create_app({"env": "testing", "secret_key": "t" * 40}, store=SqliteStore(":memory:"))
+    wrong = sorted(
+        str(r)
+        for r in GUARDED
+        if bool(getattr(app.view_functions[r.endpoint], "bearer_token", False)) != r.api
+    )
+    assert not wrong, "Views under /api/ must use @api_require(...), and only they:\n" + "\n".join(
+        wrong
+    )
+
+
 # -- who gets in ------------------------------------------------------------------------
 
 
@@ -200,11 +235,29 @@ def test_public_routes_answer_anonymous_visitors(guarded_app: Flask, route: Rout
         assert location != SIGN_IN, f"{route} sends anonymous visitors to sign in"
 
 
-@pytest.mark.parametrize("route", GUARDED, ids=str)
+@pytest.mark.parametrize("route", [r for r in GUARDED if not r.api], ids=str)
 def test_anonymous_visitors_are_sent_to_sign_in(guarded_app: Flask, route: Route) -> None:
     response = guarded_app.test_client().open(route.url, method=route.method)
     assert response.status_code in (302, 303), f"{route} answered {response.status_code}"
     assert urlsplit(response.headers["Location"]).path == SIGN_IN
+
+
+@pytest.mark.parametrize("route", [r for r in GUARDED if r.api], ids=str)
+@pytest.mark.parametrize("how", ["no token", "bad token", "session cookie"])
+def test_api_requests_without_a_valid_token_get_401_json(
+    guarded_app: Flask, route: Route, how: str
+) -> None:
+    client = (
+        signed_in(guarded_app, Role.ADMIN) if how == "session cookie" else guarded_app.test_client()
+    )
+    if how == "bad token":
+        client.environ_base["HTTP_AUTHORIZATION"] = "Bearer not-a-token"
+    response = client.open(route.url, method=route.method)
+    assert response.status_code == 401, f"{route} answered {response.status_code}"
+    assert response.is_json and response.get_json()["error"]["status"] == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Location" not in response.headers
 
 
 @pytest.mark.parametrize(("route", "role"), list(by_role()))
@@ -213,7 +266,8 @@ def test_signed_in_accounts_get_in_only_with_a_required_role(
 ) -> None:
     allowed = roles_allowed(guarded_app, route.endpoint)
     assert allowed is not None, f"{route} is not wrapped by @require"
-    response = signed_in(guarded_app, role).open(route.url, method=route.method)
+    client = with_token(guarded_app, role) if route.api else signed_in(guarded_app, role)
+    response = client.open(route.url, method=route.method)
     status = response.status_code
     if role not in allowed:
         assert status == 403, f"{route} let a {role.value} in (answered {status}), not 403"

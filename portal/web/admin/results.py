@@ -67,7 +67,9 @@ def results(slug: str, wave_id: str) -> str:
     report = readiness.wave_results(
         get_store(), slug, wave_id, allowed=allowed, site=site, audience=audience
     )
-    return render_template("admin/results/overview.html", r=report, **_helpers())
+    organisation = report.organisation
+    chart = readiness.lever_chart(report, organisation) if organisation else None
+    return render_template("admin/results/overview.html", r=report, chart=chart, **_helpers())
 
 
 @bp.get(WAVE + "/results/departments/<code>")
@@ -85,8 +87,28 @@ def department(slug: str, wave_id: str, code: str) -> str:
         abort(404)
     items = readiness.item_distributions(report, row)
     return render_template(
-        "admin/results/department.html", r=report, row=row, items=items, **_helpers()
+        "admin/results/department.html",
+        r=report,
+        row=row,
+        items=items,
+        charts=_department_charts(report, row, items),
+        **_helpers(),
     )
+
+
+def _department_charts(
+    report: readiness.WaveResults,
+    row: readiness.ResultRow,
+    items: tuple[readiness.ItemResult, ...],
+) -> dict[str, object]:
+    """Return the department page's chart data, built from the figures its tables show."""
+    if row.result is None:
+        return {}
+    return {
+        "levers": readiness.lever_chart(report, row.result, interval=True),
+        "audiences": readiness.audience_chart(report, row.result),
+        "answers": readiness.answer_charts(report, items, report.survey.system_in("en")),
+    }
 
 
 @bp.get(WAVE + "/results.csv")

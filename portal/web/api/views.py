@@ -1,0 +1,182 @@
+"""The JSON API: surveys, waves and their suppressed results, for an API token's account.
+
+Every number comes from ``portal.services.readiness.wave_results`` — the same
+decision the results pages show — and is published exactly as on the overview
+page: a lever index as the same whole number (cut off, never rounded, so it is
+on the same side of every threshold as the exact index), the response rate
+with one decimal. A hidden group and an empty group both read ``"result":
+null``. Department viewers are limited to their departments as on the pages.
+Every answer carries ``Cache-Control: no-store``; errors are JSON
+(``portal.web.errors``). Reading results is not audited (too frequent); the
+exports are.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, abort, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from portal.domain.accounts import Role, User
+from portal.domain.entities import Audience, Survey, Wave
+from portal.services import readiness
+from portal.services.readiness import ResultRow, WaveResults
+from portal.web import get_store
+from portal.web.auth.guard import api_require, current_user
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+READERS = (Role.ADMIN, Role.VIEWER, Role.DEPARTMENT_VIEWER)
+WAVE = "/surveys/<slug>/waves/<wave_id>"
+OPENAPI = Path(__file__).with_name("openapi.json")
+
+
+@bp.after_app_request
+def no_store(response: Response) -> Response:
+    """Keep every API answer (errors included) out of every cache."""
+    if request.path.startswith("/api/"):
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
+    return response
+
+
+# -- shaping -----------------------------------------------------------------------------
+
+
+def _reader(slug: str) -> tuple[User, Callable[[str], bool]]:
+    """Return the account and its department filter; 403 if it may read nothing of the survey."""
+    user = current_user()
+    assert user is not None  # api_require let only a token's account through
+    if not user.may_read(slug):
+        abort(403)
+    return user, lambda code: user.may_read(slug, code)
+
+
+def _audience() -> Audience | None:
+    raw = request.args.get("audience") or None
+    try:
+        return Audience(raw) if raw else None
+    except ValueError:
+        abort(400, "The audience must be 'employee' or 'manager'.")
+
+
+def _survey(survey: Survey) -> dict[str, Any]:
+    return {"slug": survey.slug, "title": survey.title}
+
+
+def _wave(wave: Wave) -> dict[str, Any]:
+    def day(value: object) -> str | None:
+        return None if value is None else str(value)
+
+    return {
+        "wave_id": wave.wave_id,
+        "name": wave.name,
+        "kind": wave.kind.value,
+        "status": wave.status.value,
+        "opened_on": day(wave.opened_on),
+        "closed_on": day(wave.closed_on),
+    }
+
+
+def _row(results: WaveResults, row: ResultRow) -> dict[str, Any]:
+    """Return one row; ``result`` is ``None`` for a hidden group exactly as for an empty one."""
+    result = row.result
+    shaped: dict[str, Any] | None = None
+    if result is not None:
+        indices: dict[str, int | None] = {}
+        for lever in results.levers:
+            score = result.scores.get(lever.id)
+            index = None if score is None else score.index
+            indices[lever.id] = None if index is None else readiness.whole_index(index)
+        rate = result.response_rate
+        shaped = {
+            "responses": result.responses,
+            "response_rate_percent": None if rate is None else round(rate, 1),
+            "indices": indices,
+            "barrier": result.barrier.lever_id if result.barrier else None,
+        }
+    return {
+        "kind": row.kind.value,
+        "key": row.key,
+        "label": row.label,
+        "site": row.site,
+        "result": shaped,
+    }
+
+
+def _results(results: WaveResults, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "survey": _survey(results.survey),
+        "wave": _wave(results.wave),
+        "min_group_size": results.min_group_size,
+        "site": results.site,
+        "audience": results.audience.value if results.audience else None,
+        "refused": results.refused,
+        "message": readiness.NOT_ENOUGH if results.refused else None,
+        "levers": [
+            {"id": lever.id, "name": lever.name.get("en", lever.id), "outcome": lever.outcome}
+            for lever in results.levers
+        ],
+        "rows": rows,
+    }
+
+
+# -- views -------------------------------------------------------------------------------
+
+
+@bp.get("/openapi.json")
+def openapi() -> ResponseReturnValue:
+    """Return the OpenAPI 3.1 description of this API (public: it holds no data)."""
+    return jsonify(json.loads(OPENAPI.read_text(encoding="utf-8")))
+
+
+@bp.get("/surveys")
+@api_require(*READERS)
+def surveys() -> ResponseReturnValue:
+    """List the surveys the token's account may read, by slug."""
+    user = current_user()
+    assert user is not None
+    readable = [s for s in get_store().list_surveys() if user.may_read(s.slug)]
+    return jsonify(surveys=[_survey(s) for s in readable])
+
+
+@bp.get("/surveys/<slug>/waves")
+@api_require(*READERS)
+def waves(slug: str) -> ResponseReturnValue:
+    """List a survey's waves, oldest first."""
+    _reader(slug)
+    store = get_store()
+    survey = store.get_survey(slug)
+    return jsonify(survey=_survey(survey), waves=[_wave(w) for w in store.list_waves(slug)])
+
+
+@bp.get(WAVE + "/results")
+@api_require(*READERS)
+def results(slug: str, wave_id: str) -> ResponseReturnValue:
+    """Return the overview rows (organisation, sites, departments), small groups hidden."""
+    _, allowed = _reader(slug)
+    site = request.args.get("site") or None
+    report = readiness.wave_results(
+        get_store(), slug, wave_id, allowed=allowed, site=site, audience=_audience()
+    )
+    return jsonify(_results(report, [_row(report, r) for r in report.rows]))
+
+
+@bp.get(WAVE + "/results/departments/<code>")
+@api_require(*READERS)
+def department(slug: str, wave_id: str, code: str) -> ResponseReturnValue:
+    """Return one department's row, ``result`` null when hidden or empty."""
+    _, allowed = _reader(slug)
+    if code not in {d.code for d in get_store().list_departments(slug)}:
+        abort(404)
+    if not allowed(code):
+        abort(403)
+    report = readiness.wave_results(get_store(), slug, wave_id, allowed=allowed)
+    row = report.department(code)
+    if row is None:
+        abort(404)
+    return jsonify(_results(report, [_row(report, row)]))

@@ -219,7 +219,11 @@ def update_access(
 
 
 def reset_password(store: Store, email: str, *, actor: str) -> tuple[User, str]:
-    """Give an account a new random password to change at next sign-in; return it once."""
+    """Give an account a new random password to change at next sign-in; return it once.
+
+    A reset is what an admin does when an account may be compromised, so it also
+    ends the account's sessions and revokes all its API tokens.
+    """
     user = store.get_user(normalise_email(email))
     password = new_password()
     changed = replace(
@@ -229,5 +233,11 @@ def reset_password(store: Store, email: str, *, actor: str) -> tuple[User, str]:
         must_change_password=True,
     )
     store.put_user(changed)
-    audit(store, actor, "user.password-reset", user.email)
+    revoked = 0
+    for token in store.list_api_tokens(user.email):
+        if not token.revoked:
+            store.put_api_token(replace(token, revoked=True))
+            revoked += 1
+    detail = f"{revoked} API token(s) revoked" if revoked else ""
+    audit(store, actor, "user.password-reset", user.email, detail)
     return changed, password

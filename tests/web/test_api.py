@@ -161,6 +161,17 @@ def test_a_token_of_a_revoked_account_gets_401(
     assert api(app, "/api/v1/surveys", secret).status_code == 401
 
 
+def test_a_password_reset_revokes_the_accounts_tokens(
+    app: Flask, make_account: MakeAccount, store: Store
+) -> None:
+    secret = token_for(app, make_account, "viewer@example.com", Role.VIEWER)
+    assert api(app, "/api/v1/surveys", secret).status_code == 200
+    accounts.reset_password(store, "viewer@example.com", actor="admin@example.com")
+    assert api(app, "/api/v1/surveys", secret).status_code == 401
+    [event] = [e for e in store.list_audit_events().items if e.action == "user.password-reset"]
+    assert event.detail == "1 API token(s) revoked"
+
+
 def test_a_token_follows_its_accounts_current_role(
     app: Flask, make_account: MakeAccount, store: Store, standard: list[Response]
 ) -> None:

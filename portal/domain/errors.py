@@ -19,6 +19,10 @@ class NotFound(PortalError):
     """A survey, wave, department or other record does not exist."""
 
 
+class NotAllowed(PortalError):
+    """The reader may not see this record (e.g. another department's results)."""
+
+
 class AlreadyExists(PortalError):
     """A record with the same key exists already."""
 

@@ -32,6 +32,7 @@ from portal.domain.aggregates import Aggregate, Snapshot
 from portal.domain.anonymity import Counts, Disclosure, Group, Structure, check_filter, disclose
 from portal.domain.anonymity import visible_to as project
 from portal.domain.entities import Audience, Department, Survey, Wave, WaveStatus
+from portal.domain.errors import NotAllowed, NotFound
 from portal.domain.participation import response_rate
 from portal.domain.questionnaire import Item, Lever, Questionnaire
 from portal.domain.scoring import (
@@ -284,6 +285,31 @@ class ItemResult:
 
     item: Item
     distribution: Distribution | None
+
+
+def department_results(
+    store: Store,
+    survey_slug: str,
+    wave_id: str,
+    code: str,
+    *,
+    allowed: Callable[[str], bool] | None = None,
+) -> tuple[WaveResults, ResultRow]:
+    """Return a wave's results and the row of one department.
+
+    Raise ``NotFound`` for a department the survey does not have, and
+    ``NotAllowed`` for one the reader may not see. A hidden department's row
+    is returned like an empty one (``result`` is ``None``).
+    """
+    if code not in {d.code for d in store.list_departments(survey_slug)}:
+        raise NotFound(f"Survey {survey_slug!r} has no department {code!r}.")
+    if allowed is not None and not allowed(code):
+        raise NotAllowed("You may not read this department's results.")
+    report = wave_results(store, survey_slug, wave_id, allowed=allowed)
+    row = report.department(code)
+    if row is None:
+        raise NotFound(f"Department {code!r} is not part of these results.")
+    return report, row
 
 
 def item_distributions(results: WaveResults, row: ResultRow) -> tuple[ItemResult, ...]:

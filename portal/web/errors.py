@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from portal.domain.errors import (
     AlreadyExists,
     Conflict,
+    NotAllowed,
     NotFound,
     PortalError,
     StorageError,
@@ -134,6 +135,8 @@ def portal_error(exc: PortalError) -> Response:
     """Map domain errors to status codes; the domain never knows about HTTP."""
     if isinstance(exc, NotFound):
         return error_response(404, str(exc))
+    if isinstance(exc, NotAllowed):
+        return error_response(403)
     if isinstance(exc, AlreadyExists | Conflict):
         return error_response(409, str(exc))
     if isinstance(exc, ValidationError):

@@ -13,7 +13,7 @@ cache (``get_reads``), so this process stops serving a withdrawn link at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask import (
@@ -39,7 +39,7 @@ from portal.web.admin.distribution_forms import (
     PosterForm,
     ReplaceLinkForm,
 )
-from portal.web.auth.guard import current_user, require
+from portal.web.auth.guard import READERS, current_user, reader_scope, require
 from portal.web.i18n import LANGUAGE_NAMES, choose_language, set_page_language
 from portal.web.posters.views import poster_context, public_link
 
@@ -48,7 +48,6 @@ bp = Blueprint("admin_distribution", __name__, url_prefix="/admin")
 WAVE = "/surveys/<slug>/waves/<wave_id>"
 #: Departments per page of the distribution page (each row carries several forms).
 PER_PAGE = 100
-READERS = (Role.ADMIN, Role.VIEWER, Role.DEPARTMENT_VIEWER)
 
 
 # -- helpers ------------------------------------------------------------------
@@ -224,14 +223,6 @@ def posters(slug: str, wave_id: str) -> Response:
 # -- participation (readers) ----------------------------------------------------------
 
 
-def _reader(slug: str) -> tuple[User, Callable[[str], bool]]:
-    """Return the account and its department filter; 403 if it may read nothing of the survey."""
-    user = _user()
-    if not user.may_read(slug):
-        abort(403)
-    return user, lambda code: user.may_read(slug, code)
-
-
 def _total_label(user: User) -> str:
     return "Your departments" if user.role is Role.DEPARTMENT_VIEWER else "All departments"
 
@@ -240,7 +231,7 @@ def _total_label(user: User) -> str:
 @require(*READERS)
 def participation_page(slug: str, wave_id: str) -> str:
     """Show responses, headcount and response rate per department, small groups hidden."""
-    user, may_read = _reader(slug)
+    user, may_read = reader_scope(slug)
     report = participation.read_participation(get_store(), slug, wave_id, may_read=may_read)
     return render_template(
         "admin/distribution/participation.html",
@@ -255,7 +246,7 @@ def participation_page(slug: str, wave_id: str) -> str:
 @require(*READERS)
 def participation_csv(slug: str, wave_id: str) -> Response:
     """Download the participation table, hidden exactly as on the page."""
-    user, may_read = _reader(slug)
+    user, may_read = reader_scope(slug)
     report = participation.export_participation(
         get_store(), slug, wave_id, actor=user.email, may_read=may_read
     )

@@ -9,32 +9,19 @@ like a group without responses.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from flask import Blueprint, abort, make_response, render_template, request
 from werkzeug.wrappers import Response
 
-from portal.domain.accounts import Role, User
 from portal.domain.entities import Audience
 from portal.services import readiness
 from portal.web import get_store
-from portal.web.auth.guard import current_user, require
+from portal.web.auth.guard import READERS, reader_scope, require
 
 bp = Blueprint("admin_results", __name__, url_prefix="/admin")
 
 WAVE = "/surveys/<slug>/waves/<wave_id>"
-READERS = (Role.ADMIN, Role.VIEWER, Role.DEPARTMENT_VIEWER)
 BAND_WORDS = {"low": "low", "attention": "needs attention", "fair": "fair", "good": "good"}
 AUDIENCE_CHOICES = (("", "Everyone"), ("employee", "Employees"), ("manager", "Managers"))
-
-
-def _reader(slug: str) -> tuple[User, Callable[[str], bool]]:
-    """Return the account and its department filter; 403 if it may read nothing of the survey."""
-    user = current_user()
-    assert user is not None  # the guard let only a signed-in account through
-    if not user.may_read(slug):
-        abort(403)
-    return user, lambda code: user.may_read(slug, code)
 
 
 def _filters() -> tuple[str | None, Audience | None]:
@@ -62,7 +49,7 @@ def _helpers() -> dict[str, object]:
 @require(*READERS)
 def results(slug: str, wave_id: str) -> str:
     """Show the heatmap of lever indices per organisation, site and department."""
-    _, allowed = _reader(slug)
+    _, allowed = reader_scope(slug)
     site, audience = _filters()
     report = readiness.wave_results(
         get_store(), slug, wave_id, allowed=allowed, site=site, audience=audience
@@ -76,15 +63,8 @@ def results(slug: str, wave_id: str) -> str:
 @require(*READERS)
 def department(slug: str, wave_id: str, code: str) -> str:
     """Show one department's levers, answer distributions, audience gaps and trend."""
-    _, allowed = _reader(slug)
-    if code not in {d.code for d in get_store().list_departments(slug)}:
-        abort(404)
-    if not allowed(code):
-        abort(403)
-    report = readiness.wave_results(get_store(), slug, wave_id, allowed=allowed)
-    row = report.department(code)
-    if row is None:
-        abort(404)
+    _, allowed = reader_scope(slug)
+    report, row = readiness.department_results(get_store(), slug, wave_id, code, allowed=allowed)
     items = readiness.item_distributions(report, row)
     return render_template(
         "admin/results/department.html",
@@ -115,7 +95,7 @@ def _department_charts(
 @require(*READERS)
 def results_csv(slug: str, wave_id: str) -> Response:
     """Download the overview as CSV, hidden exactly as on the page."""
-    user, allowed = _reader(slug)
+    user, allowed = reader_scope(slug)
     site, audience = _filters()
     report = readiness.export_results(
         get_store(), slug, wave_id, actor=user.email, allowed=allowed, site=site, audience=audience

@@ -1,7 +1,7 @@
 """The results overview as an Excel workbook, hidden exactly as the page and the CSV.
 
 Department viewers are limited exactly as on the results page (its own
-``_reader`` and ``_filters`` are reused). The export is audited as
+``_filters`` is reused). The export is audited as
 ``results.export`` with a detail starting ``xlsx``.
 
 The rows and cells are those of ``readiness.results_csv`` (one source of
@@ -24,8 +24,8 @@ from werkzeug.wrappers import Response
 from portal.services import readiness
 from portal.services.accounts import audit
 from portal.web import get_store
-from portal.web.admin.results import READERS, WAVE, _filters, _reader
-from portal.web.auth.guard import require
+from portal.web.admin.results import WAVE, _filters
+from portal.web.auth.guard import READERS, reader_scope, require
 
 bp = Blueprint("admin_results_xlsx", __name__, url_prefix="/admin")
 
@@ -76,7 +76,7 @@ def workbook_bytes(csv_text: str, title: str) -> bytes:
 @require(*READERS)
 def results_xlsx(slug: str, wave_id: str) -> Response:
     """Download the overview as an Excel workbook, hidden exactly as on the page."""
-    user, allowed = _reader(slug)
+    user, allowed = reader_scope(slug)
     site, audience = _filters()
     store = get_store()
     report = readiness.wave_results(

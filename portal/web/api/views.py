@@ -14,23 +14,20 @@ exports are.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from portal.domain.accounts import Role, User
 from portal.domain.entities import Audience, Survey, Wave
 from portal.services import readiness
 from portal.services.readiness import ResultRow, WaveResults
 from portal.web import get_store
-from portal.web.auth.guard import api_require, current_user
+from portal.web.auth.guard import READERS, api_require, current_user, reader_scope
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-READERS = (Role.ADMIN, Role.VIEWER, Role.DEPARTMENT_VIEWER)
 WAVE = "/surveys/<slug>/waves/<wave_id>"
 OPENAPI = Path(__file__).with_name("openapi.json")
 
@@ -45,15 +42,6 @@ def no_store(response: Response) -> Response:
 
 
 # -- shaping -----------------------------------------------------------------------------
-
-
-def _reader(slug: str) -> tuple[User, Callable[[str], bool]]:
-    """Return the account and its department filter; 403 if it may read nothing of the survey."""
-    user = current_user()
-    assert user is not None  # api_require let only a token's account through
-    if not user.may_read(slug):
-        abort(403)
-    return user, lambda code: user.may_read(slug, code)
 
 
 def _audience() -> Audience | None:
@@ -148,7 +136,7 @@ def surveys() -> ResponseReturnValue:
 @api_require(*READERS)
 def waves(slug: str) -> ResponseReturnValue:
     """List a survey's waves, oldest first."""
-    _reader(slug)
+    reader_scope(slug)
     store = get_store()
     survey = store.get_survey(slug)
     return jsonify(survey=_survey(survey), waves=[_wave(w) for w in store.list_waves(slug)])
@@ -158,7 +146,7 @@ def waves(slug: str) -> ResponseReturnValue:
 @api_require(*READERS)
 def results(slug: str, wave_id: str) -> ResponseReturnValue:
     """Return the overview rows (organisation, sites, departments), small groups hidden."""
-    _, allowed = _reader(slug)
+    _, allowed = reader_scope(slug)
     site = request.args.get("site") or None
     report = readiness.wave_results(
         get_store(), slug, wave_id, allowed=allowed, site=site, audience=_audience()
@@ -170,13 +158,6 @@ def results(slug: str, wave_id: str) -> ResponseReturnValue:
 @api_require(*READERS)
 def department(slug: str, wave_id: str, code: str) -> ResponseReturnValue:
     """Return one department's row, ``result`` null when hidden or empty."""
-    _, allowed = _reader(slug)
-    if code not in {d.code for d in get_store().list_departments(slug)}:
-        abort(404)
-    if not allowed(code):
-        abort(403)
-    report = readiness.wave_results(get_store(), slug, wave_id, allowed=allowed)
-    row = report.department(code)
-    if row is None:
-        abort(404)
+    _, allowed = reader_scope(slug)
+    report, row = readiness.department_results(get_store(), slug, wave_id, code, allowed=allowed)
     return jsonify(_results(report, [_row(report, row)]))

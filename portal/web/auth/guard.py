@@ -146,6 +146,21 @@ def api_require(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
 
 
 PASSWORD_ENDPOINTS = frozenset({"auth.password", "auth.logout"})
+#: Roles that may read results and participation (department viewers only their own).
+READERS = (Role.ADMIN, Role.VIEWER, Role.DEPARTMENT_VIEWER)
+
+
+def reader_scope(survey_slug: str) -> tuple[User, Callable[[str], bool]]:
+    """Return the signed-in account and which departments of the survey it may read.
+
+    Answers 403 when the account may read nothing of the survey. Call it only
+    in views already behind ``require`` or ``api_require``.
+    """
+    user = current_user()
+    assert user is not None  # the view's guard let only a signed-in account through
+    if not user.may_read(survey_slug):
+        abort(403)
+    return user, lambda code: user.may_read(survey_slug, code)
 
 
 def safe_next(target: str | None) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from portal.app import create_app
 from portal.cli import main
@@ -116,7 +116,7 @@ def test_1_the_first_admin_signs_in_with_the_password_from_the_cli(
     sign_in(page, url, "hr@example.com", one_time_password(created.output))
     assert page.url.endswith("/admin/password")
     change_password(page, one_time_password(created.output))
-    assert page.locator("h1").inner_text() == "Surveys"
+    expect(page.locator("h1")).to_have_text("Surveys")
 
 
 def test_2_an_admin_creates_a_survey_with_departments_from_a_csv_file(
@@ -135,7 +135,7 @@ def test_2_an_admin_creates_a_survey_with_departments_from_a_csv_file(
     page.get_by_label("Departments (CSV file, optional)").set_input_files(str(csv))
     shot(page, "admin-02-new-survey")
     page.get_by_role("button", name="Create survey").click()
-    assert page.locator("h1").inner_text() == "ERP rollout 2027"
+    expect(page.locator("h1")).to_have_text("ERP rollout 2027")
     codes = [d.code for d in SqliteStore(db).list_departments("erp-2027")]
     assert codes == ["CPH-FIN", "CPH-SALES", "OSL-OPS"]
 
@@ -150,9 +150,10 @@ def test_3_an_admin_adds_and_opens_the_baseline_wave(
     page.get_by_label("Name").fill("Baseline, spring")
     page.get_by_role("button", name="Add baseline wave").click()
     page.get_by_role("link", name="Open wave Baseline, spring").click()
-    assert "Open the wave" in page.locator("h1").inner_text()
+    expect(page.locator("h1")).to_contain_text("Open the wave")
     shot(page, "admin-03-open-wave")
     page.get_by_role("button", name="Open the wave and make the links").click()
+    expect(page.locator("h1")).to_have_text("ERP rollout 2027")  # back on the survey page
     shot(page, "admin-04-survey")
     assert SqliteStore(db).get_wave("erp-2027", "baseline").status.value == "open"
     assert len(SqliteStore(db).list_links("erp-2027", "baseline")) == 3
@@ -166,6 +167,7 @@ def test_4_an_admin_downloads_the_poster_sheet_and_codes(
     page.goto(f"{url}/admin/surveys/erp-2027/waves/baseline")
     shot(page, "admin-05-distribution")
     page.get_by_role("button", name="Open the poster sheet").click()
+    page.locator("section.poster").first.wait_for()  # count() alone does not wait for the page
     assert page.locator("section.poster").count() == 3
     pdf = tmp_path / "posters.pdf"
     page.pdf(path=str(pdf), format="A4", print_background=True)
@@ -209,6 +211,7 @@ def test_5_an_admin_revokes_a_department_viewer_whose_next_page_asks_to_sign_in(
 
     page.goto(f"{url}/admin/users/lead.oslo@example.com/edit")
     page.get_by_role("button", name="Revoke access").click()
+    expect(page.get_by_role("button", name="Restore access")).to_be_visible()  # revoke is done
     their_page.reload()
     assert "/admin/login" in their_page.url
     viewer.close()

@@ -1,0 +1,203 @@
+"""What one reinforcement scorecard page shows: plain data, already decided and worded.
+
+``portal.services.scorecard`` builds these from the results service (which has
+applied the anonymity engine) and the stored plans; the HTML template, the
+server-made SVG charts and the PDF writer only lay them out. Nothing here is
+computed again by a renderer: every number a page prints is a field below, so
+the HTML page, the PDF and the results service always agree.
+
+Numbers are as shown: whole index points (cut off, see ``readiness.whole_index``)
+and response rates with one decimal. ``None`` always means "not enough
+responses" — a hidden group and a group without answers read the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+#: The traffic-light colours a lever line can carry; "none" when no score is published.
+LIGHTS = ("green", "amber", "red", "none")
+
+
+@dataclass(frozen=True)
+class LeverLine:
+    """One lever's row on the scorecard."""
+
+    lever_id: str
+    label: str
+    outcome: bool
+    index: int | None
+    low: int | None
+    high: int | None
+    target: int
+    light: str
+    light_word: str
+    gap_to_target: int | None
+    employees: int | None
+    managers: int | None
+    change: int | None
+    trend_word: str | None
+
+
+@dataclass(frozen=True)
+class PlanLine:
+    """One action of the reinforcement plan.
+
+    ``saved`` is false for a recommendation HR has not taken into the plan
+    yet (owner, mandate, due date and KPI are then the catalogue's
+    suggestions). ``from_wave`` names the earlier wave a carried-over action
+    was planned in (``None`` for this wave's actions); ``movement`` says
+    whether the action's lever moved since the previous wave, in words.
+    """
+
+    action_id: str | None
+    lever_id: str
+    lever_label: str
+    title: str
+    description: str
+    owner_role: str
+    mandate_holder: str
+    due: date | None
+    kpi: str
+    kpi_target: str
+    status: str
+    saved: bool
+    reason: str
+    from_wave: str | None
+    movement: str | None
+
+
+@dataclass(frozen=True)
+class ScorecardPage:
+    """One A4 page: a department, or the whole organisation (``department`` is ``"*"``)."""
+
+    language: str
+    texts: Mapping[str, str]
+    survey_slug: str
+    survey_title: str
+    system_name: str
+    wave_id: str
+    wave_name: str
+    previous_wave_name: str | None
+    department: str
+    unit_label: str
+    site: str
+    responses: int | None
+    headcount: int
+    response_rate: float | None
+    low_response: bool
+    min_group_size: int
+    attention: int
+    published: bool
+    levers: tuple[LeverLine, ...]
+    barrier_sentence: str
+    plan: tuple[PlanLine, ...]
+    computed_on: date
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    """The pages of one download or print: one department, or the organisation and all."""
+
+    survey_title: str
+    wave_name: str
+    language: str
+    pages: tuple[ScorecardPage, ...]
+
+
+#: The scorecard's fixed wording per language; ``ScorecardPage.texts`` is one of these.
+#: Renderers print these keys and never words of their own.
+TEXTS: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "title": "Reinforcement scorecard",
+        "organisation": "Whole organisation",
+        "site": "Site",
+        "wave": "Wave",
+        "responses": "Responses",
+        "headcount": "Headcount",
+        "response_rate": "Response rate",
+        "low_response": "Under 60 %: read the scores with care.",
+        "min_group": "Minimum group size",
+        "lever": "Lever",
+        "score": "Score",
+        "target": "Target",
+        "gap": "Gap to target",
+        "light": "Status",
+        "employees": "Employees",
+        "managers": "Managers",
+        "change": "Change",
+        "since": "since",
+        "no_previous": "No earlier wave to compare with.",
+        "not_enough": "Not enough responses",
+        "not_published": (
+            "Not enough responses to publish scores for this group. "
+            "Nothing on this page describes individual answers."
+        ),
+        "barrier": "Barrier",
+        "plan": "Reinforcement plan",
+        "action": "Action",
+        "owner_role": "Owner role",
+        "mandate": "Mandate held by",
+        "due": "Due",
+        "kpi": "KPI and target",
+        "status": "Status",
+        "suggested": "suggested",
+        "carried": "from",
+        "moved": "Lever since then",
+        "no_plan": "No lever is below its target: keep the current routines going.",
+        "chart": "Scores against targets",
+        "computed": "Figures as of",
+        "outcome": "outcome",
+        "green": "On target",
+        "amber": "Below target",
+        "red": "Needs attention",
+        "none": "Not enough responses",
+    },
+    "da": {
+        "title": "Forankringsscorekort",
+        "organisation": "Hele organisationen",
+        "site": "Lokation",
+        "wave": "Måling",
+        "responses": "Besvarelser",
+        "headcount": "Antal medarbejdere",
+        "response_rate": "Svarprocent",
+        "low_response": "Under 60 %: læs tallene med forsigtighed.",
+        "min_group": "Mindste gruppestørrelse",
+        "lever": "Område",
+        "score": "Score",
+        "target": "Mål",
+        "gap": "Afstand til mål",
+        "light": "Status",
+        "employees": "Medarbejdere",
+        "managers": "Ledere",
+        "change": "Ændring",
+        "since": "siden",
+        "no_previous": "Ingen tidligere måling at sammenligne med.",
+        "not_enough": "For få besvarelser",
+        "not_published": (
+            "For få besvarelser til at vise tal for denne gruppe. "
+            "Intet på siden beskriver enkeltpersoners svar."
+        ),
+        "barrier": "Barriere",
+        "plan": "Forankringsplan",
+        "action": "Indsats",
+        "owner_role": "Ejerrolle",
+        "mandate": "Mandat ligger hos",
+        "due": "Frist",
+        "kpi": "KPI og mål",
+        "status": "Status",
+        "suggested": "forslag",
+        "carried": "fra",
+        "moved": "Området siden da",
+        "no_plan": "Intet område ligger under sit mål: hold de nuværende rutiner i gang.",
+        "chart": "Score i forhold til mål",
+        "computed": "Tal opgjort",
+        "outcome": "resultat",
+        "green": "På mål",
+        "amber": "Under mål",
+        "red": "Kræver opmærksomhed",
+        "none": "For få besvarelser",
+    },
+}

@@ -95,6 +95,8 @@ class ScorecardPage:
     barrier_sentence: str
     plan: tuple[PlanLine, ...]
     computed_on: date
+    #: Plan actions that did not fit on the printed page (they are listed in the portal).
+    more_actions: int = 0
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,11 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "carried": "from",
         "moved": "Lever since then",
         "no_plan": "No lever is below its target: keep the current routines going.",
+        "barrier_sentence": (
+            "{lever} ({index}) is the first lever below {attention}: reinforce it first."
+        ),
+        "no_barrier": "No lever is below {attention}: there is no single barrier to remove first.",
+        "more": "+ {count} more actions in the portal",
         "chart": "Scores against targets",
         "computed": "Figures as of",
         "outcome": "outcome",
@@ -192,6 +199,13 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "carried": "fra",
         "moved": "Området siden da",
         "no_plan": "Intet område ligger under sit mål: hold de nuværende rutiner i gang.",
+        "barrier_sentence": (
+            "{lever} ({index}) er det første område under {attention}: styrk det først."
+        ),
+        "no_barrier": (
+            "Intet område ligger under {attention}: der er ikke én barriere, der skal fjernes først."
+        ),
+        "more": "+ {count} indsatser mere i portalen",
         "chart": "Score i forhold til mål",
         "computed": "Tal opgjort",
         "outcome": "resultat",

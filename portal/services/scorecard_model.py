@@ -217,7 +217,8 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
             "{lever} ({index}) er det første område under {attention}: styrk det først."
         ),
         "no_barrier": (
-            "Intet område ligger under {attention}: der er ikke én barriere, der skal fjernes først."
+            "Intet område ligger under {attention}: "
+            "der er ikke én barriere, der skal fjernes først."
         ),
         "more": "+ {count} indsatser mere i portalen",
         "trend_improved": "forbedret",

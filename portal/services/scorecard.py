@@ -1,0 +1,372 @@
+"""The reinforcement scorecard: one page per department and one for the organisation.
+
+It adds nothing to the anonymity rules: every number comes from
+``readiness.wave_results`` — the same published decision as the dashboard,
+cut down to the reader's departments — and a hidden group reads as "not
+enough responses". On top of those numbers it applies the survey's
+scorecard settings (targets, the "needs attention" line), recommends actions
+from the questionnaire's catalogue (``portal.domain.scorecard.recommend``)
+and lists the reinforcement plan HR saved for the unit.
+
+Plans carry over: an action planned in an earlier wave appears on later
+waves' scorecards (unless it was dropped) with how its lever moved since
+the previous wave, so the follow-up meeting starts from what was promised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from portal.domain.errors import NotFound
+from portal.domain.scorecard import (
+    ORGANISATION,
+    ActionStatus,
+    Catalogue,
+    CatalogueAction,
+    PlanAction,
+    Recommendation,
+    ScorecardSettings,
+    recommend,
+)
+from portal.domain.scoring import Trend, find_barrier
+from portal.instruments import get_action_catalogue
+from portal.services import readiness
+from portal.services.accounts import audit
+from portal.services.readiness import GroupResult, ResultRow, RowKind, WaveResults
+from portal.services.scorecard_model import (
+    TEXTS,
+    LeverLine,
+    PlanLine,
+    Scorecard,
+    ScorecardPage,
+)
+from portal.storage.port import Store
+
+#: Languages the scorecard can be printed in (the catalogue and ``TEXTS`` carry both).
+LANGUAGES = ("en", "da")
+#: A response rate below this (per cent) is flagged on the page.
+LOW_RESPONSE_RATE = 60.0
+#: The most plan lines one printed page holds; the rest are counted, not dropped.
+MAX_PLAN_LINES = 6
+
+
+def language_of(requested: str | None) -> str:
+    """Return a supported scorecard language, English unless Danish is asked for."""
+    return requested if requested in LANGUAGES else "en"
+
+
+def unit_key(row: ResultRow) -> str:
+    """Return the plan key of a results row: the department code, or ``ORGANISATION``."""
+    return ORGANISATION if row.kind is RowKind.ORGANISATION else row.key
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every page of one scorecard shares."""
+
+    results: WaveResults
+    settings: ScorecardSettings
+    catalogue: Catalogue
+    plans: Mapping[str, Sequence[PlanAction]]
+    wave_order: Mapping[str, int]
+    wave_names: Mapping[str, str]
+    headcounts: Mapping[str, int]
+    language: str
+
+    @property
+    def texts(self) -> Mapping[str, str]:
+        return TEXTS[self.language]
+
+
+def catalogued(catalogue: Catalogue, catalogue_id: str | None) -> CatalogueAction | None:
+    return next((a for a in catalogue.actions if a.id == catalogue_id), None)
+
+
+def _lever_label(ctx: _Context, lever_id: str) -> str:
+    for lever in ctx.results.levers:
+        if lever.id == lever_id:
+            return lever.name.get(ctx.language) or next(iter(lever.name.values()))
+    return lever_id
+
+
+def _index(value: float | None) -> int | None:
+    return None if value is None else readiness.whole_index(value)
+
+
+def _trend_word(ctx: _Context, trend: Trend) -> str:
+    return ctx.texts["trend_" + trend.name.lower()]
+
+
+def _lever_lines(ctx: _Context, result: GroupResult | None) -> tuple[LeverLine, ...]:
+    lines = []
+    for lever in ctx.results.levers:
+        score = result.scores.get(lever.id) if result is not None else None
+        exact = score.index if score is not None else None
+        shown = _index(exact)
+        target = ctx.settings.target(lever.id)
+        light = ctx.settings.light(exact, lever.id)
+        gap = result.gaps.get(lever.id) if result is not None and result.gaps else None
+        change = result.changes.get(lever.id) if result is not None and result.changes else None
+        moved = None if change is None or change.change is None else round(change.change)
+        lines.append(
+            LeverLine(
+                lever_id=lever.id,
+                label=_lever_label(ctx, lever.id),
+                outcome=lever.outcome,
+                index=shown,
+                low=_index(score.ci_low) if score is not None and shown is not None else None,
+                high=_index(score.ci_high) if score is not None and shown is not None else None,
+                target=target,
+                light=light.value,
+                light_word=ctx.texts[light.value],
+                gap_to_target=None if shown is None else shown - target,
+                employees=_index(gap.employee.index) if gap is not None else None,
+                managers=_index(gap.manager.index) if gap is not None else None,
+                change=moved,
+                trend_word=_trend_word(ctx, change.outcome) if change is not None else None,
+            )
+        )
+    return tuple(lines)
+
+
+def _barrier_sentence(ctx: _Context, result: GroupResult | None) -> tuple[str | None, str]:
+    """Return the barrier lever's id and the sentence naming it (against the survey's line)."""
+    attention = ctx.settings.attention
+    if result is None:
+        return None, ""
+    barrier = find_barrier(ctx.results.questionnaire, result.scores, attention)
+    if barrier is None or barrier.index is None:
+        return None, ctx.texts["no_barrier"].format(attention=attention)
+    sentence = ctx.texts["barrier_sentence"].format(
+        lever=_lever_label(ctx, barrier.lever_id),
+        index=readiness.whole_index(barrier.index),
+        attention=attention,
+    )
+    return barrier.lever_id, sentence
+
+
+def _movement(ctx: _Context, result: GroupResult | None, lever_id: str) -> str:
+    """Return, in words, how a lever moved since the previous wave."""
+    change = result.changes.get(lever_id) if result is not None and result.changes else None
+    if change is None or change.change is None:
+        return ctx.texts["trend_not_enough_data"]
+    return ctx.texts["points"].format(
+        change=f"{round(change.change):+d}", trend=_trend_word(ctx, change.outcome)
+    )
+
+
+def _saved_line(ctx: _Context, action: PlanAction, result: GroupResult | None) -> PlanLine:
+    carried = action.wave_id != ctx.results.wave.wave_id
+    origin = catalogued(ctx.catalogue, action.catalogue_id) if action.catalogue_id else None
+    return PlanLine(
+        action_id=action.action_id,
+        lever_id=action.lever_id,
+        lever_label=_lever_label(ctx, action.lever_id),
+        title=action.title,
+        description=origin.description.get(ctx.language, "") if origin else "",
+        owner_role=action.owner_role,
+        mandate_holder=action.mandate_holder,
+        due=action.due,
+        kpi=action.kpi,
+        kpi_target=action.kpi_target,
+        status=ctx.texts["status_" + action.status.name.lower()],
+        saved=True,
+        reason="",
+        from_wave=ctx.wave_names.get(action.wave_id, action.wave_id) if carried else None,
+        movement=_movement(ctx, result, action.lever_id) if carried else None,
+    )
+
+
+def suggested_due(action: CatalogueAction, today: date) -> date:
+    """Return the due date a recommended action suggests, counted from ``today``."""
+    return today + timedelta(weeks=action.due_weeks)
+
+
+def _suggested_line(ctx: _Context, found: Recommendation, today: date) -> PlanLine:
+    action, lang = found.action, ctx.language
+    return PlanLine(
+        action_id=None,
+        lever_id=found.lever_id,
+        lever_label=_lever_label(ctx, found.lever_id),
+        title=action.title[lang],
+        description=action.description[lang],
+        owner_role=action.owner_role[lang],
+        mandate_holder=action.mandate_holder[lang],
+        due=suggested_due(action, today),
+        kpi=action.kpi[lang],
+        kpi_target=ctx.texts["target"] + f" ≥ {ctx.settings.target(found.lever_id)}",
+        status=ctx.texts["suggested"],
+        saved=False,
+        reason=ctx.texts["reason_" + found.reason.replace(" ", "_")],
+        from_wave=None,
+        movement=None,
+    )
+
+
+def recommendations(
+    ctx: _Context, result: GroupResult | None, barrier: str | None
+) -> tuple[Recommendation, ...]:
+    """Return the catalogue's recommendations for a unit's published scores."""
+    if result is None:
+        return ()
+    levers = [(lever.id, lever.outcome) for lever in ctx.results.levers]
+    scores = {lever_id: score.index for lever_id, score in result.scores.items()}
+    gaps = None
+    if result.gaps:
+        gaps = {lever_id: gap.gap for lever_id, gap in result.gaps.items() if gap.gap is not None}
+    return recommend(levers, scores, ctx.settings, ctx.catalogue, barrier=barrier, gaps=gaps)
+
+
+def _plan_lines(
+    ctx: _Context, key: str, result: GroupResult | None, barrier: str | None, today: date
+) -> list[PlanLine]:
+    """Return a unit's plan: this wave's saved actions, carried ones, then open suggestions."""
+    current = ctx.wave_order.get(ctx.results.wave.wave_id, 0)
+    saved = [
+        action
+        for action in ctx.plans.get(key, ())
+        if ctx.wave_order.get(action.wave_id, current + 1) <= current
+        and not (
+            action.wave_id != ctx.results.wave.wave_id and action.status is ActionStatus.DROPPED
+        )
+    ]
+    saved.sort(
+        key=lambda a: (
+            a.wave_id != ctx.results.wave.wave_id,
+            a.due or date.max,
+            a.title,
+        )
+    )
+    lines = [_saved_line(ctx, action, result) for action in saved]
+    taken = {
+        action.catalogue_id
+        for action in saved
+        if action.catalogue_id
+        and (action.wave_id == ctx.results.wave.wave_id or action.status is not ActionStatus.DONE)
+    }
+    for found in recommendations(ctx, result, barrier):
+        if found.action.id not in taken:
+            lines.append(_suggested_line(ctx, found, today))
+    return lines
+
+
+def _page(ctx: _Context, row: ResultRow, today: date) -> ScorecardPage:
+    result = row.result
+    key = unit_key(row)
+    barrier, sentence = _barrier_sentence(ctx, result)
+    plan = _plan_lines(ctx, key, result, barrier, today)
+    survey, wave = ctx.results.survey, ctx.results.wave
+    previous = ctx.results.previous_wave
+    rate = result.response_rate if result is not None else None
+    return ScorecardPage(
+        language=ctx.language,
+        texts=ctx.texts,
+        survey_slug=survey.slug,
+        survey_title=survey.title,
+        system_name=survey.system_in(ctx.language),
+        wave_id=wave.wave_id,
+        wave_name=wave.name,
+        previous_wave_name=previous.name if previous is not None else None,
+        department=key,
+        unit_label=ctx.texts["organisation"] if key == ORGANISATION else row.label,
+        site=row.site,
+        responses=result.responses if result is not None else None,
+        headcount=result.headcount if result is not None else _headcount(ctx, row),
+        response_rate=rate,
+        low_response=rate is not None and rate < LOW_RESPONSE_RATE,
+        min_group_size=ctx.results.min_group_size,
+        attention=ctx.settings.attention,
+        published=result is not None,
+        levers=_lever_lines(ctx, result),
+        barrier_sentence=sentence,
+        plan=tuple(plan[:MAX_PLAN_LINES]),
+        computed_on=ctx.results.computed_at.date(),
+        more_actions=max(0, len(plan) - MAX_PLAN_LINES),
+    )
+
+
+def _headcount(ctx: _Context, row: ResultRow) -> int:
+    # Headcount is HR's own figure, not a response count: it is shown even when
+    # the scores are hidden.
+    if row.kind is RowKind.ORGANISATION:
+        return sum(ctx.headcounts.values())
+    return ctx.headcounts.get(row.key, 0)
+
+
+def _context(
+    store: Store,
+    results: WaveResults,
+    language: str,
+    department: str | None,
+) -> _Context:
+    survey = results.survey
+    waves = store.list_waves(survey.slug)
+    plans: dict[str, list[PlanAction]] = {}
+    for action in store.list_plan_actions(survey.slug, department):
+        plans.setdefault(action.department, []).append(action)
+    return _Context(
+        results=results,
+        settings=store.get_scorecard_settings(survey.slug),
+        catalogue=get_action_catalogue(survey.questionnaire_id),
+        plans=plans,
+        wave_order={w.wave_id: position for position, w in enumerate(waves)},
+        wave_names={w.wave_id: w.name for w in waves},
+        headcounts={d.code: d.headcount for d in store.list_departments(survey.slug)},
+        language=language,
+    )
+
+
+def _rows(results: WaveResults, department: str | None) -> list[ResultRow]:
+    rows = [r for r in results.rows if r.kind is not RowKind.SITE]
+    if department is None:
+        return rows
+    return [r for r in rows if unit_key(r) == department]
+
+
+def scorecard(
+    store: Store,
+    survey_slug: str,
+    wave_id: str,
+    *,
+    department: str | None = None,
+    language: str = "en",
+    allowed: Callable[[str], bool] | None = None,
+    today: date | None = None,
+) -> Scorecard:
+    """Return the scorecard pages of a wave: the organisation's and each department's.
+
+    ``department`` limits it to one unit (a code, or ``ORGANISATION``);
+    ``allowed`` limits it to the reader's departments exactly as the results
+    pages do (a department viewer gets no organisation page). Raise
+    ``NotFound`` for an unknown survey, wave or department and ``NotAllowed``
+    for a department the reader may not see.
+    """
+    language = language_of(language)
+    if department is not None and department != ORGANISATION:
+        results, _row = readiness.department_results(
+            store, survey_slug, wave_id, department, allowed=allowed
+        )
+    else:
+        results = readiness.wave_results(store, survey_slug, wave_id, allowed=allowed)
+    rows = _rows(results, department)
+    if department is not None and not rows:
+        raise NotFound("There is no scorecard for this unit.")
+    ctx = _context(store, results, language, department)
+    day = today or date.today()
+    return Scorecard(
+        survey_title=results.survey.title,
+        wave_name=results.wave.name,
+        language=language,
+        pages=tuple(_page(ctx, row, day) for row in rows),
+    )
+
+
+def audit_download(
+    store: Store, actor: str, card: Scorecard, survey_slug: str, wave_id: str
+) -> None:
+    """Record a scorecard PDF download in the audit trail."""
+    units = ", ".join(page.department for page in card.pages[:5])
+    more = f" and {len(card.pages) - 5} more" if len(card.pages) > 5 else ""
+    audit(store, actor, "scorecard.pdf", f"{survey_slug}/{wave_id}", f"{units}{more}")

@@ -24,6 +24,14 @@ here; the audience is, because the two audiences answer different items.
   set for Cronbach's alpha — ``n``, per item Σx and Σx² of the scored values,
   and Σ(total)² of each case's total. Σtotal is not stored: it is Σ of the
   per-item Σx.
+* the free-text comments (schema 2): ``comment_count``, how many responses
+  carry a comment that is not blank, and ``comments``, their texts exactly as
+  written, in a canonical order (by SHA-256 of the text, then the text) that
+  says nothing about who answered when. Texts are a multiset, so they add up
+  exactly like the counts. Only ``cap_comments`` drops texts (to keep a
+  stored cell under DynamoDB's item size); ``comment_count`` then still
+  counts them all. Whether a group's comments may be *shown* is decided by
+  ``anonymity.disclose_comments``, never here.
 
 **The whole-number respondent index.** A respondent who scored k items on a
 lever (k ≥ 1) with sum S has the index (S/k − 1) / 4 · 100 = 25 · (S − k) / k.
@@ -64,10 +72,13 @@ rounds them when the indices are exact. A threshold such as the barrier's
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import sys
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from fractions import Fraction
 from itertools import combinations
@@ -97,8 +108,15 @@ from portal.domain.scoring import (
 from portal.domain.scoring import find_barrier as find_barrier_in_scores
 
 #: The layout of ``to_dict``; raise it when the stored form changes.
-SCHEMA_VERSION = 1
-_KNOWN_SCHEMAS = frozenset({SCHEMA_VERSION})
+#: Schema 2 added the comments; schema 1 records (without them) are still read, so a
+#: stored snapshot can be recognised as outdated and recomputed.
+SCHEMA_VERSION = 2
+_KNOWN_SCHEMAS = frozenset({1, SCHEMA_VERSION})
+#: Schemas whose parts hold comments.
+_WITH_COMMENTS = frozenset({2})
+#: The most bytes of comment text (as escaped JSON) one audience part keeps when stored;
+#: two parts and the numbers stay well under DynamoDB's 400 KB item limit.
+COMMENT_BUDGET = 150_000
 #: Index points per scale step: the index of a mean m is (m − 1) · 100 / 4.
 _INDEX_STEP = Fraction(100, HIGHEST - LOWEST)
 #: Bits kept before the final rounding of a square root (as in ``statistics``).
@@ -123,6 +141,25 @@ def _check_counts(values: object, length: int, what: str) -> None:
         raise AggregateError(f"{what} must be a tuple of {length} whole numbers, got {values!r}.")
     for value in values:
         _check_count(value, what)
+
+
+def comment_order(text: str) -> tuple[str, str]:
+    """Return the canonical sort key of a comment: the SHA-256 of its text, then the text.
+
+    A hash order is as good as a shuffle for hiding arrival order and for
+    choosing which texts ``cap_comments`` keeps, yet it is the same on every
+    computation, so equal responses always make equal records.
+    """
+    return hashlib.sha256(text.encode("utf-8")).hexdigest(), text
+
+
+def comment_cost(text: str) -> int:
+    """Return the bytes a comment takes in a stored cell (JSON with non-ASCII escaped)."""
+    return len(json.dumps(text))
+
+
+def _has_text(comment: str | None) -> bool:
+    return isinstance(comment, str) and bool(comment.strip())
 
 
 @dataclass(frozen=True)
@@ -228,9 +265,23 @@ class AudiencePart:
     items: tuple[ItemTally, ...]
     levers: tuple[LeverSums, ...]
     complete_cases: tuple[CompleteCases, ...]
+    comments: tuple[str, ...] = ()
+    comment_count: int = 0
 
     def __post_init__(self) -> None:
         where = f"The {self.audience} part"
+        _check_count(self.comment_count, f"{where}: comment_count")
+        if not isinstance(self.comments, tuple) or not all(
+            isinstance(text, str) and text.strip() for text in self.comments
+        ):
+            raise AggregateError(f"{where}: comments must be a tuple of texts that are not blank.")
+        if list(self.comments) != sorted(self.comments, key=comment_order):
+            raise AggregateError(f"{where}: comments must be in their canonical order.")
+        if not len(self.comments) <= self.comment_count <= self.responses:
+            raise AggregateError(
+                f"{where}: {len(self.comments)} comment text(s) of {self.comment_count} "
+                f"comment(s) do not fit {self.responses} responses."
+            )
         if not isinstance(self.audience, Audience):
             raise AggregateError(f"An aggregate part needs an audience, got {self.audience!r}.")
         if _check_count(self.responses, f"{where}: responses") == 0:
@@ -295,6 +346,8 @@ class Aggregate:
                 f"Aggregate schema {self.schema!r} is unknown; this code reads "
                 f"{', '.join(map(str, sorted(_KNOWN_SCHEMAS)))}. Upgrade the portal first."
             )
+        if self.schema not in _WITH_COMMENTS and any(p.comment_count for p in self.parts):
+            raise AggregateError(f"Aggregate schema {self.schema} holds no comments.")
         audiences = [part.audience.value for part in self.parts]
         if audiences != sorted(set(audiences)):
             raise AggregateError("An aggregate holds at most one part per audience, in order.")
@@ -395,6 +448,8 @@ class _Sums:
         self.items: dict[str, list[int]] = {}  # [1s, 2s, 3s, 4s, 5s, don't know]
         self.levers: dict[str, list[int]] = {}  # [n, Σv, Σv²]
         self.cases: dict[tuple[str, tuple[str, ...]], list[int]] = {}  # [n, Σt², Σx…, Σx²…]
+        self.comments: Counter[str] = Counter()
+        self.comment_count = 0
 
     def start(self, plan: _Plan) -> None:
         self.started = True
@@ -414,6 +469,10 @@ class _Sums:
                 scored[item.id] = score_item(item, answer)  # rejects an off-scale answer
                 self.items[item.id][SCALE_POINTS if answer is None else answer - LOWEST] += 1
         self.responses += 1
+        if _has_text(response.comment):
+            assert response.comment is not None
+            self.comments[response.comment] += 1
+            self.comment_count += 1
         for lever_id, items in plan.levers:
             values = [v for v in (scored.get(item.id) for item in items) if v is not None]
             if values:
@@ -458,6 +517,9 @@ class _Sums:
                 "the responses."
             )
         self.responses += sign * part.responses
+        self.comment_count += sign * part.comment_count
+        for text in part.comments:
+            self.comments[text] += sign
         _add_into(self.items, items, sign)
         _add_into(self.levers, levers, sign)
         _add_into(self.cases, cases, sign)
@@ -465,6 +527,8 @@ class _Sums:
     def freeze(self, audience: Audience) -> AudiencePart | None:
         everything = [
             self.responses,
+            self.comment_count,
+            *self.comments.values(),
             *(c for v in self.items.values() for c in v),
             *(c for v in self.levers.values() for c in v),
             *(c for v in self.cases.values() for c in v),
@@ -499,6 +563,13 @@ class _Sums:
                 )
                 for (lever_id, item_ids), e in sorted(self.cases.items())
             ),
+            comments=tuple(
+                sorted(
+                    (text for text, times in self.comments.items() for _ in range(times)),
+                    key=comment_order,
+                )
+            ),
+            comment_count=self.comment_count,
         )
 
 
@@ -609,19 +680,49 @@ def subtract(whole: Aggregate, part: Aggregate) -> Aggregate:
     return _finish(whole, sums)
 
 
+def cap_comments(aggregate: Aggregate, budget: int = COMMENT_BUDGET) -> Aggregate:
+    """Return ``aggregate`` keeping, per audience part, at most ``budget`` bytes of comments.
+
+    Rules: a part keeps the longest run of its comments, in canonical order
+    (``comment_order``), whose ``comment_cost`` adds up to at most ``budget``;
+    ``comment_count`` is left as it was, so a reader can say how many were not
+    kept. The result depends only on the part's comments, never on how they
+    were added up, so apply it once to a finished cell (``merge`` of capped
+    cells concatenates, it does not cap again). A part within the budget is
+    returned unchanged.
+    """
+    if budget < 0:
+        raise AggregateError(f"A comment budget cannot be negative, got {budget}.")
+    parts = []
+    for part in aggregate.parts:
+        kept, used = 0, 0
+        for text in part.comments:
+            used += comment_cost(text)
+            if used > budget:
+                break
+            kept += 1
+        parts.append(
+            part if kept == len(part.comments) else replace(part, comments=part.comments[:kept])
+        )
+    return replace(aggregate, parts=tuple(parts))
+
+
 # -- storage -----------------------------------------------------------------------
 
 
 def to_dict(aggregate: Aggregate) -> dict[str, object]:
     """Return ``aggregate`` as plain JSON-safe data, keys always in the same order.
 
-    Layout (schema 1): ``schema``, ``questionnaire_id``, ``questionnaire_version``,
+    Layout (schema 2): ``schema``, ``questionnaire_id``, ``questionnaire_version``,
     ``scale``, and ``parts``: per audience ``audience``, ``responses``,
     ``items`` {item id: [1s, 2s, 3s, 4s, 5s, don't know]}, ``levers``
-    {lever id: [n, Σv, Σv²]} and ``complete_cases`` [{``lever``, ``items``,
-    ``n``, ``sum_x``, ``sum_x2``, ``sum_total2``}]. Every number is a whole
-    number; items, levers and item sets are sorted by id.
+    {lever id: [n, Σv, Σv²]}, ``complete_cases`` [{``lever``, ``items``,
+    ``n``, ``sum_x``, ``sum_x2``, ``sum_total2``}], ``comment_count`` and
+    ``comments`` [texts in canonical order]. Every number is a whole number;
+    items, levers and item sets are sorted by id. Schema 1 is the same
+    without the two comment fields.
     """
+    with_comments = aggregate.schema in _WITH_COMMENTS
     return {
         "schema": aggregate.schema,
         "questionnaire_id": aggregate.questionnaire_id,
@@ -644,6 +745,11 @@ def to_dict(aggregate: Aggregate) -> dict[str, object]:
                     }
                     for c in part.complete_cases
                 ],
+                **(
+                    {"comment_count": part.comment_count, "comments": list(part.comments)}
+                    if with_comments
+                    else {}
+                ),
             }
             for part in aggregate.parts
         ],
@@ -686,8 +792,12 @@ def _texts(value: object, where: str) -> tuple[str, ...]:
     return tuple(_text(v, where) for v in value)
 
 
-def _part_from_dict(data: object, where: str) -> AudiencePart:
-    raw = _only(data, {"audience", "responses", "items", "levers", "complete_cases"}, where)
+def _part_from_dict(data: object, where: str, schema: int) -> AudiencePart:
+    fields = {"audience", "responses", "items", "levers", "complete_cases"}
+    with_comments = schema in _WITH_COMMENTS
+    if with_comments:
+        fields |= {"comment_count", "comments"}
+    raw = _only(data, fields, where)
     audience_value = _field(raw, "audience", where)
     try:
         audience = Audience(str(audience_value))
@@ -709,10 +819,10 @@ def _part_from_dict(data: object, where: str) -> AudiencePart:
         n, sum_v, sum_v2 = _ints(values, f"{where}, lever {lever_id}", 3)
         lever_sums.append(LeverSums(_text(lever_id, where), n, sum_v, sum_v2))
     complete = []
-    fields = {"lever", "items", "n", "sum_x", "sum_x2", "sum_total2"}
+    case_fields = {"lever", "items", "n", "sum_x", "sum_x2", "sum_total2"}
     for index, entry in enumerate(cases):
         at = f"{where}, complete_cases[{index}]"
-        entry = _only(entry, fields, at)
+        entry = _only(entry, case_fields, at)
         item_ids = _texts(_field(entry, "items", at), at)
         complete.append(
             CompleteCases(
@@ -724,12 +834,22 @@ def _part_from_dict(data: object, where: str) -> AudiencePart:
                 _check_count(_field(entry, "sum_total2", at), at),
             )
         )
+    comments: tuple[str, ...] = ()
+    comment_count = 0
+    if with_comments:
+        comment_count = _check_count(_field(raw, "comment_count", where), f"{where}: comments")
+        texts = _field(raw, "comments", where)
+        if not isinstance(texts, list | tuple) or not all(isinstance(t, str) for t in texts):
+            raise AggregateError(f"{where}: comments must be a list of texts.")
+        comments = tuple(texts)
     return AudiencePart(
         audience=audience,
         responses=_check_count(_field(raw, "responses", where), f"{where}: responses"),
         items=tuple(tallies),
         levers=tuple(lever_sums),
         complete_cases=tuple(complete),
+        comments=comments,
+        comment_count=comment_count,
     )
 
 
@@ -760,7 +880,7 @@ def from_dict(data: object) -> Aggregate:
             _field(raw, "questionnaire_version", where), "questionnaire_version"
         ),
         scale=_check_count(_field(raw, "scale", where), "scale"),
-        parts=tuple(_part_from_dict(part, f"parts[{i}]") for i, part in enumerate(parts)),
+        parts=tuple(_part_from_dict(part, f"parts[{i}]", schema) for i, part in enumerate(parts)),
         schema=schema,
     )
 

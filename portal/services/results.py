@@ -10,6 +10,12 @@ department — whose read cost depends on the number of departments only.
 - An **open** wave's snapshot is recomputed when older than ``REFRESH_SECONDS``;
   every other view reads the snapshot as it is, so a view's cost is bounded.
 
+Each department's cell also carries its free-text comments (``aggregates``,
+schema 2), capped per audience at ``aggregates.COMMENT_BUDGET`` bytes so a cell
+stays one DynamoDB item; whether they may be shown is decided by the readers
+(``readiness.department_comments``), never here. A snapshot stored in an older
+layout is recomputed on its next view, even for a closed wave.
+
 A computation builds a complete new snapshot and the store switches to it only
 at the end, so an interrupted computation changes nothing and a retry counts
 every response exactly once. ``verify`` recomputes everything from the raw
@@ -51,7 +57,10 @@ def compute_snapshot(store: Store, survey_slug: str, wave_id: str, *, now: datet
             break
         cursor = page.next_cursor
     snapshot_id = f"{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
-    return Snapshot(survey_slug, wave_id, snapshot_id, now, dict(sorted(cells.items())))
+    # Capped once, on the finished cells: the cap depends only on a cell's comments,
+    # so a recomputation (and ``verify``) keeps exactly the same texts.
+    capped = {code: aggregates.cap_comments(cell) for code, cell in sorted(cells.items())}
+    return Snapshot(survey_slug, wave_id, snapshot_id, now, capped)
 
 
 def refresh_snapshot(store: Store, survey_slug: str, wave_id: str, *, now: datetime) -> Snapshot:
@@ -71,12 +80,13 @@ def current_snapshot(
 ) -> Snapshot:
     """Return the snapshot a view should use, recomputing it only when it is due.
 
-    Rules: none yet → compute; closed wave and computed after its closing day →
-    final, never recomputed; otherwise recomputed when older than ``max_age``.
+    Rules: none yet, or stored in an older layout (``outdated``) → compute;
+    closed wave and computed after its closing day → final, never recomputed;
+    otherwise recomputed when older than ``max_age``.
     """
     now = now or datetime.now(UTC)
     snapshot = store.get_snapshot(survey_slug, wave_id)
-    if snapshot is None:
+    if snapshot is None or outdated(snapshot):
         return refresh_snapshot(store, survey_slug, wave_id, now=now)
     wave = store.get_wave(survey_slug, wave_id)
     final = (
@@ -89,6 +99,11 @@ def current_snapshot(
     return refresh_snapshot(store, survey_slug, wave_id, now=now)
 
 
+def outdated(snapshot: Snapshot) -> bool:
+    """Tell whether any cell of ``snapshot`` is stored in an older aggregate layout."""
+    return any(cell.schema != aggregates.SCHEMA_VERSION for cell in snapshot.cells.values())
+
+
 def verify(store: Store, survey_slug: str, wave_id: str) -> list[str]:
     """Recompute the wave from its raw responses; list every difference from the stored snapshot.
 
@@ -99,6 +114,11 @@ def verify(store: Store, survey_slug: str, wave_id: str) -> list[str]:
     fresh = compute_snapshot(store, survey_slug, wave_id, now=datetime.now(UTC))
     if stored is None:
         return [f"No stored aggregates yet; the raw responses number {fresh.responses}."]
+    if outdated(stored):
+        return [
+            "The stored aggregates are in an older layout (without comments); the next "
+            "results view recomputes them, or run `portal results refresh`."
+        ]
     problems = []
     for code in sorted(set(stored.cells) | set(fresh.cells)):
         mine, truth = stored.cells.get(code), fresh.cells.get(code)

@@ -24,6 +24,9 @@ from portal.domain.aggregates import (
     LeverSums,
     aggregate_response,
     aggregate_responses,
+    cap_comments,
+    comment_cost,
+    comment_order,
     compare_audiences,
     compare_waves,
     cronbach_alpha,
@@ -524,8 +527,17 @@ def test_to_dict_writes_plain_numbers_in_a_fixed_layout() -> None:
     data = to_dict(aggregate_response(Q, M1))
     assert list(data) == ["schema", "questionnaire_id", "questionnaire_version", "scale", "parts"]
     part = data["parts"][0]  # type: ignore[index]
-    assert list(part) == ["audience", "responses", "items", "levers", "complete_cases"]
+    assert list(part) == [
+        "audience",
+        "responses",
+        "items",
+        "levers",
+        "complete_cases",
+        "comment_count",
+        "comments",
+    ]
     assert part["audience"] == "manager" and part["responses"] == 1
+    assert part["comment_count"] == 0 and part["comments"] == []
     assert part["items"]["purpose-hq-only"] == [1, 0, 0, 0, 0, 0]
     assert part["levers"]["managers"] == [1, 14, 196]
     assert part["complete_cases"][1] == {
@@ -577,6 +589,17 @@ def damaged(change: str) -> dict[str, Any]:
         data["parts"].reverse()
     elif change == "more answers than responses":
         employee["items"]["purpose-why"] = [3, 0, 0, 0, 0, 0]
+    elif change == "comments out of order":
+        employee["comment_count"] = 2
+        employee["comments"] = sorted(["a", "b"], key=comment_order, reverse=True)
+    elif change == "more comments than responses":
+        employee["comment_count"] = 3
+    elif change == "a blank comment":
+        employee.update(comment_count=1, comments=["  "])
+    elif change == "a comment that is not text":
+        employee.update(comment_count=1, comments=[5])
+    elif change == "comments in a schema 1 record":
+        data["schema"] = 1
     elif change == "one-item complete cases":
         entry = employee["complete_cases"][0]
         entry.update(items=["managers-backing"], sum_x=[5], sum_x2=[25], sum_total2=25)
@@ -597,6 +620,11 @@ def damaged(change: str) -> dict[str, Any]:
         "impossible sums",
         "parts out of order",
         "more answers than responses",
+        "comments out of order",
+        "more comments than responses",
+        "a blank comment",
+        "a comment that is not text",
+        "comments in a schema 1 record",
         "one-item complete cases",
     ],
 )
@@ -629,3 +657,100 @@ def test_one_cell_of_the_default_questionnaire_fits_one_dynamodb_read_unit() -> 
         entry["sum_total2"] *= 100_000
     from_dict(many)  # still a valid aggregate
     assert len(json.dumps(many).encode()) < 4096
+
+
+# -- comments ----------------------------------------------------------------------
+
+
+def with_comment(response: Response, comment: str | None) -> Response:
+    """Return ``response`` with another comment (a new key, so it is another response)."""
+    return make_response(
+        audience=response.audience, answers=dict(response.answers), comment=comment
+    )
+
+
+def test_a_cell_keeps_its_comments_as_written_and_counts_only_real_ones() -> None:
+    cell = aggregate_responses(
+        Q,
+        [
+            with_comment(E1, "More training, please"),
+            with_comment(E2, "   "),
+            with_comment(E2, None),
+            with_comment(M1, "  Ask us first  "),
+            with_comment(E1, "More training, please"),
+        ],
+    )
+    employees, managers = cell.part(EMPLOYEE), cell.part(MANAGER)
+    assert employees is not None and managers is not None
+    assert employees.comments == ("More training, please", "More training, please")
+    assert employees.comment_count == 2 and employees.responses == 4
+    assert managers.comments == ("  Ask us first  ",) and managers.comment_count == 1
+
+
+def test_comments_are_kept_in_hash_order_whatever_order_they_came_in() -> None:
+    texts = [f"comment {i}" for i in range(12)]
+    forwards = aggregate_responses(Q, [with_comment(E1, t) for t in texts])
+    backwards = aggregate_responses(Q, [with_comment(E1, t) for t in reversed(texts)])
+    assert forwards == backwards
+    part = forwards.part(EMPLOYEE)
+    assert part is not None
+    assert list(part.comments) == sorted(texts, key=comment_order)
+    assert list(part.comments) != texts and list(part.comments) != sorted(texts)
+
+
+def test_comments_add_up_and_subtract_like_counts() -> None:
+    first = aggregate_responses(Q, [with_comment(E1, "a"), with_comment(M1, "b")])
+    second = aggregate_responses(Q, [with_comment(E2, "a"), with_comment(E2, "c")])
+    both = merge(first, second)
+    employees = both.part(EMPLOYEE)
+    assert employees is not None
+    assert sorted(employees.comments) == ["a", "a", "c"] and employees.comment_count == 3
+    assert subtract(both, second) == first
+    with pytest.raises(AggregateError, match="negative"):
+        subtract(first, aggregate_responses(Q, [with_comment(E1, "never written")]))
+
+
+def test_cap_keeps_the_first_comments_in_hash_order_within_the_budget() -> None:
+    texts = [f"{i:03d} " + "x" * 40 for i in range(20)]
+    cell = aggregate_responses(Q, [with_comment(E1, t) for t in texts])
+    cost = comment_cost(texts[0])
+    assert cost == 46  # the text and its two quotes
+    capped = cap_comments(cell, budget=5 * cost + cost // 2)
+    part = capped.part(EMPLOYEE)
+    assert part is not None
+    assert part.comments == tuple(sorted(texts, key=comment_order)[:5])
+    assert part.comment_count == 20
+    assert cap_comments(cell, budget=20 * cost) == cell
+    assert cap_comments(capped, budget=5 * cost) == capped
+
+
+def test_a_comment_costs_what_its_escaped_json_takes() -> None:
+    assert comment_cost("Mere træning 🙂") == len(json.dumps("Mere træning 🙂"))
+    assert comment_cost("🙂") == 14  # a surrogate pair, escaped, and two quotes
+
+
+def test_a_capped_cell_at_its_largest_still_fits_one_dynamodb_item() -> None:
+    questionnaire = get_questionnaire("change-readiness")
+    longest = "🙂" * 5000  # MAX_COMMENT_LENGTH characters, each 12 bytes escaped
+    responses = [
+        make_response(audience=a, answers={i.id: 5 for i in questionnaire.items_for(a)},
+                      comment=f"{n}{longest}"[:5000])
+        for a in (EMPLOYEE, MANAGER)
+        for n in range(40)
+    ]  # fmt: skip
+    cell = cap_comments(aggregate_responses(questionnaire, responses))
+    stored = json.dumps(to_dict(cell), separators=(",", ":"))
+    assert len(stored.encode()) < 400 * 1024 - 1024  # room for the key and attribute names
+    assert all(p.comments and p.comment_count == 40 for p in cell.parts)
+
+
+def test_a_schema_1_record_is_still_read_without_comments() -> None:
+    data: dict[str, Any] = copy.deepcopy(to_dict(aggregate_responses(Q, [E1, M1])))
+    data["schema"] = 1
+    for part in data["parts"]:
+        del part["comment_count"], part["comments"]
+    old = from_dict(data)
+    assert old.schema == 1 and old.responses == 2
+    assert to_dict(old) == data
+    with pytest.raises(AggregateError, match="only answers to the same"):
+        merge(old, aggregate_response(Q, E2))

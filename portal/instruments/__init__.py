@@ -3,6 +3,10 @@
 Layout: ``portal/instruments/<questionnaire id>/v<version>.yaml``. A published
 version is never edited: a changed wording is a new version, so that waves
 answered with different wordings are never silently compared.
+
+Beside them, ``actions-v<version>.yaml`` is the questionnaire's catalogue of
+reinforcement actions (see ``portal.domain.scorecard``). Its name does not match
+``v<N>.yaml``, so listing questionnaires never mistakes it for one.
 """
 
 from __future__ import annotations
@@ -14,17 +18,41 @@ from pathlib import Path
 
 import yaml
 
-from portal.domain.errors import NotFound
+from portal.domain.errors import NotFound, ValidationError
 from portal.domain.questionnaire import Questionnaire, QuestionnaireError, parse_questionnaire
+from portal.domain.scorecard import Catalogue, CatalogueError, parse_catalogue
 
 DEFAULT_QUESTIONNAIRE = "change-readiness"
 _VERSION_FILE = re.compile(r"^v([1-9][0-9]*)\.yaml$")
+_CATALOGUE_FILE = re.compile(r"^actions-v([1-9][0-9]*)\.yaml$")
 #: Questionnaire files are small; a bigger one is a mistake, not an instrument.
 MAX_FILE_BYTES = 512 * 1024
 
 
 def _root() -> Path:
     return Path(str(resources.files(__name__)))
+
+
+def _read_yaml(path: Path, error: type[ValidationError]) -> object:
+    """Return a small YAML file's data; raise ``error`` naming the file (and line) on failure."""
+    name = str(path)
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise error(f"{name}: the file is larger than {MAX_FILE_BYTES} bytes.")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise error(f"{name}: no such file.") from exc
+    except UnicodeDecodeError as exc:
+        raise error(f"{name}: the file is not UTF-8 text.") from exc
+    except OSError as exc:
+        raise error(f"{name}: cannot be read ({exc.strerror}).") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise error(f"{name}: {where}: {problem}.") from exc
 
 
 def load_questionnaire_file(path: Path | str) -> Questionnaire:
@@ -35,23 +63,7 @@ def load_questionnaire_file(path: Path | str) -> Questionnaire:
     """
     path = Path(path)
     name = str(path)
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise QuestionnaireError(f"{name}: the file is larger than {MAX_FILE_BYTES} bytes.")
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise QuestionnaireError(f"{name}: no such file.") from exc
-    except UnicodeDecodeError as exc:
-        raise QuestionnaireError(f"{name}: the file is not UTF-8 text.") from exc
-    except OSError as exc:
-        raise QuestionnaireError(f"{name}: cannot be read ({exc.strerror}).") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise QuestionnaireError(f"{name}: {where}: {problem}.") from exc
+    data = _read_yaml(path, QuestionnaireError)
     questionnaire = parse_questionnaire(data, source=name)
     match = _VERSION_FILE.match(path.name)
     if match and int(match.group(1)) != questionnaire.version:
@@ -98,3 +110,45 @@ def get_questionnaire(questionnaire_id: str, version: int | None = None) -> Ques
             f"but its folder is {questionnaire_id!r}."
         )
     return questionnaire
+
+
+def load_catalogue_file(path: Path | str) -> Catalogue:
+    """Read and validate one action catalogue file.
+
+    Raise ``CatalogueError`` naming the file and, for YAML syntax errors, the
+    line and column.
+    """
+    path = Path(path)
+    catalogue = parse_catalogue(_read_yaml(path, CatalogueError), source=str(path))
+    match = _CATALOGUE_FILE.match(path.name)
+    if match and int(match.group(1)) != catalogue.version:
+        raise CatalogueError(
+            f"{path}: version: the file is named for version {match.group(1)} but says "
+            f"version {catalogue.version}."
+        )
+    return catalogue
+
+
+@functools.cache
+def get_action_catalogue(questionnaire_id: str) -> Catalogue:
+    """Return the newest action catalogue shipped for a questionnaire.
+
+    Raise ``NotFound`` when the questionnaire has none, and ``CatalogueError``
+    when the file says it belongs to another questionnaire.
+    """
+    folder = _root() / questionnaire_id
+    versions = (
+        sorted(int(m.group(1)) for f in folder.iterdir() if (m := _CATALOGUE_FILE.match(f.name)))
+        if questionnaire_id in available_questionnaires()
+        else []
+    )
+    if not versions:
+        raise NotFound(f"Questionnaire {questionnaire_id!r} ships no catalogue of actions.")
+    name = f"actions-v{versions[-1]}.yaml"
+    catalogue = load_catalogue_file(folder / name)
+    if catalogue.questionnaire_id != questionnaire_id:
+        raise CatalogueError(
+            f"{questionnaire_id}/{name}: questionnaire: says {catalogue.questionnaire_id!r}, "
+            f"but its folder is {questionnaire_id!r}."
+        )
+    return catalogue

@@ -26,6 +26,7 @@ from portal.domain.entities import (
     Wave,
     WaveStatus,
 )
+from portal.domain.scorecard import PlanAction, ScorecardSettings
 from portal.storage.port import Page, Store
 
 T = TypeVar("T")
@@ -210,3 +211,29 @@ class CachedStore:
     ) -> Page[Response]:
         """List responses."""
         return self.store.list_responses(survey_slug, wave_id, cursor=cursor, limit=limit)
+
+    def put_plan_action(self, action: PlanAction) -> None:
+        """Store a plan action."""
+        self.store.put_plan_action(action)
+
+    def get_plan_action(self, survey_slug: str, department: str, action_id: str) -> PlanAction:
+        """Read a plan action (never cached: HR edits it and expects to see the change)."""
+        return self.store.get_plan_action(survey_slug, department, action_id)
+
+    def list_plan_actions(
+        self, survey_slug: str, department: str | None = None
+    ) -> list[PlanAction]:
+        """List plan actions (never cached)."""
+        return self.store.list_plan_actions(survey_slug, department)
+
+    def delete_plan_action(self, survey_slug: str, department: str, action_id: str) -> None:
+        """Remove a plan action."""
+        self.store.delete_plan_action(survey_slug, department, action_id)
+
+    def get_scorecard_settings(self, survey_slug: str) -> ScorecardSettings:
+        """Read scorecard settings (never cached)."""
+        return self.store.get_scorecard_settings(survey_slug)
+
+    def put_scorecard_settings(self, settings: ScorecardSettings) -> None:
+        """Store scorecard settings."""
+        self.store.put_scorecard_settings(settings)

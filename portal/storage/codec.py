@@ -25,6 +25,7 @@ from portal.domain.entities import (
     WaveStatus,
 )
 from portal.domain.errors import StorageError, ValidationError
+from portal.domain.scorecard import ActionStatus, PlanAction, ScorecardSettings
 
 T = TypeVar("T")
 
@@ -333,6 +334,72 @@ def snapshot_from_rows(
             snapshot_id=snapshot_id,
             computed_at=datetime.fromisoformat(computed_at),
             cells={code: aggregates.from_dict(json.loads(data)) for code, data in rows},
+        ),
+    )
+
+
+def plan_action_to_dict(a: PlanAction) -> dict[str, Any]:
+    """Encode a reinforcement plan action."""
+    return {
+        "survey_slug": a.survey_slug,
+        "department": a.department,
+        "action_id": a.action_id,
+        "wave_id": a.wave_id,
+        "lever_id": a.lever_id,
+        "catalogue_id": a.catalogue_id,
+        "title": a.title,
+        "owner_role": a.owner_role,
+        "mandate_holder": a.mandate_holder,
+        "due": _day(a.due),
+        "kpi": a.kpi,
+        "kpi_target": a.kpi_target,
+        "status": a.status.value,
+        "updated_on": _day(a.updated_on),
+    }
+
+
+def plan_action_from_dict(d: Mapping[str, Any]) -> PlanAction:
+    """Decode a reinforcement plan action."""
+    return _decode(
+        "plan action",
+        lambda: PlanAction(
+            survey_slug=d["survey_slug"],
+            department=d["department"],
+            action_id=d["action_id"],
+            wave_id=d["wave_id"],
+            lever_id=d["lever_id"],
+            catalogue_id=d.get("catalogue_id"),
+            title=d["title"],
+            owner_role=d["owner_role"],
+            mandate_holder=d["mandate_holder"],
+            due=_parse_day(d.get("due")),
+            kpi=d.get("kpi", ""),
+            kpi_target=d.get("kpi_target", ""),
+            status=ActionStatus(d["status"]),
+            updated_on=date.fromisoformat(d["updated_on"]),
+        ),
+    )
+
+
+def scorecard_settings_to_dict(x: ScorecardSettings) -> dict[str, Any]:
+    """Encode a survey's scorecard settings."""
+    return {
+        "survey_slug": x.survey_slug,
+        "attention": x.attention,
+        "default_target": x.default_target,
+        "lever_targets": dict(x.lever_targets),
+    }
+
+
+def scorecard_settings_from_dict(d: Mapping[str, Any]) -> ScorecardSettings:
+    """Decode a survey's scorecard settings."""
+    return _decode(
+        "scorecard settings",
+        lambda: ScorecardSettings(
+            survey_slug=d["survey_slug"],
+            attention=_int(d["attention"]),
+            default_target=_int(d["default_target"]),
+            lever_targets={k: _int(v) for k, v in (d.get("lever_targets") or {}).items()},
         ),
     )
 

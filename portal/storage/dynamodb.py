@@ -19,6 +19,8 @@ aggregate pointer      ``SURVEY#<slug>``            ``AGGHEAD#<wave id>``
 response               ``RESP#<slug>#<wave id>``    ``<random key>``
 API token (by hash)    ``TOKEN#<sha-256>``          ``TOKEN``
 API token (by account) ``USER#<e-mail>``            ``TOKEN#<created day>#<sha-256>``
+plan action            ``SURVEY#<slug>``            ``PLAN#<dept or *>#<action id>``
+scorecard settings     ``SURVEY#<slug>``            ``SCORECARD``
 =====================  ===========================  ====================
 
 An API token is written twice, like a link: the item by hash answers each API
@@ -27,6 +29,11 @@ applies at once: 1 RCU); the copy by account lets the tokens page list one
 account's tokens with one ``Query``. Both are written in one transaction (two
 items, 4 WCU); the by-hash item is conditional, so a clash or a missing token
 changes neither.
+
+Plan actions sit in their survey's partition, so a survey's whole plan is one
+``Query`` on ``begins_with(sk, "PLAN#")`` and one department's on
+``PLAN#<dept>#`` (codes cannot contain ``#``; the organisation's plan is ``*``).
+They are few (tens per department) and sorted in Python by ``plan_order``.
 
 The table is injected (a boto3 ``Table`` resource); this module never creates a
 client or resource at import time.
@@ -61,6 +68,7 @@ from portal.domain.errors import (
     NotFound,
     StorageError,
 )
+from portal.domain.scorecard import PlanAction, ScorecardSettings, plan_order
 from portal.storage import codec
 from portal.storage.port import MAX_PAGE_SIZE, Page
 
@@ -623,6 +631,72 @@ class DynamoStore:
             survey_slug, wave_id, snapshot_id, str(head["computed_at"]), rows
         )
 
+    # -- reinforcement plans and scorecard settings ------------------------------
+
+    def put_plan_action(self, action: PlanAction) -> None:
+        """Create or replace a plan action (one write)."""
+        with self._calls("storing a plan action"):
+            self.table.put_item(
+                Item={
+                    **_plan_key(action.survey_slug, action.department, action.action_id),
+                    **_without_none(codec.plan_action_to_dict(action)),
+                }
+            )
+
+    def get_plan_action(self, survey_slug: str, department: str, action_id: str) -> PlanAction:
+        """Return one plan action (one read)."""
+        with self._calls("reading a plan action"):
+            item = self.table.get_item(Key=_plan_key(survey_slug, department, action_id)).get(
+                "Item"
+            )
+        if item is None:
+            raise NotFound(f"Survey {survey_slug!r} has no plan action {action_id!r} there.")
+        return codec.plan_action_from_dict(_plain(item))
+
+    def list_plan_actions(
+        self, survey_slug: str, department: str | None = None
+    ) -> list[PlanAction]:
+        """Return a survey's (or one department's) plan actions in plan order (one query)."""
+        prefix = "PLAN#" if department is None else f"PLAN#{department}#"
+        items = self._query(f"SURVEY#{survey_slug}", prefix)
+        return sorted((codec.plan_action_from_dict(i) for i in items), key=plan_order)
+
+    def delete_plan_action(self, survey_slug: str, department: str, action_id: str) -> None:
+        """Remove a plan action (one conditional delete)."""
+        try:
+            with self._calls("removing a plan action"):
+                self.table.delete_item(
+                    Key=_plan_key(survey_slug, department, action_id),
+                    ConditionExpression="attribute_exists(pk)",
+                )
+        except StorageError as exc:
+            if _condition_failed(exc):
+                raise NotFound(
+                    f"Survey {survey_slug!r} has no plan action {action_id!r} there."
+                ) from exc
+            raise
+
+    def get_scorecard_settings(self, survey_slug: str) -> ScorecardSettings:
+        """Return the survey's scorecard settings, or the defaults (one read)."""
+        with self._calls("reading scorecard settings"):
+            item = self.table.get_item(Key={"pk": f"SURVEY#{survey_slug}", "sk": "SCORECARD"}).get(
+                "Item"
+            )
+        if item is None:
+            return ScorecardSettings(survey_slug)
+        return codec.scorecard_settings_from_dict(_plain(item))
+
+    def put_scorecard_settings(self, settings: ScorecardSettings) -> None:
+        """Create or replace a survey's scorecard settings (one write)."""
+        with self._calls("storing scorecard settings"):
+            self.table.put_item(
+                Item={
+                    "pk": f"SURVEY#{settings.survey_slug}",
+                    "sk": "SCORECARD",
+                    **codec.scorecard_settings_to_dict(settings),
+                }
+            )
+
     # -- helpers -----------------------------------------------------------
 
     def _query(self, pk: str, prefix: str | None = None) -> list[dict[str, Any]]:
@@ -656,6 +730,10 @@ def _cancel_reasons(exc: StorageError) -> list[dict[str, Any]]:
     if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
         return reasons
     return []
+
+
+def _plan_key(survey_slug: str, department: str, action_id: str) -> dict[str, str]:
+    return {"pk": f"SURVEY#{survey_slug}", "sk": f"PLAN#{department}#{action_id}"}
 
 
 def _snapshot_pk(survey_slug: str, wave_id: str, snapshot_id: str) -> str:

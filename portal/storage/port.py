@@ -22,6 +22,7 @@ from portal.domain.entities import (
     Wave,
     WaveStatus,
 )
+from portal.domain.scorecard import PlanAction, ScorecardSettings
 
 T = TypeVar("T")
 
@@ -172,3 +173,29 @@ class Store(Protocol):
 
     def get_snapshot(self, survey_slug: str, wave_id: str) -> Snapshot | None:
         """Return the wave's current aggregates, or ``None`` before the first computation."""
+
+    # -- reinforcement plans and scorecard settings -----------------------------------
+
+    def put_plan_action(self, action: PlanAction) -> None:
+        """Create or replace a plan action (matched by survey, department and action id)."""
+
+    def get_plan_action(self, survey_slug: str, department: str, action_id: str) -> PlanAction:
+        """Return one plan action; raise ``NotFound`` if there is none."""
+
+    def list_plan_actions(
+        self, survey_slug: str, department: str | None = None
+    ) -> list[PlanAction]:
+        """Return a survey's plan actions, or one department's (``ORGANISATION`` for "*").
+
+        Ordered by ``portal.domain.scorecard.plan_order``: department, then due
+        date (undated last), then title ignoring case, then id.
+        """
+
+    def delete_plan_action(self, survey_slug: str, department: str, action_id: str) -> None:
+        """Remove a plan action; raise ``NotFound`` if there is none."""
+
+    def get_scorecard_settings(self, survey_slug: str) -> ScorecardSettings:
+        """Return the survey's scorecard settings, or the defaults when none are stored."""
+
+    def put_scorecard_settings(self, settings: ScorecardSettings) -> None:
+        """Create or replace a survey's scorecard settings."""

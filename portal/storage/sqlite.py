@@ -33,6 +33,7 @@ from portal.domain.errors import (
     NotFound,
     StorageError,
 )
+from portal.domain.scorecard import PlanAction, ScorecardSettings, plan_order
 from portal.storage import codec
 from portal.storage.port import MAX_PAGE_SIZE, Page
 
@@ -133,6 +134,20 @@ MIGRATIONS: tuple[str, ...] = (
         data TEXT NOT NULL
     ) WITHOUT ROWID;
     CREATE INDEX api_tokens_by_email ON api_tokens (email, created_on, token_hash);
+    """,
+    # 6: reinforcement plan actions per survey and department; scorecard settings.
+    """
+    CREATE TABLE plan_actions (
+        survey_slug TEXT NOT NULL,
+        department TEXT NOT NULL,
+        action_id TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (survey_slug, department, action_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE scorecard_settings (
+        survey_slug TEXT PRIMARY KEY,
+        data TEXT NOT NULL
+    ) WITHOUT ROWID;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -665,3 +680,77 @@ class SqliteStore:
                 (survey_slug, wave_id, head[0]),
             ).fetchall()
         return codec.snapshot_from_rows(survey_slug, wave_id, head[0], head[1], rows)
+
+    # -- reinforcement plans and scorecard settings ------------------------------
+
+    def put_plan_action(self, action: PlanAction) -> None:
+        """Create or replace a plan action."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO plan_actions (survey_slug, department, action_id, data) "
+                "VALUES (?, ?, ?, ?)",
+                (
+                    action.survey_slug,
+                    action.department,
+                    action.action_id,
+                    json.dumps(codec.plan_action_to_dict(action)),
+                ),
+            )
+
+    def get_plan_action(self, survey_slug: str, department: str, action_id: str) -> PlanAction:
+        """Return one plan action."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT data FROM plan_actions WHERE survey_slug = ? AND department = ? "
+                "AND action_id = ?",
+                (survey_slug, department, action_id),
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"Survey {survey_slug!r} has no plan action {action_id!r} there.")
+        return codec.plan_action_from_dict(json.loads(row[0]))
+
+    def list_plan_actions(
+        self, survey_slug: str, department: str | None = None
+    ) -> list[PlanAction]:
+        """Return a survey's (or one department's) plan actions in plan order."""
+        with self._tx() as conn:
+            if department is None:
+                rows = conn.execute(
+                    "SELECT data FROM plan_actions WHERE survey_slug = ?", (survey_slug,)
+                ).fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT data FROM plan_actions WHERE survey_slug = ? AND department = ?",
+                    (survey_slug, department),
+                ).fetchall()
+        actions = [codec.plan_action_from_dict(json.loads(row[0])) for row in rows]
+        return sorted(actions, key=plan_order)
+
+    def delete_plan_action(self, survey_slug: str, department: str, action_id: str) -> None:
+        """Remove a plan action."""
+        with self._tx() as conn:
+            cursor = conn.execute(
+                "DELETE FROM plan_actions WHERE survey_slug = ? AND department = ? "
+                "AND action_id = ?",
+                (survey_slug, department, action_id),
+            )
+            if cursor.rowcount != 1:
+                raise NotFound(f"Survey {survey_slug!r} has no plan action {action_id!r} there.")
+
+    def get_scorecard_settings(self, survey_slug: str) -> ScorecardSettings:
+        """Return the survey's scorecard settings, or the defaults."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT data FROM scorecard_settings WHERE survey_slug = ?", (survey_slug,)
+            ).fetchone()
+        if row is None:
+            return ScorecardSettings(survey_slug)
+        return codec.scorecard_settings_from_dict(json.loads(row[0]))
+
+    def put_scorecard_settings(self, settings: ScorecardSettings) -> None:
+        """Create or replace a survey's scorecard settings."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO scorecard_settings (survey_slug, data) VALUES (?, ?)",
+                (settings.survey_slug, json.dumps(codec.scorecard_settings_to_dict(settings))),
+            )

@@ -124,6 +124,7 @@ def test_zip_is_smaller_than_8_mib(lambda_zip: Path) -> None:
         "zappa_settings.py",
         "portal/wsgi.py",
         "portal/instruments/change-readiness/v1.yaml",
+        "portal/instruments/change-readiness/actions-v1.yaml",
         "portal/translations/da/LC_MESSAGES/messages.mo",
         "templates/base.html",
         "static/gen/manifest.json",

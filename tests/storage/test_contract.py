@@ -13,6 +13,7 @@ from portal.domain.accounts import ApiToken, AuditEvent, Role
 from portal.domain.aggregates import Snapshot
 from portal.domain.entities import Audience, StoreOutcome, Thresholds, WaveKind, WaveStatus
 from portal.domain.errors import AlreadyExists, CodeAlreadyUsed, Conflict, NotFound
+from portal.domain.scorecard import ORGANISATION, ActionStatus, PlanAction, ScorecardSettings
 from portal.instruments import get_questionnaire
 from portal.storage.port import Store
 from tests.builders import (
@@ -482,3 +483,118 @@ def test_revoking_an_api_token_shows_in_the_lookup_and_the_listing(store: Store)
     store.put_api_token(revoked)
     assert store.get_api_token(token.token_hash) == revoked
     assert store.list_api_tokens("hr@example.com") == [revoked]
+
+
+# -- reinforcement plans and scorecard settings -----------------------------------------
+
+
+def make_plan_action(**overrides: object) -> PlanAction:
+    """Build a valid plan action with every optional field filled in."""
+    values: dict[str, object] = {
+        "survey_slug": "crm-rollout",
+        "department": "SALES",
+        "action_id": secrets.token_hex(8),
+        "wave_id": "baseline",
+        "lever_id": "managers",
+        "catalogue_id": "managers-onboarding",
+        "title": "Run a manager onboarding on the new CRM — før jul",
+        "owner_role": "Local change lead",
+        "mandate_holder": "Site or country manager",
+        "due": date(2027, 1, 15),
+        "kpi": "Share of managers onboarded",
+        "kpi_target": "100 %",
+        "status": ActionStatus.IN_PROGRESS,
+        "updated_on": TODAY,
+    }
+    values.update(overrides)
+    return PlanAction(**values)  # type: ignore[arg-type]
+
+
+def test_stores_a_plan_action_and_reads_back_every_field(store: Store) -> None:
+    action = make_plan_action()
+    store.put_plan_action(action)
+    assert store.get_plan_action("crm-rollout", "SALES", action.action_id) == action
+    assert store.list_plan_actions("crm-rollout") == [action]
+
+
+def test_stores_a_plan_action_without_its_optional_fields(store: Store) -> None:
+    action = make_plan_action(
+        department=ORGANISATION, catalogue_id=None, due=None, kpi="", kpi_target=""
+    )
+    store.put_plan_action(action)
+    assert store.list_plan_actions("crm-rollout", ORGANISATION) == [action]
+
+
+def test_putting_a_plan_action_again_replaces_it(store: Store) -> None:
+    action = make_plan_action()
+    store.put_plan_action(action)
+    done = replace(action, status=ActionStatus.DONE, title="Onboarded", updated_on=TODAY)
+    store.put_plan_action(done)
+    assert store.list_plan_actions("crm-rollout") == [done]
+
+
+def test_lists_plan_actions_by_department_then_due_date_then_title(store: Store) -> None:
+    actions = [
+        make_plan_action(department="SALES", due=None, title="a undated"),
+        make_plan_action(department="SALES", due=date(2027, 3, 1), title="b"),
+        make_plan_action(department="SALES", due=date(2027, 2, 1), title="Zebra"),
+        make_plan_action(department="SALES", due=date(2027, 2, 1), title="apple"),
+        make_plan_action(department="HR", due=date(2028, 1, 1)),
+        make_plan_action(department=ORGANISATION, due=None),
+        make_plan_action(department="SALES-EU", due=date(2020, 1, 1)),
+    ]
+    for action in reversed(actions):
+        store.put_plan_action(action)
+    store.put_plan_action(make_plan_action(survey_slug="other-survey"))
+    expected = [actions[5], actions[4], actions[3], actions[2], actions[1], actions[0], actions[6]]
+    assert store.list_plan_actions("crm-rollout") == expected
+    assert store.list_plan_actions("crm-rollout", "SALES") == expected[2:6]
+    assert store.list_plan_actions("crm-rollout", ORGANISATION) == [actions[5]]
+    assert store.list_plan_actions("crm-rollout", "NONE") == []
+    assert store.list_plan_actions("no-survey") == []
+
+
+def test_the_same_action_id_in_another_department_is_another_action(store: Store) -> None:
+    sales = make_plan_action(action_id="00000000000000aa")
+    hr = make_plan_action(action_id="00000000000000aa", department="HR", title="HR's own")
+    store.put_plan_action(sales)
+    store.put_plan_action(hr)
+    assert store.list_plan_actions("crm-rollout") == [hr, sales]
+
+
+def test_deletes_a_plan_action(store: Store) -> None:
+    keep, drop = make_plan_action(title="keep"), make_plan_action(title="drop")
+    store.put_plan_action(keep)
+    store.put_plan_action(drop)
+    store.delete_plan_action("crm-rollout", "SALES", drop.action_id)
+    assert store.list_plan_actions("crm-rollout") == [keep]
+    with pytest.raises(NotFound):
+        store.get_plan_action("crm-rollout", "SALES", drop.action_id)
+
+
+def test_unknown_plan_actions_are_not_found(store: Store) -> None:
+    action = make_plan_action()
+    store.put_plan_action(action)
+    with pytest.raises(NotFound):
+        store.get_plan_action("crm-rollout", "HR", action.action_id)
+    with pytest.raises(NotFound):
+        store.delete_plan_action("crm-rollout", "HR", action.action_id)
+    with pytest.raises(NotFound):
+        store.delete_plan_action("crm-rollout", "SALES", "ffffffffffffffff")
+    assert store.list_plan_actions("crm-rollout") == [action]
+
+
+def test_scorecard_settings_default_until_stored(store: Store) -> None:
+    assert store.get_scorecard_settings("crm-rollout") == ScorecardSettings("crm-rollout")
+
+
+def test_stores_and_replaces_scorecard_settings(store: Store) -> None:
+    first = ScorecardSettings("crm-rollout", attention=50, default_target=70)
+    store.put_scorecard_settings(first)
+    assert store.get_scorecard_settings("crm-rollout") == first
+    second = ScorecardSettings(
+        "crm-rollout", attention=55, default_target=80, lever_targets={"skills": 85, "purpose": 55}
+    )
+    store.put_scorecard_settings(second)
+    assert store.get_scorecard_settings("crm-rollout") == second
+    assert store.get_scorecard_settings("other-survey") == ScorecardSettings("other-survey")

@@ -14,7 +14,13 @@ responses — and publishes only what ``portal.domain.anonymity`` allows:
   filter yields no rows at all, whatever the reason (``refused``);
 * the employee-versus-manager gap of a unit only when both its employee and
   its manager groups are published; the change since the previous wave only
-  when the group is published in both waves' decisions.
+  when the group is published in both waves' decisions;
+* a department's free-text comments (``department_comments``) only when the
+  comment decision (``anonymity.disclose_comments``, made once on the whole
+  organisation with the wave's comment threshold and cut down to the reader)
+  publishes the department — shuffled, texts only, no dates;
+* Cronbach's alpha (``instrument_quality``, for admins) only for the whole
+  organisation, and only when the organisation is published.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from __future__ import annotations
 import csv
 import io
 import math
+import random
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +37,16 @@ from enum import StrEnum
 
 from portal.domain import aggregates
 from portal.domain.aggregates import Aggregate, Snapshot
-from portal.domain.anonymity import Counts, Disclosure, Group, Structure, check_filter, disclose
+from portal.domain.anonymity import (
+    Counts,
+    Disclosure,
+    Group,
+    Structure,
+    check_filter,
+    disclose,
+    disclose_comments,
+    publishable_comments,
+)
 from portal.domain.anonymity import visible_to as project
 from portal.domain.entities import Audience, Department, Survey, Wave, WaveStatus
 from portal.domain.errors import NotAllowed, NotFound
@@ -37,9 +54,11 @@ from portal.domain.participation import response_rate
 from portal.domain.questionnaire import Item, Lever, Questionnaire
 from portal.domain.scoring import (
     NEEDS_ATTENTION,
+    RELIABILITY_FLOOR,
     AudienceGap,
     Distribution,
     LeverScore,
+    Reliability,
     WaveChange,
     find_barrier,
 )
@@ -113,6 +132,8 @@ class WaveResults:
     rows: tuple[ResultRow, ...]
     previous_wave: Wave | None
     disclosure: Disclosure
+    #: Which groups' comments this reader may see; only built for a department page.
+    comment_disclosure: Disclosure | None = None
 
     @property
     def levers(self) -> tuple[Lever, ...]:
@@ -305,7 +326,7 @@ def department_results(
         raise NotFound(f"Survey {survey_slug!r} has no department {code!r}.")
     if allowed is not None and not allowed(code):
         raise NotAllowed("You may not read this department's results.")
-    report = wave_results(store, survey_slug, wave_id, allowed=allowed)
+    report = _wave_results(store, survey_slug, wave_id, allowed=allowed, comments=True)
     row = report.department(code)
     if row is None:
         raise NotFound(f"Department {code!r} is not part of these results.")
@@ -373,6 +394,20 @@ def wave_results(
 
     Raises ``NotFound`` for an unknown survey or wave.
     """
+    return _wave_results(store, survey_slug, wave_id, allowed=allowed, site=site, audience=audience)
+
+
+def _wave_results(
+    store: Store,
+    survey_slug: str,
+    wave_id: str,
+    *,
+    allowed: Callable[[str], bool] | None = None,
+    site: str | None = None,
+    audience: Audience | None = None,
+    comments: bool = False,
+) -> WaveResults:
+    """Build ``wave_results``; with ``comments``, also the reader's comment decision."""
     survey = store.get_survey(survey_slug)
     wave = store.get_wave(survey_slug, wave_id)
     departments = store.list_departments(survey_slug)
@@ -434,6 +469,123 @@ def wave_results(
         rows=tuple(rows),
         previous_wave=previous,
         disclosure=shown,
+        comment_disclosure=_comment_disclosure(survey, wave, data, structure, readable)
+        if comments
+        else None,
+    )
+
+
+def _comment_disclosure(
+    survey: Survey, wave: Wave, data: _WaveData, structure: Structure, readable: frozenset[str]
+) -> Disclosure:
+    """Decide whose comments may be shown, on the whole organisation, cut down to the reader."""
+    thresholds = wave.effective_thresholds(survey)
+    decision = disclose_comments(
+        structure,
+        _counts(data.snapshot),
+        thresholds.min_group_size,
+        thresholds.min_comment_group_size,
+    )
+    return project(decision, readable)
+
+
+@dataclass(frozen=True)
+class Comments:
+    """The comments a department page may show: ``texts`` shuffled, nothing else.
+
+    ``shown`` is ``False`` when the department's comments may not be shown
+    (too few respondents for comments, or withheld so that comment lists
+    cannot be intersected) — it then reads like a department without any.
+    ``not_kept`` counts comments left out of the stored results because the
+    department wrote more than ``aggregates.COMMENT_BUDGET`` bytes of them.
+    """
+
+    shown: bool
+    min_group_size: int
+    texts: tuple[str, ...] = ()
+    not_kept: int = 0
+
+
+def department_comments(
+    results: WaveResults, row: ResultRow, rng: random.Random | None = None
+) -> Comments:
+    """Return a department's comments as its page may show them.
+
+    Rules: only for a department row whose numbers are published and whose
+    group the comment decision (``results.comment_disclosure``, built by
+    ``department_results``) publishes, which needs at least the wave's
+    ``min_comment_group_size`` respondents; the texts of both audiences,
+    exactly as written, shuffled with ``rng`` (the system's random source by
+    default), without dates, audiences or any other field. Anything else
+    gives no texts, exactly like a department where nobody commented.
+    """
+    k_comments = results.wave.effective_thresholds(results.survey).min_comment_group_size
+    decision = results.comment_disclosure
+    result = row.result
+    if row.kind is not RowKind.DEPARTMENT or result is None or decision is None:
+        return Comments(False, k_comments)
+    count = decision.count(Group(department=row.key))
+    if count is None or count < k_comments:
+        return Comments(False, k_comments)
+    parts = result.aggregate.parts
+    texts = publishable_comments(
+        count,
+        [text for part in parts for text in part.comments],
+        k_comments,
+        rng or secrets.SystemRandom(),
+    )
+    stored = sum(len(part.comments) for part in parts)
+    return Comments(True, k_comments, texts, sum(p.comment_count for p in parts) - stored)
+
+
+@dataclass(frozen=True)
+class InstrumentQuality:
+    """Cronbach's alpha per lever over the whole organisation, for admins.
+
+    ``reliabilities`` is empty when the organisation is not published (fewer
+    respondents than the minimum group size); ``responses`` is then ``None``.
+    """
+
+    survey: Survey
+    wave: Wave
+    questionnaire: Questionnaire
+    computed_at: datetime
+    min_group_size: int
+    responses: int | None
+    reliabilities: tuple[Reliability, ...]
+    floor: float = RELIABILITY_FLOOR
+
+
+def instrument_quality(store: Store, survey_slug: str, wave_id: str) -> InstrumentQuality:
+    """Return Cronbach's alpha of every lever over the wave's whole organisation.
+
+    Rules: computed from the snapshot's complete-case sums (no raw response is
+    read on a view; ``aggregates.cronbach_alpha`` equals the raw computation
+    exactly); over every respondent, so each lever's items are those asked
+    of every audience that scored it (manager-only items are left out while
+    employees answered too); nothing unless the whole-organisation decision
+    publishes the organisation. Raises ``NotFound`` for an unknown survey or
+    wave.
+    """
+    survey = store.get_survey(survey_slug)
+    wave = store.get_wave(survey_slug, wave_id)
+    snapshot = current_snapshot(store, survey_slug, wave_id)
+    structure = _structure(store.list_departments(survey_slug), [snapshot])
+    data = _wave_data(survey, wave, snapshot, structure)
+    responses = data.disclosure.count(Group())
+    found: tuple[Reliability, ...] = ()
+    if responses is not None:
+        merged = _merged(data, structure, Group(), None)
+        q = data.questionnaire
+        found = tuple(aggregates.cronbach_alpha(q, merged, lever.id) for lever in q.levers)
+    return InstrumentQuality(
+        survey=survey,
+        wave=wave,
+        questionnaire=data.questionnaire,
+        computed_at=snapshot.computed_at,
+        min_group_size=data.disclosure.min_group_size,
+        responses=responses,
+        reliabilities=found,
     )
 
 
@@ -526,9 +678,18 @@ def results_csv(results: WaveResults) -> str:
     return out.getvalue()
 
 
-def _safe_cell(cell: str) -> str:
-    # Department and site names come from HR's files; never let one run as a formula.
+def safe_cell(cell: str) -> str:
+    """Return a text cell that a spreadsheet program will not run as a formula.
+
+    Rule: a cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage
+    return gets a leading ``'``; any other cell is returned unchanged.
+    Department and site names come from HR's files and comments from
+    respondents; never let one run as a formula.
+    """
     return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+_safe_cell = safe_cell
 
 
 # -- chart data: the published figures again, as JSON-ready dicts ---------------------

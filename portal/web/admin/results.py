@@ -1,10 +1,15 @@
 """Admin results pages: readiness per organisation, site and department, small groups hidden.
 
 Readers (admins, viewers, department viewers for their own departments) see a
-heatmap of lever indices, one page per department and a CSV of the overview.
-Every number comes from ``portal.services.readiness``, which publishes only
-what the wave's disclosure decision allows; a hidden group renders exactly
-like a group without responses.
+heatmap of lever indices, one page per department (with its comments when the
+comment decision allows) and a CSV of the overview. Every number comes from
+``portal.services.readiness``, which publishes only what the wave's disclosure
+decision allows; a hidden group renders exactly like a group without responses.
+
+Admins alone get the instrument-quality page (Cronbach's alpha per lever) and
+the raw anonymous responses (``portal.services.raw_export``), downloaded
+through a POST form so the choice to include comments is explicit and
+CSRF-protected.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, make_response, render_template, request
 from werkzeug.wrappers import Response
 
+from portal.domain.accounts import Role
 from portal.domain.entities import Audience
-from portal.services import readiness
+from portal.services import raw_export, readiness
 from portal.web import get_store
-from portal.web.auth.guard import READERS, reader_scope, require
+from portal.web.admin.results_forms import RawExportForm
+from portal.web.auth.guard import READERS, current_user, reader_scope, require
 
 bp = Blueprint("admin_results", __name__, url_prefix="/admin")
 
@@ -72,6 +79,7 @@ def department(slug: str, wave_id: str, code: str) -> str:
         row=row,
         items=items,
         charts=_department_charts(report, row, items),
+        comments=readiness.department_comments(report, row),
         **_helpers(),
     )
 
@@ -107,3 +115,49 @@ def results_csv(slug: str, wave_id: str) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+@bp.get(WAVE + "/results/quality")
+@require(Role.ADMIN)
+def quality(slug: str, wave_id: str) -> str:
+    """Show Cronbach's alpha per lever over the whole organisation (admins only)."""
+    report = readiness.instrument_quality(get_store(), slug, wave_id)
+    return render_template("admin/results/quality.html", q=report)
+
+
+@bp.get(WAVE + "/results/raw")
+@require(Role.ADMIN)
+def raw(slug: str, wave_id: str) -> Response:
+    """Explain the raw export and offer its download form (admins only)."""
+    store = get_store()
+    survey, wave = store.get_survey(slug), store.get_wave(slug, wave_id)
+    page = render_template("admin/results/raw.html", survey=survey, wave=wave, form=RawExportForm())
+    return _no_store(make_response(page))
+
+
+@bp.post(WAVE + "/results/raw.csv")
+@require(Role.ADMIN)
+def raw_csv(slug: str, wave_id: str) -> Response:
+    """Download the raw anonymous responses, comments only if ticked; audited."""
+    form = RawExportForm()
+    if not form.validate_on_submit():
+        abort(400)
+    user = current_user()
+    assert user is not None  # the guard let only a signed-in admin through
+    export = raw_export.export_raw_responses(
+        get_store(),
+        slug,
+        wave_id,
+        actor=user.email,
+        include_comments=bool(form.include_comments.data),
+    )
+    response = make_response("\ufeff" + export.text)
+    response.mimetype = "text/csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    return _no_store(response)

@@ -21,6 +21,9 @@ hyphen, as viewers draw them.
 from __future__ import annotations
 
 import unicodedata
+from bisect import bisect_right
+from functools import lru_cache
+from itertools import accumulate
 
 #: Advance widths (1/1000 em) of WinAnsi codes 0x20-0xFF, index ``code - 0x20``.
 # fmt: off
@@ -88,54 +91,108 @@ REPLACEMENTS: dict[str, str] = {
 ELLIPSIS = "…"
 
 
+@lru_cache(maxsize=4096)
 def winansi(text: str) -> str:
     """Return ``text`` with every character WinAnsi (cp1252) can encode, meaning kept.
 
     Known look-alikes are spelled out (``≥`` becomes ``>=``); an accented
     letter outside WinAnsi loses its accent (``ş`` becomes ``s``); control
-    characters become spaces; anything else becomes ``?``
-    so a missing glyph can never break the page.
+    characters become spaces; anything else becomes ``?`` so a missing glyph
+    can never break the page.
     """
+    if text.isascii() and text.isprintable():
+        return text
     out: list[str] = []
     for char in text:
         if char in REPLACEMENTS:
             out.append(REPLACEMENTS[char])
-            continue
-        try:
-            code = char.encode("cp1252")[0]
-        except UnicodeEncodeError:
+        elif char in _REGULAR:
+            out.append(char)
+        elif _encodable(char):  # a control character
+            out.append(" ")
+        else:
             base = unicodedata.normalize("NFKD", char)
-            kept = "".join(c for c in base if _encodable(c) and not unicodedata.combining(c))
+            kept = "".join(c for c in base if c in _REGULAR and not unicodedata.combining(c))
             out.append(kept or "?")
-            continue
-        out.append(" " if code < 0x20 or code == 0x7F else char)
     return "".join(out)
 
 
 def _encodable(char: str) -> bool:
     try:
-        code = char.encode("cp1252")[0]
+        char.encode("cp1252")
     except UnicodeEncodeError:
         return False
-    return code >= 0x20 and code != 0x7F
+    return True
+
+
+class _Widths(dict[str, int]):
+    """Advance width per character; 0 for a character the font does not have."""
+
+    def __missing__(self, key: str) -> int:
+        return 0
+
+
+def _widths(table: tuple[int, ...]) -> _Widths:
+    widths = _Widths()
+    for code, width in enumerate(table, start=0x20):
+        try:
+            char = bytes([code]).decode("cp1252")
+        except UnicodeDecodeError:
+            continue
+        if width:
+            widths[char] = width
+    return widths
+
+
+_REGULAR = _widths(HELVETICA)
+_BOLD = _widths(HELVETICA_BOLD)
 
 
 def text_width(text: str, size: float, *, bold: bool = False) -> float:
     """Return the width in points of WinAnsi ``text`` (see ``winansi``) set at ``size``."""
-    table = HELVETICA_BOLD if bold else HELVETICA
-    units = sum(table[code - 32] for code in text.encode("cp1252", "replace") if code >= 32)
-    return units * size / 1000
+    return sum(map((_BOLD if bold else _REGULAR).__getitem__, text)) * size / 1000
 
 
 def fit(text: str, width: float, size: float, *, bold: bool = False) -> str:
     """Return ``text`` cut to ``width`` points, ending in "…" when anything was cut."""
-    if text_width(text, size, bold=bold) <= width:
+    table = _BOLD if bold else _REGULAR
+    limit = width * 1000 / size
+    advances = list(accumulate(map(table.__getitem__, text)))
+    if not advances or advances[-1] <= limit:
         return text
-    limit = width - text_width(ELLIPSIS, size, bold=bold)
-    cut = text
-    while cut and text_width(cut, size, bold=bold) > limit:
-        cut = cut[:-1]
-    return cut.rstrip() + ELLIPSIS
+    keep = bisect_right(advances, limit - table[ELLIPSIS])
+    return text[:keep].rstrip() + ELLIPSIS
+
+
+@lru_cache(maxsize=4096)
+def _wrapped(text: str, width: float, size: float, bold: bool, lines: int) -> tuple[str, ...]:
+    table = _BOLD if bold else _REGULAR
+    limit = width * 1000 / size
+    space = table[" "]
+    out: list[str] = []
+    current: list[str] = []
+    used = 0.0
+    for word in text.split():
+        advance = sum(map(table.__getitem__, word))
+        if current and used + space + advance <= limit:
+            current.append(word)
+            used += space + advance
+            continue
+        if current:
+            out.append(" ".join(current))
+        while advance > limit and len(word) > 1:
+            keep = max(1, bisect_right(list(accumulate(map(table.__getitem__, word))), limit))
+            out.append(word[:keep])
+            word = word[keep:]
+            advance = sum(map(table.__getitem__, word))
+        current, used = [word], advance
+    if current:
+        out.append(" ".join(current))
+    if lines and len(out) > lines:
+        rest = " ".join(out[lines - 1 :])
+        # What is left over never fits one line, so ``fit`` always ends it in "…".
+        out = out[: lines - 1] + [fit(rest, width, size, bold=bold)]
+    return tuple(out)
 
 
 def wrap(text: str, width: float, size: float, *, bold: bool = False, lines: int = 0) -> list[str]:
@@ -144,26 +201,4 @@ def wrap(text: str, width: float, size: float, *, bold: bool = False, lines: int
     A word wider than a whole line is broken inside. With ``lines`` > 0 at most
     that many lines are returned, the last one ending in "…" if text was left over.
     """
-    out: list[str] = []
-    current = ""
-    for word in text.split():
-        candidate = f"{current} {word}" if current else word
-        if text_width(candidate, size, bold=bold) <= width:
-            current = candidate
-            continue
-        if current:
-            out.append(current)
-        while text_width(word, size, bold=bold) > width:
-            head = word
-            while len(head) > 1 and text_width(head, size, bold=bold) > width:
-                head = head[:-1]
-            out.append(head)
-            word = word[len(head) :]
-        current = word
-    if current:
-        out.append(current)
-    if lines and len(out) > lines:
-        rest = " ".join(out[lines - 1 :])
-        # What is left over never fits one line, so ``fit`` always ends it in "…".
-        out = out[: lines - 1] + [fit(rest, width, size, bold=bold)]
-    return out
+    return list(_wrapped(text, width, size, bold, lines))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import pydyf
 
@@ -222,10 +223,12 @@ class Canvas:
 
 
 def _num(value: float) -> bytes:
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return (text if text not in ("", "-0") else "0").encode("ascii")
+    """Return a PDF number: two decimals at most, no trailing zeros (so output is stable)."""
+    text = (b"%.2f" % value).rstrip(b"0").rstrip(b".")
+    return b"0" if text in (b"", b"-0", b"-") else text
 
 
+@lru_cache(maxsize=64)
 def _colour(colour: str) -> bytes:
     return b"%s %s %s" % tuple(_num(c) for c in rgb(colour))
 
@@ -324,11 +327,11 @@ def _lever_table(canvas: Canvas, page: ScorecardPage, y: float) -> float:
     if page.previous_wave_name:
         change_header = f"{texts['change']} {texts['since']} {page.previous_wave_name}"
     columns = [
-        _Column(texts["lever"], 112),
-        _Column(texts["score"], 38, "right"),
-        _Column(texts["target"], 38, "right"),
-        _Column(texts["light"], 96),
-        _Column(texts["gap"], 44, "right"),
+        _Column(texts["lever"], 106),
+        _Column(texts["score"], 34, "right"),
+        _Column(texts["target"], 34, "right"),
+        _Column(texts["light"], 104),
+        _Column(texts["gap"], 38, "right"),
         _Column(texts["employees"], 52, "right"),
         _Column(texts["managers"], 44, "right"),
     ]
@@ -348,19 +351,20 @@ def _lever_table(canvas: Canvas, page: ScorecardPage, y: float) -> float:
                 colour = LIGHT_COLOURS.get(lever.light, LIGHT_COLOURS["none"])
                 canvas.rect(x + 4, baseline - 6.5, 7, 7, fill=colour)
                 canvas.hatch(x + 4, baseline - 6.5, 7, 7, LIGHT_HATCH.get(lever.light, ""))
-                canvas.text(x + 15, baseline, fit(winansi(cell), inner - 11, size), size=size)
+                shown, fitted = _shrink(cell, inner - 11, size)
+                canvas.text(x + 15, baseline, shown, size=fitted)
             elif index == 0:
-                label = fit(winansi(cell), inner, size, bold=True)
-                width = canvas.text(x + 4, baseline, label, size=size, bold=True)
+                label, fitted = _shrink(cell, inner, size, bold=True)
+                width = canvas.text(x + 4, baseline, label, size=fitted, bold=True)
                 if lever.outcome and label == winansi(cell):
                     note = fit(winansi(f"({texts['outcome']})"), inner - width - 3, 6.5)
                     if not note.startswith(ELLIPSIS):
                         canvas.text(x + 7 + width, baseline, note, size=6.5, colour=MUTED)
             else:
-                shown = fit(winansi(cell), inner, size, bold=index == 1)
-                anchor = x + column.width - 4 if column.align == "right" else x + 4
                 muted = index == 1 and lever.index is None
-                canvas.text(anchor, baseline, shown, size=size, bold=index == 1 and not muted,
+                shown, fitted = _shrink(cell, inner, size, bold=index == 1 and not muted)
+                anchor = x + column.width - 4 if column.align == "right" else x + 4
+                canvas.text(anchor, baseline, shown, size=fitted, bold=index == 1 and not muted,
                             align=column.align, colour=MUTED if muted else INK)  # fmt: skip
             x += column.width
         y += row_height
@@ -370,6 +374,17 @@ def _lever_table(canvas: Canvas, page: ScorecardPage, y: float) -> float:
         canvas.text(MARGIN + 4, y, fit(winansi(texts["no_previous"]), CONTENT_WIDTH - 8, 7),
                     size=7, colour=MUTED)  # fmt: skip
     return y
+
+
+def _shrink(
+    text: str, width: float, size: float, *, bold: bool = False, smallest: float = 6.5
+) -> tuple[str, float]:
+    """Return ``text`` and a font size at which it fits ``width``: smaller first, then cut."""
+    shown = winansi(text)
+    fitted = size
+    while fitted > smallest and text_width(shown, fitted, bold=bold) > width:
+        fitted = round(fitted - 0.25, 2)
+    return fit(shown, width, fitted, bold=bold), fitted
 
 
 def _lever_cells(page: ScorecardPage, lever: LeverLine) -> list[str]:

@@ -78,6 +78,7 @@ REPLACEMENTS: dict[str, str] = {
     "\u202f": " ",
     "\u2007": " ",
     "\u200b": "",
+    "\u00ad": "",
     "\u00a0": " ",
     "\t": " ",
     "\n": " ",
@@ -126,10 +127,15 @@ def _encodable(char: str) -> bool:
 
 
 class _Widths(dict[str, int]):
-    """Advance width per character; 0 for a character the font does not have."""
+    """Advance width per character.
+
+    A character outside WinAnsi counts as a digit's width, so Unicode text
+    measured for the SVG charts (which need not pass through ``winansi``)
+    still measures about right.
+    """
 
     def __missing__(self, key: str) -> int:
-        return 0
+        return 556
 
 
 def _widths(table: tuple[int, ...]) -> _Widths:

@@ -443,6 +443,9 @@ def _chart(canvas: Canvas, page: ScorecardPage, y: float) -> float:
         canvas.text(x, top - 5, str(value), size=6.5, colour=MUTED, align="center")
     for index, lever in enumerate(page.levers):
         middle = top + row * index + row / 2
+        if lever.outcome and index and not page.levers[index - 1].outcome:
+            # The outcome lever is what the others drive: set it apart, as the SVG does.
+            canvas.line(MARGIN, middle - row / 2, right, middle - row / 2, colour=RULE, dash="2 2")
         canvas.text(MARGIN, middle + 2.6, fit(winansi(lever.label), label_width, 7.5), size=7.5)
         tick = left + min(100, max(0, lever.target)) * scale
         if lever.index is None:

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from html import escape
 
-from portal.render.metrics import fit, text_width, winansi
+from portal.render.metrics import fit, text_width
 from portal.render.palette import (
     EMPLOYEES,
     GRID,
@@ -200,7 +200,7 @@ def _grid(top: float, bottom: float) -> Iterable[str]:
 
 
 def _label(label: str, y: float, *, outcome_word: str) -> str:
-    shown = fit(winansi(label), LABEL_WIDTH - 8, FONT)
+    shown = fit(label, LABEL_WIDTH - 8, FONT)
     middle = y + ROW / 2
     if not outcome_word:
         return _text(0, middle + 4.5, shown, fill=INK)
@@ -242,7 +242,7 @@ def _number(value: int | None, texts: Mapping[str, str], none: str | None = None
 
 def _estimate(text: str, size: float = FONT) -> float:
     """Return about how wide ``text`` renders (Helvetica metrics; browsers' sans is close)."""
-    return text_width(winansi(text), size)
+    return text_width(text, size)
 
 
 def _text(

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from portal.render.pdf import scorecard_pdf
+from portal.render.pdf import MARGIN, PAGE_HEIGHT, PAGE_WIDTH, scorecard_pdf
 from portal.services.scorecard_model import TEXTS, Scorecard, ScorecardPage
 from tests.builders import make_lever_line, make_plan_line, make_scorecard, make_scorecard_page
 
@@ -99,6 +100,40 @@ def test_each_unit_takes_exactly_one_a4_page(tmp_path: Path) -> None:
     assert details["Page size"].startswith("595.28 x 841.89")
     for number in range(1, 5):
         assert page_text(pdf, number).strip()
+
+
+def word_boxes(pdf: Path) -> list[list[tuple[float, float, float, float, str]]]:
+    """Return each page's words with their boxes (x0, y0, x1, y1), from ``pdftotext -bbox``."""
+    out = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+    )
+    root = ET.fromstring(out.stdout.replace("xmlns=", "data-ns="))
+    return [
+        [
+            (*(float(w.get(k, "nan")) for k in ("xMin", "yMin", "xMax", "yMax")), w.text or "")
+            for w in page.iter("word")
+        ]
+        for page in root.iter("page")
+    ]
+
+
+def test_every_word_stays_inside_the_margins_and_none_overlap(tmp_path: Path) -> None:
+    pages = (
+        make_scorecard_page(),
+        long_page(),
+        make_scorecard_page(language="da", low_response=True, response_rate=12.5),
+        make_scorecard_page(published=False),
+    )
+    pdf = write(make_scorecard(*pages), tmp_path / "card.pdf")
+    for number, words in enumerate(word_boxes(pdf), start=1):
+        assert words
+        for x0, y0, x1, y1, word in words:
+            assert MARGIN - 0.5 <= x0 and x1 <= PAGE_WIDTH - MARGIN + 0.5, (number, word)
+            assert MARGIN - 3 <= y0 and y1 <= PAGE_HEIGHT - MARGIN + 3, (number, word)
+        for i, (ax0, ay0, ax1, ay1, a) in enumerate(words):
+            for bx0, by0, bx1, by1, b in words[i + 1 :]:
+                same_line = min(ay1, by1) - max(ay0, by0) > 1.5
+                assert not (same_line and min(ax1, bx1) - max(ax0, bx0) > 0.5), (number, a, b)
 
 
 def test_page_shows_every_levers_score_and_target_on_its_row(tmp_path: Path) -> None:

@@ -52,6 +52,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
     from portal.web.admin import distribution as admin_distribution
     from portal.web.admin import results as admin_results
     from portal.web.admin import results_xlsx as admin_results_xlsx
+    from portal.web.admin import scorecard as admin_scorecard
     from portal.web.admin import surveys as admin_surveys
     from portal.web.admin import tokens as admin_tokens
     from portal.web.admin import users as admin_users
@@ -79,6 +80,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
     app.register_blueprint(admin_results.bp)
     app.register_blueprint(admin_users.bp)
     app.register_blueprint(admin_results_xlsx.bp)
+    app.register_blueprint(admin_scorecard.bp)
     app.register_blueprint(admin_tokens.bp)
     app.register_blueprint(api.bp)
     # Respondents have no session to protect; their forms carry a signed,

@@ -23,6 +23,7 @@ from portal.domain.errors import NotFound
 from portal.domain.scorecard import (
     ORGANISATION,
     ActionStatus,
+    ActionText,
     Catalogue,
     CatalogueAction,
     PlanAction,
@@ -49,7 +50,7 @@ LANGUAGES = ("en", "da")
 #: A response rate below this (per cent) is flagged on the page.
 LOW_RESPONSE_RATE = 60.0
 #: The most plan lines one printed page holds; the rest are counted, not dropped.
-MAX_PLAN_LINES = 6
+MAX_PLAN_LINES = 5
 
 
 def language_of(requested: str | None) -> str:
@@ -79,8 +80,15 @@ class _Context:
     def texts(self) -> Mapping[str, str]:
         return TEXTS[self.language]
 
+    def text(self, action: CatalogueAction) -> ActionText:
+        """Return a catalogue action's texts in the page's language, the system named."""
+        return self.catalogue.text(
+            action, self.language, self.results.survey.system_in(self.language)
+        )
+
 
 def catalogued(catalogue: Catalogue, catalogue_id: str | None) -> CatalogueAction | None:
+    """Return the catalogue action with ``catalogue_id``, or ``None`` (also for ``None``)."""
     return next((a for a in catalogue.actions if a.id == catalogue_id), None)
 
 
@@ -165,7 +173,7 @@ def _saved_line(ctx: _Context, action: PlanAction, result: GroupResult | None) -
         lever_id=action.lever_id,
         lever_label=_lever_label(ctx, action.lever_id),
         title=action.title,
-        description=origin.description.get(ctx.language, "") if origin else "",
+        description=ctx.text(origin).description if origin else "",
         owner_role=action.owner_role,
         mandate_holder=action.mandate_holder,
         due=action.due,
@@ -185,17 +193,17 @@ def suggested_due(action: CatalogueAction, today: date) -> date:
 
 
 def _suggested_line(ctx: _Context, found: Recommendation, today: date) -> PlanLine:
-    action, lang = found.action, ctx.language
+    text = ctx.text(found.action)
     return PlanLine(
         action_id=None,
         lever_id=found.lever_id,
         lever_label=_lever_label(ctx, found.lever_id),
-        title=action.title[lang],
-        description=action.description[lang],
-        owner_role=action.owner_role[lang],
-        mandate_holder=action.mandate_holder[lang],
-        due=suggested_due(action, today),
-        kpi=action.kpi[lang],
+        title=text.title,
+        description=text.description,
+        owner_role=text.owner_role,
+        mandate_holder=text.mandate_holder,
+        due=suggested_due(found.action, today),
+        kpi=text.kpi,
         kpi_target=ctx.texts["target"] + f" ≥ {ctx.settings.target(found.lever_id)}",
         status=ctx.texts["suggested"],
         saved=False,

@@ -25,6 +25,9 @@ BUNDLES: dict[str, Bundle] = {
     "css_portal": Bundle(
         "src/css/portal.css", filters="rcssmin", output=f"{GEN_DIR}/portal.%(version)s.css"
     ),
+    "css_scorecard": Bundle(
+        "src/css/scorecard.css", filters="rcssmin", output=f"{GEN_DIR}/scorecard.%(version)s.css"
+    ),
     "js_respond": Bundle(
         "src/js/respond.js", filters="rjsmin", output=f"{GEN_DIR}/respond.%(version)s.js"
     ),

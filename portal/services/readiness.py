@@ -16,9 +16,9 @@ responses — and publishes only what ``portal.domain.anonymity`` allows:
   its manager groups are published; the change since the previous wave only
   when the group is published in both waves' decisions;
 * a department's free-text comments (``department_comments``) only when the
-  comment decision (``anonymity.disclose_comments``, made once on the whole
-  organisation with the wave's comment threshold and cut down to the reader)
-  publishes the department — shuffled, texts only, no dates;
+  department is published to the reader and has at least the wave's comment
+  threshold of respondents (only disjoint department lists are shown, see
+  ``_comment_disclosure``) — shuffled, texts only, no dates;
 * Cronbach's alpha (``instrument_quality``, for admins) only for the whole
   organisation, and only when the organisation is published.
 """
@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from types import MappingProxyType
 
 from portal.domain import aggregates
 from portal.domain.aggregates import Aggregate, Snapshot
@@ -44,7 +45,6 @@ from portal.domain.anonymity import (
     Structure,
     check_filter,
     disclose,
-    disclose_comments,
     publishable_comments,
 )
 from portal.domain.anonymity import visible_to as project
@@ -469,24 +469,30 @@ def _wave_results(
         rows=tuple(rows),
         previous_wave=previous,
         disclosure=shown,
-        comment_disclosure=_comment_disclosure(survey, wave, data, structure, readable)
-        if comments
-        else None,
+        comment_disclosure=_comment_disclosure(survey, wave, shown) if comments else None,
     )
 
 
-def _comment_disclosure(
-    survey: Survey, wave: Wave, data: _WaveData, structure: Structure, readable: frozenset[str]
-) -> Disclosure:
-    """Decide whose comments may be shown, on the whole organisation, cut down to the reader."""
-    thresholds = wave.effective_thresholds(survey)
-    decision = disclose_comments(
-        structure,
-        _counts(data.snapshot),
-        thresholds.min_group_size,
-        thresholds.min_comment_group_size,
-    )
-    return project(decision, readable)
+def _comment_disclosure(survey: Survey, wave: Wave, shown: Disclosure) -> Disclosure:
+    """Decide whose comments the reader may see: published departments of ``k_comments`` or more.
+
+    Only department lists (both audiences together) are ever shown, and they
+    are disjoint, so the groups an observer can form by intersecting and
+    subtracting them are the departments themselves: each of at least
+    ``k_comments``, the condition of ``anonymity.disclose_comments``.
+    Running that function over the whole organisation would also protect
+    organisation, site and audience lists that no page shows, and withhold
+    department lists for their sake. ``shown`` is the reader's projection of
+    the whole-organisation number decision, so a department hidden to
+    protect another never shows comments either.
+    """
+    k_comments = wave.effective_thresholds(survey).min_comment_group_size
+    departments = {
+        group: n
+        for group, n in shown.shown.items()
+        if group.department is not None and group.audience is None and n >= k_comments
+    }
+    return Disclosure(shown.structure, k_comments, MappingProxyType(departments))
 
 
 @dataclass(frozen=True)
@@ -494,8 +500,8 @@ class Comments:
     """The comments a department page may show: ``texts`` shuffled, nothing else.
 
     ``shown`` is ``False`` when the department's comments may not be shown
-    (too few respondents for comments, or withheld so that comment lists
-    cannot be intersected) — it then reads like a department without any.
+    (hidden, or fewer respondents than the comment threshold); no text is
+    then given.
     ``not_kept`` counts comments left out of the stored results because the
     department wrote more than ``aggregates.COMMENT_BUDGET`` bytes of them.
     """
@@ -511,10 +517,11 @@ def department_comments(
 ) -> Comments:
     """Return a department's comments as its page may show them.
 
-    Rules: only for a department row whose numbers are published and whose
-    group the comment decision (``results.comment_disclosure``, built by
-    ``department_results``) publishes, which needs at least the wave's
-    ``min_comment_group_size`` respondents; the texts of both audiences,
+    Rules: only for a department row whose numbers are published to the
+    reader and whose group has at least the wave's ``min_comment_group_size``
+    respondents (``results.comment_disclosure``, built by
+    ``department_results``; ``anonymity.publishable_comments`` checks the
+    threshold again); the texts of both audiences,
     exactly as written, shuffled with ``rng`` (the system's random source by
     default), without dates, audiences or any other field. Anything else
     gives no texts, exactly like a department where nobody commented.

@@ -77,6 +77,8 @@ bench: install assets system-deps
 	$(BIN)/python bench/package.py
 	$(BIN)/python bench/respondent.py
 	$(BIN)/python bench/results.py
+	$(BIN)/python bench/scorecard.py
+	$(BIN)/python bench/scorecard_pdf.py
 
 clean:
 	rm -rf $(VENV) .venv-lambda node_modules static/gen dist build .pytest_cache .mypy_cache .ruff_cache

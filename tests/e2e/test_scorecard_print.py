@@ -23,6 +23,7 @@ from portal.services import readiness
 from portal.services.accounts import create_user
 from portal.storage.sqlite import SqliteStore
 from tests.e2e.conftest import ARTIFACTS, axe_violations
+from tests.e2e.test_admin import GUIDE_IMAGES
 from tests.live_server import serve
 from tests.web.test_results import SLUG, STANDARD, make_organisation
 
@@ -162,6 +163,13 @@ def test_chromium_prints_one_a4_page_per_unit_with_the_services_scores(
     check_pages(page_texts(pdf), expected)
     second = [unit for unit, _, _ in expected].index("SALES") + 1
     assert keep_png(pdf, second, "scorecard-printed").stat().st_size > 10_000
+    # The admin guide shows this page (refreshed with UPDATE_GUIDE_IMAGES=1).
+    GUIDE_IMAGES.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["pdftoppm", "-r", "90", "-png", "-singlefile", "-f", str(second), "-l", str(second),
+         str(pdf), str(GUIDE_IMAGES / "admin-10-scorecard")],
+        check=True,
+    )  # fmt: skip
     page.close()
 
 

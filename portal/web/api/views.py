@@ -8,7 +8,9 @@ with one decimal. A hidden group and an empty group both read ``"result":
 null``. Department viewers are limited to their departments as on the pages.
 Every answer carries ``Cache-Control: no-store``; errors are JSON
 (``portal.web.errors``). Reading results is not audited (too frequent); the
-exports are.
+exports are. The department endpoint adds what the department page shows
+(intervals, employees versus managers, the change since the previous wave,
+answers per statement) under the same rules; comments are not served here.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from flask import Blueprint, Response, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from portal.domain.entities import Audience, Survey, Wave
+from portal.domain.scoring import LeverScore
 from portal.services import readiness
-from portal.services.readiness import ResultRow, WaveResults
+from portal.services.readiness import GroupResult, ItemResult, ResultRow, WaveResults
 from portal.web import get_store
 from portal.web.auth.guard import READERS, api_require, current_user, reader_scope
 
@@ -96,6 +99,85 @@ def _row(results: WaveResults, row: ResultRow) -> dict[str, Any]:
     }
 
 
+def _index(score: LeverScore | None) -> int | None:
+    return None if score is None or score.index is None else readiness.whole_index(score.index)
+
+
+def _tenth(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _whole(value: float | None) -> int | None:
+    return None if value is None else round(value)
+
+
+def _details(results: WaveResults, result: GroupResult, items: tuple[ItemResult, ...]) -> Any:
+    """Return what a department page shows for a published group, rounded as printed there.
+
+    Index: cut off to a whole number; interval ends, per cents and favourable
+    shares: rounded to whole numbers; gaps and changes: rounded to one
+    decimal. Whatever the page leaves out is ``null`` (a withheld lever, a
+    statement answered by a hidden audience) or absent as a whole (``audiences``
+    unless both employees and managers are published, ``change`` unless the
+    department is published in the previous wave too).
+    """
+    levers = []
+    for lever in results.levers:
+        score = result.scores.get(lever.id)
+        interval = None
+        if score is not None and score.ci_low is not None and score.ci_high is not None:
+            interval = [round(score.ci_low), round(score.ci_high)]
+        levers.append(
+            {
+                "id": lever.id,
+                "index": _index(score),
+                "n": None if score is None else score.n,
+                "interval_95": interval,
+            }
+        )
+    audiences = None
+    if result.gaps is not None:
+        audiences = [
+            {
+                "id": lever.id,
+                "employees": _index(result.gaps[lever.id].employee),
+                "managers": _index(result.gaps[lever.id].manager),
+                "gap": _tenth(result.gaps[lever.id].gap),
+            }
+            for lever in results.levers
+        ]
+    change = None
+    if result.changes is not None and results.previous_wave is not None:
+        change = {
+            "previous_wave": results.previous_wave.wave_id,
+            "levers": [
+                {
+                    "id": lever.id,
+                    "change": _tenth(result.changes[lever.id].change),
+                    "outcome": result.changes[lever.id].outcome.value,
+                }
+                for lever in results.levers
+            ],
+        }
+    system = results.survey.system_in("en")
+    statements = []
+    for it in items:
+        dist = it.distribution
+        percents = None if dist is None else dist.percents
+        statements.append(
+            {
+                "id": it.item.id,
+                "lever": it.item.lever,
+                "text": it.item.render("en", system),
+                "reverse": it.item.reverse,
+                "percents": None if percents is None else [round(p) for p in percents],
+                "favourable": None if dist is None else _whole(dist.favourable),
+                "dont_know": None if dist is None else dist.dont_know,
+            }
+        )
+    return {"levers": levers, "audiences": audiences, "change": change, "statements": statements}
+
+
 def _results(results: WaveResults, rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "survey": _survey(results.survey),
@@ -157,7 +239,12 @@ def results(slug: str, wave_id: str) -> ResponseReturnValue:
 @bp.get(WAVE + "/results/departments/<code>")
 @api_require(*READERS)
 def department(slug: str, wave_id: str, code: str) -> ResponseReturnValue:
-    """Return one department's row, ``result`` null when hidden or empty."""
+    """Return one department's row and what its page shows; ``result`` null when hidden or empty."""
     _, allowed = reader_scope(slug)
     report, row = readiness.department_results(get_store(), slug, wave_id, code, allowed=allowed)
-    return jsonify(_results(report, [_row(report, row)]))
+    body = _results(report, [_row(report, row)])
+    shaped = body["rows"][0]
+    if shaped["result"] is not None and row.result is not None:
+        items = readiness.item_distributions(report, row)
+        shaped["result"].update(_details(report, row.result, items))
+    return jsonify(body)

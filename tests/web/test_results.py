@@ -419,3 +419,111 @@ def test_responses_given_through_the_real_form_are_counted(
     expected = scoring.score_levers(QUESTIONNAIRE, [r for r in stored if r.department_code == "WH"])
     assert warehouse is not None and warehouse[0] == 5
     assert warehouse[1:] == [math.floor(expected[lv.id].index or 0) for lv in QUESTIONNAIRE.levers]
+
+
+# -- department viewers with filters -------------------------------------------------
+
+
+@pytest.fixture
+def two_department_viewer(
+    client: FlaskClient, make_account: MakeAccount, standard: list[Response]
+) -> FlaskClient:
+    """Return a client signed in as the viewer of Sales and Warehouse (two sites)."""
+    make_account("dv@example.com", Role.DEPARTMENT_VIEWER,
+                 departments=(f"{SLUG}/SALES", f"{SLUG}/WH"))  # fmt: skip
+    sign_in(client, "dv@example.com")
+    return client
+
+
+def test_a_department_viewers_site_filter_lists_only_their_departments_there(
+    two_department_viewer: FlaskClient,
+) -> None:
+    page = overview(two_department_viewer, site="Aarhus")
+    assert 'id="row-department-SALES"' in page
+    assert "row-department-MKT" not in page and "row-site-" not in page
+    assert "row-department-WH" not in page and "row-organisation" not in page
+    # The site list offers only the sites of their own departments.
+    assert re.findall(r'<option value="(Aarhus|Hamburg)"', page) == ["Aarhus", "Hamburg"]
+
+
+def test_a_department_viewers_audience_filter_shows_the_same_cells_as_an_admins(
+    two_department_viewer: FlaskClient, admin_client: FlaskClient
+) -> None:
+    mine = overview(two_department_viewer, audience="employee")
+    theirs = overview(admin_client, audience="employee")
+    assert row_numbers(mine, "department", "SALES") == row_numbers(theirs, "department", "SALES")
+    assert row_numbers(mine, "department", "SALES") is not None
+    # Warehouse's 2 managers hide its halves for everyone, the viewer included.
+    assert row_numbers(mine, "department", "WH") is None
+    assert row_numbers(theirs, "department", "WH") is None
+
+
+def test_a_department_viewer_cannot_widen_their_scope_with_filters(
+    two_department_viewer: FlaskClient,
+) -> None:
+    for query in ({"site": "Hamburg"}, {"site": "Hamburg", "audience": "manager"}, {}):
+        page = overview(two_department_viewer, **query)
+        assert "row-department-OPS" not in page and "row-department-MKT" not in page
+        assert "row-site-" not in page and "row-organisation" not in page
+    refused = overview(two_department_viewer, site="Atlantis")
+    assert "Not enough responses for this selection" in refused and "row-" not in refused
+    csv_text = two_department_viewer.get(
+        f"/admin/surveys/{SLUG}/waves/baseline/results.csv", query_string={"site": "Hamburg"}
+    ).get_data(as_text=True)
+    assert "OPS" not in csv_text and "TINY" not in csv_text
+
+
+@pytest.fixture
+def admin_client(app: Flask, make_account: MakeAccount) -> FlaskClient:
+    """Return a second client, signed in as an admin."""
+    make_account("hr2@example.com", Role.ADMIN)
+    other = app.test_client()
+    sign_in(other, "hr2@example.com")
+    return other
+
+
+# -- trends with an audience filter ------------------------------------------------------
+
+
+def test_an_audience_filtered_row_compares_that_audience_across_waves(
+    admin: FlaskClient, store: Store
+) -> None:
+    before = make_organisation(store, STANDARD, wave_id="baseline", bias=-1)
+    close_wave(store, SLUG, "baseline", today=date.today())
+    after = make_organisation(store, STANDARD, wave_id="follow-up", create=False, seed=2, bias=1)
+    from portal.services import readiness
+
+    report = readiness.wave_results(store, SLUG, "follow-up", audience=Audience.MANAGER)
+    row = report.department("SALES")
+    assert row is not None and row.result is not None and row.result.changes is not None
+    for lever in QUESTIONNAIRE.levers:
+        expected = scoring.compare_waves(
+            QUESTIONNAIRE,
+            [r for r in before if r.department_code == "SALES" and r.audience is Audience.MANAGER],
+            [r for r in after if r.department_code == "SALES" and r.audience is Audience.MANAGER],
+            lever.id,
+        )
+        change = row.result.changes[lever.id]
+        assert change.outcome is expected.outcome
+        assert change.change == pytest.approx(expected.change, abs=1e-9)
+    everyone = readiness.wave_results(store, SLUG, "follow-up").department("SALES")
+    assert everyone is not None and everyone.result is not None and everyone.result.changes
+    assert everyone.result.changes["purpose"].change != row.result.changes["purpose"].change
+
+
+def test_no_audience_trend_for_a_group_hidden_in_the_previous_wave(
+    admin: FlaskClient, store: Store
+) -> None:
+    # In the baseline, Warehouse had 2 managers: its halves were hidden there.
+    make_organisation(store, STANDARD, wave_id="baseline")
+    close_wave(store, SLUG, "baseline", today=date.today())
+    later = {**STANDARD, "WH": (12, 6)}
+    make_organisation(store, later, wave_id="follow-up", create=False, seed=2)
+    from portal.services import readiness
+
+    report = readiness.wave_results(store, SLUG, "follow-up", audience=Audience.EMPLOYEE)
+    row = report.department("WH")
+    assert row is not None and row.result is not None
+    assert row.result.changes is None
+    sales = report.department("SALES")
+    assert sales is not None and sales.result is not None and sales.result.changes is not None

@@ -222,3 +222,55 @@ def test_hidden_and_empty_groups_render_byte_for_byte_alike(
             assert page == empty, code
         else:
             assert sum(counts) >= K, code
+
+
+# -- the admin's extra outputs and the API's department details ---------------------------
+
+
+@pytest.mark.parametrize(("site_of", "cells"), CASES[:12])
+def test_nothing_an_admin_or_the_api_adds_exposes_a_small_group(
+    app: Flask, make_account: Callable[..., object], site_of: Mapping[str, str], cells: Cells
+) -> None:
+    from portal.services.raw_export import export_raw_responses
+    from tests.web.test_api import api, collect, token_for
+
+    departments = {code: (f"Dept {code}", site, 10) for code, site in site_of.items()}
+    store = app.extensions["portal.store"]
+    make_organisation(store, cells, departments=departments)
+    structure = Structure(site_of)
+    counts = {(d, a): cells[d][i] for d in site_of for i, a in enumerate(AUDIENCES)}
+    make_account("admin@example.com", Role.ADMIN)
+    admin = app.test_client()
+    sign_in(admin, "admin@example.com")
+    attacker = read_everything(admin, structure)
+
+    # The quality page: the organisation's alpha, or nothing.
+    quality = get(admin, "results/quality")
+    if 'id="alpha-' in quality:
+        attacker.saw(Group())
+    # The API's department details (the rows' counts and the groups their details use).
+    secret = token_for(app, make_account, "api@example.com", Role.VIEWER)
+    seen: dict[Group, int] = {}
+    for code in structure.departments:
+        body = api(app, f"/api/v1/surveys/{SLUG}/waves/baseline/results/departments/{code}", secret)
+        collect(body.get_json(), None, seen)
+    for group, count in seen.items():
+        attacker.saw(group, None if count == -1 else count)
+
+    for group in attacker.published:
+        assert group_count(structure, counts, group) >= K, group
+    published = Disclosure(
+        structure,
+        K,
+        MappingProxyType({g: group_count(structure, counts, g) for g in attacker.published}),
+    )
+    assert small_computable_sets(published, counts) == []
+
+    # The raw export: every set of rows sharing department, site and audience is 0 or ≥ k.
+    raw = export_raw_responses(store, SLUG, "baseline", actor="a@example.com",
+                               include_comments=True)  # fmt: skip
+    labels: dict[tuple[str, str, str], int] = {}
+    for line in parse_csv(raw.text)[1:]:
+        key = (line[1], line[2], line[3])
+        labels[key] = labels.get(key, 0) + 1
+    assert all(n >= K for n in labels.values()), labels

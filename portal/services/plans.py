@@ -5,27 +5,38 @@ catalogue's suggested owner role, mandate holder, KPI and due date), writes
 actions of their own, updates them as they progress, and sets the survey's
 targets. Every change is written to the audit trail. The scorecard
 (``portal.services.scorecard``) prints what is saved here.
+
+What a wave's plan holds, for the admin pages and for adopting without
+duplicates, follows the printed scorecard's rules: the actions planned in
+this wave, plus those carried over from earlier waves unless dropped. A
+catalogue action counts as already in the plan when this wave holds it, or an
+earlier wave holds it still open (planned or in progress).
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import NamedTuple
 
-from portal.domain.entities import WaveStatus
+from portal.domain.entities import Wave, WaveStatus
 from portal.domain.errors import NotFound, ValidationError
-from portal.domain.questionnaire import Questionnaire
+from portal.domain.questionnaire import Lever, Questionnaire
 from portal.domain.scorecard import (
     ORGANISATION,
     ActionStatus,
     PlanAction,
     ScorecardSettings,
 )
+from portal.domain.scoring import find_barrier
 from portal.instruments import get_action_catalogue, get_questionnaire
+from portal.services import readiness, scorecard
 from portal.services.accounts import audit
 from portal.services.scorecard import catalogued, language_of, suggested_due
-from portal.services.scorecard_model import TEXTS
+from portal.services.scorecard_model import TEXTS, ScorecardPage
 from portal.storage.port import Store
 
 # -- the plan --------------------------------------------------------------------------
@@ -50,6 +61,81 @@ def _check_lever(store: Store, survey_slug: str, wave_id: str, lever_id: str) ->
         raise ValidationError("Choose one of the questionnaire's levers.")
 
 
+def levers(store: Store, survey_slug: str, wave_id: str) -> tuple[Lever, ...]:
+    """Return the levers an action of the wave may address, in questionnaire order."""
+    return tuple(
+        sorted(_questionnaire(store, survey_slug, wave_id).levers, key=lambda lever: lever.order)
+    )
+
+
+def survey_levers(store: Store, survey_slug: str) -> tuple[Lever, ...]:
+    """Return the levers of the survey's questionnaire (the one new waves use), in order."""
+    survey = store.get_survey(survey_slug)
+    questionnaire = get_questionnaire(survey.questionnaire_id, survey.questionnaire_version)
+    return tuple(sorted(questionnaire.levers, key=lambda lever: lever.order))
+
+
+def opened_wave(store: Store, survey_slug: str, wave_id: str) -> Wave:
+    """Return the wave if it has been opened; raise ``ValidationError`` for a draft.
+
+    Raise ``NotFound`` for an unknown survey or wave. A draft has no answers
+    and no scorecard, so there is nothing to plan against yet.
+    """
+    store.get_survey(survey_slug)
+    wave = store.get_wave(survey_slug, wave_id)
+    if wave.status is WaveStatus.DRAFT:
+        raise ValidationError(
+            f"The wave {wave.name!r} is still a draft. Plans belong to a wave that has been "
+            "opened: open it on the survey page first."
+        )
+    return wave
+
+
+def _wave_order(store: Store, survey_slug: str) -> dict[str, int]:
+    return {w.wave_id: position for position, w in enumerate(store.list_waves(survey_slug))}
+
+
+def _split(
+    actions: Sequence[PlanAction], wave_id: str, order: Mapping[str, int]
+) -> tuple[list[PlanAction], list[PlanAction]]:
+    """Return a wave's own actions and those carried over from earlier waves.
+
+    Rules (the printed scorecard's): an action of a later wave is not part of
+    this wave's plan; an earlier wave's action carries over unless dropped.
+    """
+    current = order.get(wave_id, 0)
+    own = [a for a in actions if a.wave_id == wave_id]
+    carried = [
+        a
+        for a in actions
+        if a.wave_id != wave_id
+        and order.get(a.wave_id, current + 1) < current
+        and a.status is not ActionStatus.DROPPED
+    ]
+    return own, carried
+
+
+def _taken(own: Sequence[PlanAction], carried: Sequence[PlanAction]) -> set[str]:
+    """Return the catalogue actions already in a wave's plan (see the module docstring)."""
+    return {a.catalogue_id for a in own if a.catalogue_id} | {
+        a.catalogue_id for a in carried if a.catalogue_id and a.is_open
+    }
+
+
+def _adopted_id(survey_slug: str, department: str, wave_id: str, catalogue_id: str) -> str:
+    # One id per catalogue action, unit and wave: a double-clicked "Add to plan"
+    # whose two requests race past the duplicate check writes the same record twice.
+    key = f"{survey_slug}/{department}/{wave_id}/{catalogue_id}".encode()
+    return hashlib.sha256(key).hexdigest()[:16]
+
+
+class Adoption(NamedTuple):
+    """The action a catalogue adoption left in the plan, and whether it was added now."""
+
+    action: PlanAction
+    added: bool
+
+
 def adopt(
     store: Store,
     actor: str,
@@ -60,39 +146,56 @@ def adopt(
     *,
     language: str = "en",
     today: date | None = None,
-) -> PlanAction:
-    """Take a catalogue action into a unit's plan with its suggested owner, mandate and KPI."""
+) -> Adoption:
+    """Take a catalogue action into a unit's plan with its suggested owner, mandate and KPI.
+
+    Texts are the catalogue's in ``language`` (its default language if it has
+    not that one), the survey's system named. Adopting an action the plan
+    already holds (see the module docstring) adds nothing and returns the
+    saved one with ``added`` false, so a repeated or double-clicked request
+    leaves one copy. Raise ``NotFound`` for an unknown unit or catalogue
+    action and ``ValidationError`` for a draft wave.
+    """
     survey = store.get_survey(survey_slug)
-    wave = store.get_wave(survey_slug, wave_id)
-    if wave.status is WaveStatus.DRAFT:
-        raise ValidationError("Plan actions belong to a wave that has been opened.")
+    opened_wave(store, survey_slug, wave_id)
     _check_unit(store, survey_slug, department)
     catalogue = get_action_catalogue(survey.questionnaire_id)
     found = catalogued(catalogue, catalogue_id)
     if found is None:
         raise NotFound("There is no such action in the catalogue.")
+    own, carried = _split(
+        store.list_plan_actions(survey_slug, department),
+        wave_id,
+        _wave_order(store, survey_slug),
+    )
+    if found.id in _taken(own, carried):
+        holders = [a for a in own if a.catalogue_id == found.id] or [
+            a for a in carried if a.catalogue_id == found.id and a.is_open
+        ]
+        return Adoption(holders[0], added=False)
     lang = language_of(language)
+    text = catalogue.text(found, lang, survey.system_in(lang))
     settings = store.get_scorecard_settings(survey_slug)
     day = today or date.today()
     action = PlanAction(
         survey_slug=survey_slug,
         department=department,
-        action_id=secrets.token_hex(8),
+        action_id=_adopted_id(survey_slug, department, wave_id, found.id),
         wave_id=wave_id,
         lever_id=found.lever_id,
         catalogue_id=found.id,
-        title=found.title[lang],
-        owner_role=found.owner_role[lang],
-        mandate_holder=found.mandate_holder[lang],
+        title=text.title,
+        owner_role=text.owner_role,
+        mandate_holder=text.mandate_holder,
         due=suggested_due(found, day),
-        kpi=found.kpi[lang],
+        kpi=text.kpi,
         kpi_target=TEXTS[lang]["target"] + f" ≥ {settings.target(found.lever_id)}",
         status=ActionStatus.PLANNED,
         updated_on=day,
     )
     store.put_plan_action(action)
     audit(store, actor, "plan.add", f"{survey_slug}/{department}", action.title)
-    return action
+    return Adoption(action, added=True)
 
 
 @dataclass(frozen=True)
@@ -120,10 +223,7 @@ def add_own(
     today: date | None = None,
 ) -> PlanAction:
     """Add an action HR wrote themselves to a unit's plan."""
-    store.get_survey(survey_slug)
-    wave = store.get_wave(survey_slug, wave_id)
-    if wave.status is WaveStatus.DRAFT:
-        raise ValidationError("Plan actions belong to a wave that has been opened.")
+    opened_wave(store, survey_slug, wave_id)
     _check_unit(store, survey_slug, department)
     _check_lever(store, survey_slug, wave_id, changes.lever_id)
     action = PlanAction(
@@ -131,26 +231,20 @@ def add_own(
         department=department,
         action_id=secrets.token_hex(8),
         wave_id=wave_id,
+        lever_id=changes.lever_id,
         catalogue_id=None,
+        title=changes.title,
+        owner_role=changes.owner_role,
+        mandate_holder=changes.mandate_holder,
+        due=changes.due,
+        kpi=changes.kpi,
+        kpi_target=changes.kpi_target,
+        status=changes.status,
         updated_on=today or date.today(),
-        **_fields(changes),
     )
     store.put_plan_action(action)
     audit(store, actor, "plan.add", f"{survey_slug}/{department}", action.title)
     return action
-
-
-def _fields(changes: ActionChanges) -> dict[str, object]:
-    return {
-        "lever_id": changes.lever_id,
-        "title": changes.title,
-        "owner_role": changes.owner_role,
-        "mandate_holder": changes.mandate_holder,
-        "due": changes.due,
-        "kpi": changes.kpi,
-        "kpi_target": changes.kpi_target,
-        "status": changes.status,
-    }
 
 
 def find_action(store: Store, survey_slug: str, department: str, action_id: str) -> PlanAction:
@@ -174,7 +268,18 @@ def update(
     """Save HR's changes to an action (its wave and catalogue origin stay)."""
     action = find_action(store, survey_slug, department, action_id)
     _check_lever(store, survey_slug, action.wave_id, changes.lever_id)
-    changed = replace(action, updated_on=today or date.today(), **_fields(changes))  # type: ignore[arg-type]
+    changed = replace(
+        action,
+        lever_id=changes.lever_id,
+        title=changes.title,
+        owner_role=changes.owner_role,
+        mandate_holder=changes.mandate_holder,
+        due=changes.due,
+        kpi=changes.kpi,
+        kpi_target=changes.kpi_target,
+        status=changes.status,
+        updated_on=today or date.today(),
+    )
     store.put_plan_action(changed)
     audit(store, actor, "plan.update", f"{survey_slug}/{department}", changed.title)
     return changed
@@ -185,6 +290,206 @@ def remove(store: Store, actor: str, survey_slug: str, department: str, action_i
     action = find_action(store, survey_slug, department, action_id)
     store.delete_plan_action(survey_slug, department, action_id)
     audit(store, actor, "plan.remove", f"{survey_slug}/{department}", action.title)
+
+
+# -- what the admin pages show ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A catalogue action recommended for a unit that its plan does not hold yet.
+
+    Owner role, mandate holder, due date and KPI are the catalogue's
+    suggestions, as ``adopt`` would save them; ``reason`` is the rule word that
+    chose it ("barrier", "below target", ...).
+    """
+
+    catalogue_id: str
+    lever_id: str
+    lever_label: str
+    title: str
+    description: str
+    owner_role: str
+    mandate_holder: str
+    due: date
+    kpi: str
+    kpi_target: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CarriedAction:
+    """An action planned in an earlier wave, with how its lever moved since the previous wave."""
+
+    action: PlanAction
+    from_wave: str
+    movement: str
+
+
+@dataclass(frozen=True)
+class UnitPlan:
+    """Everything a unit's plan page shows for one wave; nothing is cut off as in print."""
+
+    wave: Wave
+    page: ScorecardPage
+    levers: tuple[Lever, ...]
+    actions: tuple[PlanAction, ...]
+    carried: tuple[CarriedAction, ...]
+    suggestions: tuple[Suggestion, ...]
+
+
+def _movement(page: ScorecardPage, lever_id: str) -> str:
+    """Return how a lever moved since the previous wave, in the printed page's words."""
+    line = next((line for line in page.levers if line.lever_id == lever_id), None)
+    if line is None or line.change is None or line.trend_word is None:
+        return page.texts["trend_not_enough_data"]
+    return page.texts["points"].format(change=f"{line.change:+d}", trend=line.trend_word)
+
+
+def suggestions(
+    store: Store,
+    survey_slug: str,
+    wave_id: str,
+    department: str,
+    *,
+    language: str = "en",
+    today: date | None = None,
+) -> tuple[Suggestion, ...]:
+    """Return every catalogue recommendation for a unit that its plan does not hold yet.
+
+    The recommendations are the printed scorecard's
+    (``scorecard.recommendations`` on the unit's published scores, the
+    barrier lever against the survey's attention line), but all of them: the
+    printed page stops after ``scorecard.MAX_PLAN_LINES`` lines. None for a
+    unit whose scores are hidden. Raise ``NotFound`` for an unknown unit.
+    """
+    _check_unit(store, survey_slug, department)
+    lang = language_of(language)
+    if department == ORGANISATION:
+        results = readiness.wave_results(store, survey_slug, wave_id)
+        result = results.organisation
+    else:
+        results, row = readiness.department_results(store, survey_slug, wave_id, department)
+        result = row.result
+    # The scorecard service builds its recommendations from this context; it has no
+    # public constructor for one unit yet (see the plan pages' hand-over notes).
+    ctx = scorecard._context(store, results, lang, department)
+    barrier = None
+    if result is not None:
+        found = find_barrier(results.questionnaire, result.scores, ctx.settings.attention)
+        barrier = found.lever_id if found is not None and found.index is not None else None
+    own, carried = _split(
+        store.list_plan_actions(survey_slug, department), wave_id, _wave_order(store, survey_slug)
+    )
+    taken = _taken(own, carried)
+    names = {lever.id: lever.name for lever in results.levers}
+    day = today or date.today()
+    out = []
+    for rec in scorecard.recommendations(ctx, result, barrier):
+        if rec.action.id in taken:
+            continue
+        taken.add(rec.action.id)
+        text = ctx.catalogue.text(rec.action, lang, results.survey.system_in(lang))
+        name = names.get(rec.lever_id, {})
+        out.append(
+            Suggestion(
+                catalogue_id=rec.action.id,
+                lever_id=rec.lever_id,
+                lever_label=name.get(lang) or next(iter(name.values()), rec.lever_id),
+                title=text.title,
+                description=text.description,
+                owner_role=text.owner_role,
+                mandate_holder=text.mandate_holder,
+                due=suggested_due(rec.action, day),
+                kpi=text.kpi,
+                kpi_target=ctx.texts["target"] + f" ≥ {ctx.settings.target(rec.lever_id)}",
+                reason=ctx.texts["reason_" + rec.reason.replace(" ", "_")],
+            )
+        )
+    return tuple(out)
+
+
+def unit_plan(
+    store: Store,
+    survey_slug: str,
+    wave_id: str,
+    department: str,
+    *,
+    language: str = "en",
+    today: date | None = None,
+) -> UnitPlan:
+    """Return a unit's plan for a wave: its own actions, carried ones and open suggestions.
+
+    Raise ``NotFound`` for an unknown survey, wave or unit and
+    ``ValidationError`` for a draft wave.
+    """
+    wave = opened_wave(store, survey_slug, wave_id)
+    _check_unit(store, survey_slug, department)
+    card = scorecard.scorecard(
+        store, survey_slug, wave_id, department=department, language=language, today=today
+    )
+    page = card.pages[0]
+    waves = store.list_waves(survey_slug)
+    names = {w.wave_id: w.name for w in waves}
+    own, carried = _split(
+        store.list_plan_actions(survey_slug, department),
+        wave_id,
+        {w.wave_id: position for position, w in enumerate(waves)},
+    )
+    return UnitPlan(
+        wave=wave,
+        page=page,
+        levers=levers(store, survey_slug, wave_id),
+        actions=tuple(own),
+        carried=tuple(
+            CarriedAction(a, names.get(a.wave_id, a.wave_id), _movement(page, a.lever_id))
+            for a in carried
+        ),
+        suggestions=suggestions(
+            store, survey_slug, wave_id, department, language=language, today=today
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class UnitSummary:
+    """One line of a wave's list of plans: a unit and how many actions its plan holds."""
+
+    department: str
+    label: str
+    site: str
+    actions: int
+    open: int
+
+
+def plan_overview(store: Store, survey_slug: str, wave_id: str) -> tuple[Wave, list[UnitSummary]]:
+    """Return the wave and each unit's count of plan actions (carried ones included) and open ones.
+
+    The organisation comes first, then the departments by name; a retired
+    department is listed only while its plan holds actions. Raise
+    ``NotFound`` for an unknown survey or wave and ``ValidationError`` for a
+    draft wave.
+    """
+    wave = opened_wave(store, survey_slug, wave_id)
+    order = _wave_order(store, survey_slug)
+    per_unit: dict[str, list[PlanAction]] = {}
+    for action in store.list_plan_actions(survey_slug):
+        per_unit.setdefault(action.department, []).append(action)
+
+    def summary(code: str, label: str, site: str) -> UnitSummary:
+        own, carried = _split(per_unit.get(code, []), wave_id, order)
+        shown = own + carried
+        return UnitSummary(code, label, site, len(shown), sum(a.is_open for a in shown))
+
+    lines = [summary(ORGANISATION, TEXTS["en"]["organisation"], "")]
+    for d in sorted(store.list_departments(survey_slug), key=lambda d: (d.name, d.code)):
+        line = summary(d.code, d.name, d.site)
+        if not d.retired or line.actions:
+            lines.append(line)
+    return wave, lines
+
+
+# -- targets --------------------------------------------------------------------------
 
 
 def save_settings(store: Store, actor: str, settings: ScorecardSettings) -> None:

@@ -50,6 +50,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
 
     from portal.web import assets, compression, errors, i18n, security
     from portal.web.admin import distribution as admin_distribution
+    from portal.web.admin import plan as admin_plan
     from portal.web.admin import results as admin_results
     from portal.web.admin import results_xlsx as admin_results_xlsx
     from portal.web.admin import scorecard as admin_scorecard
@@ -81,6 +82,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
     app.register_blueprint(admin_users.bp)
     app.register_blueprint(admin_results_xlsx.bp)
     app.register_blueprint(admin_scorecard.bp)
+    app.register_blueprint(admin_plan.bp)
     app.register_blueprint(admin_tokens.bp)
     app.register_blueprint(api.bp)
     # Respondents have no session to protect; their forms carry a signed,

@@ -202,6 +202,29 @@ def test_nothing_under_admin_is_public_except_signing_in() -> None:
     assert not offenders, "Public routes under /admin:\n" + "\n".join(offenders)
 
 
+#: Pages that change what every reader's scorecard says: admins only, whatever the route.
+ADMIN_ONLY_ENDPOINTS = frozenset(
+    {
+        "admin_plan.units",
+        "admin_plan.plan",
+        "admin_plan.adopt",
+        "admin_plan.add_action",
+        "admin_plan.update_action",
+        "admin_plan.delete_action",
+        "admin_plan.settings",
+        "admin_plan.save_settings",
+    }
+)
+
+
+def test_plans_and_scorecard_targets_are_for_admins_only() -> None:
+    app = create_app({"env": "testing", "secret_key": "t" * 40}, store=SqliteStore(":memory:"))
+    found = {r.endpoint for r in GUARDED if r.endpoint.startswith("admin_plan.")}
+    assert found == ADMIN_ONLY_ENDPOINTS, sorted(found ^ ADMIN_ONLY_ENDPOINTS)
+    wider = sorted(e for e in found if roles_allowed(app, e) != (Role.ADMIN,))
+    assert not wider, "These plan endpoints let more than admins in:\n" + "\n".join(wider)
+
+
 def test_every_non_public_view_is_wrapped_by_require() -> None:
     app = create_app({"env": "testing", "secret_key": "t" * 40}, store=SqliteStore(":memory:"))
     offenders = sorted({r.endpoint for r in GUARDED if roles_allowed(app, r.endpoint) is None})

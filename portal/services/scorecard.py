@@ -224,7 +224,16 @@ def recommendations(
     gaps = None
     if result.gaps:
         gaps = {lever_id: gap.gap for lever_id, gap in result.gaps.items() if gap.gap is not None}
-    return recommend(levers, scores, ctx.settings, ctx.catalogue, barrier=barrier, gaps=gaps)
+    rate = result.response_rate
+    return recommend(
+        levers,
+        scores,
+        ctx.settings,
+        ctx.catalogue,
+        barrier=barrier,
+        gaps=gaps,
+        low_response=rate is not None and rate < LOW_RESPONSE_RATE,
+    )
 
 
 def _plan_lines(
@@ -254,9 +263,14 @@ def _plan_lines(
         if action.catalogue_id
         and (action.wave_id == ctx.results.wave.wave_id or action.status is not ActionStatus.DONE)
     }
-    for found in recommendations(ctx, result, barrier):
-        if found.action.id not in taken:
-            lines.append(_suggested_line(ctx, found, today))
+    # A low response rate is the second thing to fix (after the barrier): it
+    # decides how far the next wave's scores can be trusted, so it must reach
+    # the printed page rather than fall behind the page's cut.
+    found = sorted(
+        recommendations(ctx, result, barrier),
+        key=lambda r: (r.lever_id != barrier, r.reason != "low response"),
+    )
+    lines += [_suggested_line(ctx, r, today) for r in found if r.action.id not in taken]
     return lines
 
 

@@ -342,3 +342,13 @@ def test_the_employee_manager_columns_follow_the_gap_rule(
                 assert employees == str(readiness.whole_index(gap.employee.index)), row.key
                 assert managers == str(readiness.whole_index(gap.manager.index)), row.key
     assert Audience.MANAGER  # the gap needs both audiences published
+
+
+def test_a_low_response_rate_is_flagged_and_answered_with_an_action(
+    admin: FlaskClient, standard: list[Response]
+) -> None:
+    found = pages(admin.get(SHEET).get_data(as_text=True))
+    # Warehouse: 14 responses of 40 people (35 %); Sales: 15 of 20 (75 %).
+    assert "35.0 %" in found["WH"] and "Under 60 %" in found["WH"]
+    assert "· low response" in found["WH"]
+    assert "Under 60 %" not in found["SALES"] and "· low response" not in found["SALES"]

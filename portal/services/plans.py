@@ -255,6 +255,21 @@ def find_action(store: Store, survey_slug: str, department: str, action_id: str)
     raise NotFound("There is no such action in this plan.")
 
 
+def wave_action(
+    store: Store, survey_slug: str, wave_id: str, department: str, action_id: str
+) -> PlanAction:
+    """Return an action of a unit's plan as a wave shows it: its own or a carried one.
+
+    Raise ``NotFound`` for an unknown action, and for one the wave's plan does
+    not hold (planned in a later wave, or carried over but dropped).
+    """
+    action = find_action(store, survey_slug, department, action_id)
+    own, carried = _split([action], wave_id, _wave_order(store, survey_slug))
+    if not own and not carried:
+        raise NotFound("This action is not part of this wave's plan.")
+    return action
+
+
 def update(
     store: Store,
     actor: str,

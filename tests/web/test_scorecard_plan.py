@@ -433,9 +433,26 @@ def test_an_action_of_a_closed_wave_carries_over_to_the_next_waves_plan(
     assert response.status_code == 302
     [changed] = saved(store)
     assert (changed.status, changed.wave_id) == (ActionStatus.DONE, "baseline")
+    # An action of the follow-up is not part of the baseline's plan.
+    status, _, _ = post(admin, f"{follow_up}/actions", OWN, field="new-csrf_token")
+    assert status == 302
+    [later] = [a for a in saved(store) if a.wave_id == "follow-up"]
+    assert f'id="action-{later.action_id}"' not in page(admin, PLAN)
+    status, _, _ = post(admin, f"{PLAN}/actions/{later.action_id}/delete", {})
+    assert status == 404
+    # Dropped, a carried action leaves the follow-up's plan but stays in the baseline's.
+    data = action_form(changed, status="dropped")
+    response = admin.post(
+        f"{follow_up}/actions/{action.action_id}",
+        data={f"a-{action.action_id}-csrf_token": token, **data},
+    )
+    assert "no longer carries over" in html.unescape(followed(admin, response.headers["Location"]))
+    assert f'id="action-{action.action_id}"' not in page(admin, follow_up)
+    assert f'id="action-{action.action_id}"' in page(admin, PLAN)
     units = html.unescape(page(admin, f"/admin/surveys/{SLUG}/waves/follow-up/plan"))
     row = re.search(r'<tr data-unit="SALES">(.*?)</tr>', units, re.S)
-    assert row and re.findall(r'<td class="num">(\d+)</td>', row.group(1)) == ["1", "0"]
+    # The follow-up's own action is open ("in progress"); the baseline's is dropped.
+    assert row and re.findall(r'<td class="num">(\d+)</td>', row.group(1)) == ["1", "1"]
 
 
 def test_the_list_of_plans_counts_actions_and_open_ones_per_unit(

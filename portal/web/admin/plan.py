@@ -170,7 +170,7 @@ def update_action(slug: str, wave_id: str, unit: str, action_id: str) -> Respons
     """Save changes to a saved action (this wave's or a carried one)."""
     store = get_store()
     plans.opened_wave(store, slug, wave_id)
-    action = plans.find_action(store, slug, unit, action_id)
+    action = plans.wave_action(store, slug, wave_id, unit, action_id)
     form = _action_form(action, submitted=True)
     form.lever_id.choices = lever_choices(plans.levers(store, slug, wave_id))
     if form.validate_on_submit():
@@ -180,6 +180,10 @@ def update_action(slug: str, wave_id: str, unit: str, action_id: str) -> Respons
             form.add_problems(exc.errors)
         else:
             flash(f"Saved “{changed.title}” ({changed.status.value}).")
+            if changed.wave_id != wave_id and changed.status is ActionStatus.DROPPED:
+                flash(
+                    "A dropped action no longer carries over; the wave it was planned in keeps it."
+                )
             return _to_plan(slug, wave_id, unit, f"action-{action_id}")
     return _plan_page(slug, wave_id, unit, (action_id, form), 400)
 
@@ -192,7 +196,7 @@ def delete_action(slug: str, wave_id: str, unit: str, action_id: str) -> Respons
         abort(400)
     store = get_store()
     plans.opened_wave(store, slug, wave_id)
-    action = plans.find_action(store, slug, unit, action_id)
+    action = plans.wave_action(store, slug, wave_id, unit, action_id)
     plans.remove(store, _actor(), slug, unit, action_id)
     flash(f"Deleted “{action.title}” from the plan.")
     return _to_plan(slug, wave_id, unit)

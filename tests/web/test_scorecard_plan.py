@@ -522,3 +522,19 @@ def test_the_survey_page_links_to_the_targets(
     standard: list[Response],  # noqa: F811
 ) -> None:
     assert f'href="{SETTINGS}"' in page(admin, f"/admin/surveys/{SLUG}")
+
+
+def test_a_unit_with_hidden_scores_gets_no_recommendations_but_may_plan(
+    admin: FlaskClient,  # noqa: F811
+    standard: list[Response],  # noqa: F811
+    store: Store,  # noqa: F811
+) -> None:
+    url = f"{WAVE}/plan/TINY"
+    text = html.unescape(page(admin, url))
+    assert "Not enough responses to publish scores" in text
+    assert "No recommendations: there are not enough responses" in text
+    assert suggested(text) == []
+    assert not re.search(r'<td class="num">\d+</td>', text), "no score of a hidden group shows"
+    status, _, _ = post(admin, f"{url}/actions", OWN, field="new-csrf_token")
+    assert status == 302
+    assert [a.title for a in saved(store, "TINY")] == [OWN["new-title"]]

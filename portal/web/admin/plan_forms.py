@@ -118,7 +118,7 @@ class SettingsForm(FlaskForm):
             pass
 
         for lever in levers:
-            label = lever.name.get("en") or lever.id
+            label = (lever.name.get("en") or lever.id) + (" (outcome)" if lever.outcome else "")
             setattr(
                 LeverSettingsForm,
                 cls.field_name(lever.id),

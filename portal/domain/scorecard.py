@@ -293,6 +293,42 @@ def plan_order(action: PlanAction) -> tuple[str, bool, date, str, str]:
     )
 
 
+def wave_plan(
+    actions: Sequence[PlanAction], wave_id: str, order: Mapping[str, int]
+) -> tuple[list[PlanAction], list[PlanAction]]:
+    """Return a wave's own actions and those carried over from earlier waves.
+
+    ``order`` gives each wave's position in the survey. Rules: an action of a
+    later wave is not part of this wave's plan; an earlier wave's action
+    carries over unless it was dropped. Both lists keep ``plan_order``.
+    """
+    current = order.get(wave_id, 0)
+    own = sorted((a for a in actions if a.wave_id == wave_id), key=plan_order)
+    carried = sorted(
+        (
+            a
+            for a in actions
+            if a.wave_id != wave_id
+            and order.get(a.wave_id, current + 1) < current
+            and a.status is not ActionStatus.DROPPED
+        ),
+        key=plan_order,
+    )
+    return own, carried
+
+
+def planned_catalogue_actions(own: Sequence[PlanAction], carried: Sequence[PlanAction]) -> set[str]:
+    """Return the catalogue actions a wave's plan already holds, so they are not suggested again.
+
+    Rule: every catalogue action saved in this wave, and those carried over
+    from an earlier wave that are still open (planned or in progress) — a
+    done action may be suggested again when its lever is still weak.
+    """
+    return {a.catalogue_id for a in own if a.catalogue_id} | {
+        a.catalogue_id for a in carried if a.catalogue_id and a.is_open
+    }
+
+
 # -- the action catalogue --------------------------------------------------------------
 
 

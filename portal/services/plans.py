@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import NamedTuple
@@ -30,13 +29,14 @@ from portal.domain.scorecard import (
     ActionStatus,
     PlanAction,
     ScorecardSettings,
+    planned_catalogue_actions,
+    wave_plan,
 )
-from portal.domain.scoring import find_barrier
 from portal.instruments import get_action_catalogue, get_questionnaire
-from portal.services import readiness, scorecard
+from portal.services import scorecard
 from portal.services.accounts import audit
-from portal.services.scorecard import catalogued, language_of, suggested_due
-from portal.services.scorecard_model import TEXTS, ScorecardPage
+from portal.services.scorecard import catalogued, language_of, lever_target, suggested_due
+from portal.services.scorecard_model import TEXTS, PlanLine, ScorecardPage
 from portal.storage.port import Store
 
 # -- the plan --------------------------------------------------------------------------
@@ -95,33 +95,6 @@ def _wave_order(store: Store, survey_slug: str) -> dict[str, int]:
     return {w.wave_id: position for position, w in enumerate(store.list_waves(survey_slug))}
 
 
-def _split(
-    actions: Sequence[PlanAction], wave_id: str, order: Mapping[str, int]
-) -> tuple[list[PlanAction], list[PlanAction]]:
-    """Return a wave's own actions and those carried over from earlier waves.
-
-    Rules (the printed scorecard's): an action of a later wave is not part of
-    this wave's plan; an earlier wave's action carries over unless dropped.
-    """
-    current = order.get(wave_id, 0)
-    own = [a for a in actions if a.wave_id == wave_id]
-    carried = [
-        a
-        for a in actions
-        if a.wave_id != wave_id
-        and order.get(a.wave_id, current + 1) < current
-        and a.status is not ActionStatus.DROPPED
-    ]
-    return own, carried
-
-
-def _taken(own: Sequence[PlanAction], carried: Sequence[PlanAction]) -> set[str]:
-    """Return the catalogue actions already in a wave's plan (see the module docstring)."""
-    return {a.catalogue_id for a in own if a.catalogue_id} | {
-        a.catalogue_id for a in carried if a.catalogue_id and a.is_open
-    }
-
-
 def _adopted_id(survey_slug: str, department: str, wave_id: str, catalogue_id: str) -> str:
     # One id per catalogue action, unit and wave: a double-clicked "Add to plan"
     # whose two requests race past the duplicate check writes the same record twice.
@@ -163,12 +136,12 @@ def adopt(
     found = catalogued(catalogue, catalogue_id)
     if found is None:
         raise NotFound("There is no such action in the catalogue.")
-    own, carried = _split(
+    own, carried = wave_plan(
         store.list_plan_actions(survey_slug, department),
         wave_id,
         _wave_order(store, survey_slug),
     )
-    if found.id in _taken(own, carried):
+    if found.id in planned_catalogue_actions(own, carried):
         holders = [a for a in own if a.catalogue_id == found.id] or [
             a for a in carried if a.catalogue_id == found.id and a.is_open
         ]
@@ -176,6 +149,8 @@ def adopt(
     lang = language_of(language)
     text = catalogue.text(found, lang, survey.system_in(lang))
     settings = store.get_scorecard_settings(survey_slug)
+    name = _questionnaire(store, survey_slug, wave_id).lever(found.lever_id).name
+    lever_name = name.get(lang) or next(iter(name.values()), found.lever_id)
     day = today or date.today()
     action = PlanAction(
         survey_slug=survey_slug,
@@ -189,7 +164,7 @@ def adopt(
         mandate_holder=text.mandate_holder,
         due=suggested_due(found, day),
         kpi=text.kpi,
-        kpi_target=TEXTS[lang]["target"] + f" ≥ {settings.target(found.lever_id)}",
+        kpi_target=lever_target(TEXTS[lang], lever_name, settings, found.lever_id),
         status=ActionStatus.PLANNED,
         updated_on=day,
     )
@@ -264,7 +239,7 @@ def wave_action(
     not hold (planned in a later wave, or carried over but dropped).
     """
     action = find_action(store, survey_slug, department, action_id)
-    own, carried = _split([action], wave_id, _wave_order(store, survey_slug))
+    own, carried = wave_plan([action], wave_id, _wave_order(store, survey_slug))
     if not own and not carried:
         raise NotFound("This action is not part of this wave's plan.")
     return action
@@ -311,28 +286,6 @@ def remove(store: Store, actor: str, survey_slug: str, department: str, action_i
 
 
 @dataclass(frozen=True)
-class Suggestion:
-    """A catalogue action recommended for a unit that its plan does not hold yet.
-
-    Owner role, mandate holder, due date and KPI are the catalogue's
-    suggestions, as ``adopt`` would save them; ``reason`` is the rule word that
-    chose it ("barrier", "below target", ...).
-    """
-
-    catalogue_id: str
-    lever_id: str
-    lever_label: str
-    title: str
-    description: str
-    owner_role: str
-    mandate_holder: str
-    due: date
-    kpi: str
-    kpi_target: str
-    reason: str
-
-
-@dataclass(frozen=True)
 class CarriedAction:
     """An action planned in an earlier wave, with how its lever moved since the previous wave."""
 
@@ -350,7 +303,7 @@ class UnitPlan:
     levers: tuple[Lever, ...]
     actions: tuple[PlanAction, ...]
     carried: tuple[CarriedAction, ...]
-    suggestions: tuple[Suggestion, ...]
+    suggestions: tuple[PlanLine, ...]
 
 
 def _movement(page: ScorecardPage, lever_id: str) -> str:
@@ -359,69 +312,6 @@ def _movement(page: ScorecardPage, lever_id: str) -> str:
     if line is None or line.change is None or line.trend_word is None:
         return page.texts["trend_not_enough_data"]
     return page.texts["points"].format(change=f"{line.change:+d}", trend=line.trend_word)
-
-
-def suggestions(
-    store: Store,
-    survey_slug: str,
-    wave_id: str,
-    department: str,
-    *,
-    language: str = "en",
-    today: date | None = None,
-) -> tuple[Suggestion, ...]:
-    """Return every catalogue recommendation for a unit that its plan does not hold yet.
-
-    The recommendations are the printed scorecard's
-    (``scorecard.recommendations`` on the unit's published scores, the
-    barrier lever against the survey's attention line), but all of them: the
-    printed page stops after ``scorecard.MAX_PLAN_LINES`` lines. None for a
-    unit whose scores are hidden. Raise ``NotFound`` for an unknown unit.
-    """
-    _check_unit(store, survey_slug, department)
-    lang = language_of(language)
-    if department == ORGANISATION:
-        results = readiness.wave_results(store, survey_slug, wave_id)
-        result = results.organisation
-    else:
-        results, row = readiness.department_results(store, survey_slug, wave_id, department)
-        result = row.result
-    # The scorecard service builds its recommendations from this context; it has no
-    # public constructor for one unit yet (see the plan pages' hand-over notes).
-    ctx = scorecard._context(store, results, lang, department)
-    barrier = None
-    if result is not None:
-        found = find_barrier(results.questionnaire, result.scores, ctx.settings.attention)
-        barrier = found.lever_id if found is not None and found.index is not None else None
-    own, carried = _split(
-        store.list_plan_actions(survey_slug, department), wave_id, _wave_order(store, survey_slug)
-    )
-    taken = _taken(own, carried)
-    names = {lever.id: lever.name for lever in results.levers}
-    day = today or date.today()
-    out = []
-    for rec in scorecard.recommendations(ctx, result, barrier):
-        if rec.action.id in taken:
-            continue
-        taken.add(rec.action.id)
-        text = ctx.catalogue.text(rec.action, lang, results.survey.system_in(lang))
-        name = names.get(rec.lever_id, {})
-        out.append(
-            Suggestion(
-                catalogue_id=rec.action.id,
-                lever_id=rec.lever_id,
-                lever_label=name.get(lang) or next(iter(name.values()), rec.lever_id),
-                title=text.title,
-                description=text.description,
-                owner_role=text.owner_role,
-                mandate_holder=text.mandate_holder,
-                due=suggested_due(rec.action, day),
-                kpi=text.kpi,
-                kpi_target=ctx.texts["target"] + f" ≥ {ctx.settings.target(rec.lever_id)}",
-                reason=ctx.texts["reason_" + rec.reason.replace(" ", "_")],
-            )
-        )
-    return tuple(out)
 
 
 def unit_plan(
@@ -441,12 +331,18 @@ def unit_plan(
     wave = opened_wave(store, survey_slug, wave_id)
     _check_unit(store, survey_slug, department)
     card = scorecard.scorecard(
-        store, survey_slug, wave_id, department=department, language=language, today=today
+        store,
+        survey_slug,
+        wave_id,
+        department=department,
+        language=language,
+        today=today,
+        max_plan_lines=None,
     )
     page = card.pages[0]
     waves = store.list_waves(survey_slug)
     names = {w.wave_id: w.name for w in waves}
-    own, carried = _split(
+    own, carried = wave_plan(
         store.list_plan_actions(survey_slug, department),
         wave_id,
         {w.wave_id: position for position, w in enumerate(waves)},
@@ -460,9 +356,7 @@ def unit_plan(
             CarriedAction(a, names.get(a.wave_id, a.wave_id), _movement(page, a.lever_id))
             for a in carried
         ),
-        suggestions=suggestions(
-            store, survey_slug, wave_id, department, language=language, today=today
-        ),
+        suggestions=tuple(line for line in page.plan if not line.saved),
     )
 
 
@@ -492,7 +386,7 @@ def plan_overview(store: Store, survey_slug: str, wave_id: str) -> tuple[Wave, l
         per_unit.setdefault(action.department, []).append(action)
 
     def summary(code: str, label: str, site: str) -> UnitSummary:
-        own, carried = _split(per_unit.get(code, []), wave_id, order)
+        own, carried = wave_plan(per_unit.get(code, []), wave_id, order)
         shown = own + carried
         return UnitSummary(code, label, site, len(shown), sum(a.is_open for a in shown))
 

@@ -22,14 +22,15 @@ from datetime import date, timedelta
 from portal.domain.errors import NotFound
 from portal.domain.scorecard import (
     ORGANISATION,
-    ActionStatus,
     ActionText,
     Catalogue,
     CatalogueAction,
     PlanAction,
     Recommendation,
     ScorecardSettings,
+    planned_catalogue_actions,
     recommend,
+    wave_plan,
 )
 from portal.domain.scoring import Trend, find_barrier
 from portal.instruments import get_action_catalogue
@@ -184,7 +185,15 @@ def _saved_line(ctx: _Context, action: PlanAction, result: GroupResult | None) -
         reason="",
         from_wave=ctx.wave_names.get(action.wave_id, action.wave_id) if carried else None,
         movement=_movement(ctx, result, action.lever_id) if carried else None,
+        catalogue_id=action.catalogue_id,
     )
+
+
+def lever_target(
+    texts: Mapping[str, str], label: str, settings: ScorecardSettings, lever_id: str
+) -> str:
+    """Return the KPI target an action starts with: its lever reaching the target."""
+    return texts["lever_target"].format(lever=label, target=settings.target(lever_id))
 
 
 def suggested_due(action: CatalogueAction, today: date) -> date:
@@ -204,12 +213,15 @@ def _suggested_line(ctx: _Context, found: Recommendation, today: date) -> PlanLi
         mandate_holder=text.mandate_holder,
         due=suggested_due(found.action, today),
         kpi=text.kpi,
-        kpi_target=ctx.texts["target"] + f" ≥ {ctx.settings.target(found.lever_id)}",
+        kpi_target=lever_target(
+            ctx.texts, _lever_label(ctx, found.lever_id), ctx.settings, found.lever_id
+        ),
         status=ctx.texts["suggested"],
         saved=False,
         reason=ctx.texts["reason_" + found.reason.replace(" ", "_")],
         from_wave=None,
         movement=None,
+        catalogue_id=found.action.id,
     )
 
 
@@ -240,29 +252,9 @@ def _plan_lines(
     ctx: _Context, key: str, result: GroupResult | None, barrier: str | None, today: date
 ) -> list[PlanLine]:
     """Return a unit's plan: this wave's saved actions, carried ones, then open suggestions."""
-    current = ctx.wave_order.get(ctx.results.wave.wave_id, 0)
-    saved = [
-        action
-        for action in ctx.plans.get(key, ())
-        if ctx.wave_order.get(action.wave_id, current + 1) <= current
-        and not (
-            action.wave_id != ctx.results.wave.wave_id and action.status is ActionStatus.DROPPED
-        )
-    ]
-    saved.sort(
-        key=lambda a: (
-            a.wave_id != ctx.results.wave.wave_id,
-            a.due or date.max,
-            a.title,
-        )
-    )
-    lines = [_saved_line(ctx, action, result) for action in saved]
-    taken = {
-        action.catalogue_id
-        for action in saved
-        if action.catalogue_id
-        and (action.wave_id == ctx.results.wave.wave_id or action.status is not ActionStatus.DONE)
-    }
+    own, carried = wave_plan(ctx.plans.get(key, ()), ctx.results.wave.wave_id, ctx.wave_order)
+    lines = [_saved_line(ctx, action, result) for action in (*own, *carried)]
+    taken = planned_catalogue_actions(own, carried)
     # A low response rate is the second thing to fix (after the barrier): it
     # decides how far the next wave's scores can be trusted, so it must reach
     # the printed page rather than fall behind the page's cut.
@@ -274,7 +266,7 @@ def _plan_lines(
     return lines
 
 
-def _page(ctx: _Context, row: ResultRow, today: date) -> ScorecardPage:
+def _page(ctx: _Context, row: ResultRow, today: date, limit: int | None) -> ScorecardPage:
     result = row.result
     key = unit_key(row)
     barrier, sentence = _barrier_sentence(ctx, result)
@@ -303,9 +295,9 @@ def _page(ctx: _Context, row: ResultRow, today: date) -> ScorecardPage:
         published=result is not None,
         levers=_lever_lines(ctx, result),
         barrier_sentence=sentence,
-        plan=tuple(plan[:MAX_PLAN_LINES]),
+        plan=tuple(plan[:limit]),
         computed_on=ctx.results.computed_at.date(),
-        more_actions=max(0, len(plan) - MAX_PLAN_LINES),
+        more_actions=0 if limit is None else max(0, len(plan) - limit),
     )
 
 
@@ -356,12 +348,15 @@ def scorecard(
     language: str = "en",
     allowed: Callable[[str], bool] | None = None,
     today: date | None = None,
+    max_plan_lines: int | None = MAX_PLAN_LINES,
 ) -> Scorecard:
     """Return the scorecard pages of a wave: the organisation's and each department's.
 
     ``department`` limits it to one unit (a code, or ``ORGANISATION``);
     ``allowed`` limits it to the reader's departments exactly as the results
-    pages do (a department viewer gets no organisation page). Raise
+    pages do (a department viewer gets no organisation page).
+    ``max_plan_lines`` cuts each page's plan for print (``None``: the whole
+    plan, as the plan page lists it). Raise
     ``NotFound`` for an unknown survey, wave or department and ``NotAllowed``
     for a department the reader may not see.
     """
@@ -381,7 +376,7 @@ def scorecard(
         survey_title=results.survey.title,
         wave_name=results.wave.name,
         language=language,
-        pages=tuple(_page(ctx, row, day) for row in rows),
+        pages=tuple(_page(ctx, row, day, max_plan_lines) for row in rows),
     )
 
 

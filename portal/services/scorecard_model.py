@@ -67,6 +67,8 @@ class PlanLine:
     reason: str
     from_wave: str | None
     movement: str | None
+    #: The catalogue action this line comes from (``None`` for an action HR wrote).
+    catalogue_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "reason_manager_gap": "manager gap",
         "reason_low_response": "low response",
         "points": "{change} points, {trend}",
+        "lever_target": "{lever} score ≥ {target} in the next wave",
         "chart": "Scores against targets",
         "computed": "Figures as of",
         "outcome": "outcome",
@@ -235,6 +238,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "reason_manager_gap": "ledergab",
         "reason_low_response": "lav svarprocent",
         "points": "{change} point, {trend}",
+        "lever_target": "{lever} ≥ {target} ved næste måling",
         "chart": "Score i forhold til mål",
         "computed": "Tal opgjort",
         "outcome": "resultat",

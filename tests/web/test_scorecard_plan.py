@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from portal.domain.accounts import Role
 from portal.domain.entities import Response
 from portal.domain.scorecard import ORGANISATION, ActionStatus, PlanAction, ScorecardSettings
-from portal.instruments import get_action_catalogue
+from portal.instruments import get_action_catalogue, get_questionnaire
 from portal.services.surveys import add_wave, close_wave
 from portal.storage.port import Store
 from tests.web.conftest import csrf_token, sign_in
@@ -128,7 +128,8 @@ def test_adopting_a_recommendation_saves_it_with_the_catalogues_suggestions(
         text.kpi,
     )
     assert "{system}" not in action.title + action.kpi
-    assert action.kpi_target == "Target ≥ 75"
+    lever = get_questionnaire("change-readiness").lever(found.lever_id).name["en"]
+    assert action.kpi_target == f"{lever} score ≥ 75 in the next wave"
     assert action.due == date.today() + timedelta(weeks=found.due_weeks)
     assert action.status is ActionStatus.PLANNED
     assert f"“{text.title}” is in the plan now" in after

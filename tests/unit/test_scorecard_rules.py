@@ -25,7 +25,9 @@ from portal.domain.scorecard import (
     When,
     focus_levers,
     plan_order,
+    planned_catalogue_actions,
     recommend,
+    wave_plan,
 )
 
 LEVERS = [
@@ -476,3 +478,33 @@ def test_recommendations_address_only_weak_non_outcome_levers(
         assert focus[0] == barrier
     rest = [scores[lever] for lever in focus if lever != barrier]
     assert rest == sorted(rest)  # type: ignore[type-var]
+
+
+# -- which actions a wave's plan holds ------------------------------------------------
+
+ORDER = {"baseline": 0, "follow-up": 1, "second": 2}
+
+
+def test_a_waves_plan_holds_its_own_actions_and_carries_earlier_ones_unless_dropped() -> None:
+    own = make_action(action_id="a" * 16, wave_id="follow-up")
+    kept = make_action(action_id="b" * 16, status=ActionStatus.DONE)
+    dropped = make_action(action_id="c" * 16, status=ActionStatus.DROPPED)
+    later = make_action(action_id="d" * 16, wave_id="second")
+    unknown = make_action(action_id="e" * 16, wave_id="gone")
+    mine, carried = wave_plan([later, dropped, kept, own, unknown], "follow-up", ORDER)
+    assert mine == [own]
+    assert carried == [kept]
+    # In its own wave a dropped action is still listed (HR may pick it up again).
+    mine, carried = wave_plan([dropped, later], "baseline", ORDER)
+    assert mine == [dropped] and carried == []
+
+
+def test_a_catalogue_action_is_taken_while_planned_here_or_still_open_from_before() -> None:
+    here = make_action(action_id="a" * 16, wave_id="follow-up", catalogue_id="here",
+                       status=ActionStatus.DONE)  # fmt: skip
+    open_before = make_action(action_id="b" * 16, catalogue_id="open",
+                              status=ActionStatus.IN_PROGRESS)  # fmt: skip
+    done_before = make_action(action_id="c" * 16, catalogue_id="done", status=ActionStatus.DONE)
+    own_written = make_action(action_id="d" * 16, wave_id="follow-up", catalogue_id=None)
+    taken = planned_catalogue_actions([here, own_written], [open_before, done_before])
+    assert taken == {"here", "open"}

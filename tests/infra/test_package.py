@@ -227,3 +227,45 @@ def test_scheduled_functions_run_from_the_zip(answers: dict[str, Any]) -> None:
     assert scheduled, "zappa_settings.json schedules no function"
     for name, result in scheduled.items():
         assert isinstance(result, dict), f"{name} returned {result!r}"
+
+
+def test_the_scorecard_pdf_is_made_inside_the_emulated_lambda(
+    unpacked: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The PDF writer runs from the zip alone: no system libraries, nothing from this venv."""
+    import pickle
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.builders import make_scorecard, make_scorecard_page
+
+    task, runtime = unpacked
+    card = make_scorecard(make_scorecard_page(), make_scorecard_page(unit_label="Warehouse"))
+    (tmp_path / "card.pickle").write_bytes(pickle.dumps(card))
+    code = (
+        "import pickle, sys\n"
+        f"sys.path[:0] = [{str(task)!r}, {str(runtime)!r}]\n"
+        "import pydyf\n"
+        "from portal.render.pdf import scorecard_pdf\n"
+        f"card = pickle.loads(open({str(tmp_path / 'card.pickle')!r}, 'rb').read())\n"
+        f"open({str(tmp_path / 'card.pdf')!r}, 'wb').write(scorecard_pdf(card))\n"
+        "print(pydyf.__file__)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", code],
+        cwd=task,
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith(str(task)), result.stdout
+    pdf = (tmp_path / "card.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-")
+    if shutil.which("pdfinfo"):
+        info = subprocess.run(
+            ["pdfinfo", str(tmp_path / "card.pdf")], capture_output=True, text=True, check=True
+        ).stdout
+        assert re.search(r"^Pages:\s+2$", info, re.M), info

@@ -496,6 +496,36 @@ def results_verify(survey_slug: str, wave_id: str) -> None:
     click.echo(f"The stored aggregates of {survey_slug}/{wave_id} match the raw responses.")
 
 
+@main.command()
+@_survey_option
+@_wave_option
+@click.option(
+    "--unit",
+    default=None,
+    help="One department code, or * for the whole organisation (default: every unit).",
+)
+@click.option(
+    "--lang", "language", type=click.Choice(["en", "da"]), default="en", show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    required=True,
+    help="PDF file to write (one A4 page per unit).",
+)
+def scorecard(survey_slug: str, wave_id: str, unit: str | None, language: str, out: Path) -> None:
+    """Write the reinforcement scorecard of a wave as a PDF."""
+    from portal.render.pdf import scorecard_pdf
+    from portal.services import scorecard as service
+
+    with _reported():
+        card = service.scorecard(
+            open_store(_settings()), survey_slug, wave_id, department=unit, language=language
+        )
+        out.write_bytes(scorecard_pdf(card))
+    click.echo(f"Wrote {len(card.pages)} scorecard page(s) to {out}")
+
+
 @main.group()
 def user() -> None:
     """HR accounts."""

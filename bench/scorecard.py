@@ -18,36 +18,22 @@ for one survey.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from results import SLUG, WAVE, setup  # noqa: E402
+from results import SLUG, WAVE, setup, timed  # noqa: E402
 
 from portal.render.pdf import scorecard_pdf  # noqa: E402
 from portal.services import results, scorecard  # noqa: E402
 from portal.storage.sqlite import SqliteStore  # noqa: E402
 
 TARGET_SECONDS = 3.0
-
-
-def timed(fn: Callable[[], Any], repeat: int = 5) -> tuple[float, Any]:
-    """Return the median seconds of ``repeat`` runs and the last result."""
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main() -> None:
@@ -64,9 +50,9 @@ def main() -> None:
         def pages() -> scorecard.Scorecard:
             return scorecard.scorecard(store, SLUG, WAVE)
 
-        page_time, card = timed(pages)
-        pdf_time, pdf = timed(lambda: scorecard_pdf(card))
-        total, _ = timed(lambda: scorecard_pdf(pages()))
+        page_time, card = timed(pages, 5)
+        pdf_time, pdf = timed(lambda: scorecard_pdf(card), 5)
+        total, _ = timed(lambda: scorecard_pdf(pages()), 5)
     print(f"Scorecard for {len(card.pages)} pages ({args.responses:,} responses, SQLite)")
     print(f"  pages (service)  {page_time:6.3f} s")
     print(f"  PDF (render)     {pdf_time:6.3f} s   {len(pdf) / 1024:,.0f} KiB")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from typing import NamedTuple
 
@@ -206,16 +206,9 @@ def add_own(
         department=department,
         action_id=secrets.token_hex(8),
         wave_id=wave_id,
-        lever_id=changes.lever_id,
         catalogue_id=None,
-        title=changes.title,
-        owner_role=changes.owner_role,
-        mandate_holder=changes.mandate_holder,
-        due=changes.due,
-        kpi=changes.kpi,
-        kpi_target=changes.kpi_target,
-        status=changes.status,
         updated_on=today or date.today(),
+        **asdict(changes),
     )
     store.put_plan_action(action)
     audit(store, actor, "plan.add", f"{survey_slug}/{department}", action.title)
@@ -258,18 +251,7 @@ def update(
     """Save HR's changes to an action (its wave and catalogue origin stay)."""
     action = find_action(store, survey_slug, department, action_id)
     _check_lever(store, survey_slug, action.wave_id, changes.lever_id)
-    changed = replace(
-        action,
-        lever_id=changes.lever_id,
-        title=changes.title,
-        owner_role=changes.owner_role,
-        mandate_holder=changes.mandate_holder,
-        due=changes.due,
-        kpi=changes.kpi,
-        kpi_target=changes.kpi_target,
-        status=changes.status,
-        updated_on=today or date.today(),
-    )
+    changed = replace(action, updated_on=today or date.today(), **asdict(changes))
     store.put_plan_action(changed)
     audit(store, actor, "plan.update", f"{survey_slug}/{department}", changed.title)
     return changed

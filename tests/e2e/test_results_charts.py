@@ -13,7 +13,7 @@ from portal.app import create_app
 from portal.domain.accounts import Role
 from portal.services.accounts import create_user
 from portal.storage.sqlite import SqliteStore
-from tests.e2e.conftest import axe_violations
+from tests.e2e.conftest import axe_violations, signed_in_context
 from tests.live_server import serve
 from tests.web.test_results import SLUG, STANDARD, make_organisation
 
@@ -46,15 +46,7 @@ def charts_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def admin_context(browser: Browser, charts_portal: str) -> Iterator[BrowserContext]:
     """Keep one signed-in admin session (through the sign-in form) for the module."""
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.goto(f"{charts_portal}/admin/")
-    page.get_by_label("E-mail address").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{charts_portal}/admin/")
-    page.close()
+    context = signed_in_context(browser, charts_portal, EMAIL, PASSWORD)
     yield context
     context.close()
 

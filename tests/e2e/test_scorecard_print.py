@@ -22,7 +22,7 @@ from portal.domain.scorecard import ORGANISATION
 from portal.services import readiness
 from portal.services.accounts import create_user
 from portal.storage.sqlite import SqliteStore
-from tests.e2e.conftest import ARTIFACTS, axe_violations
+from tests.e2e.conftest import ARTIFACTS, axe_violations, signed_in_context
 from tests.e2e.test_admin import GUIDE_IMAGES
 from tests.live_server import serve
 from tests.web.test_results import SLUG, STANDARD, make_organisation
@@ -61,15 +61,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
 @pytest.fixture(scope="module")
 def context(browser: Browser, portal: Portal) -> Iterator[BrowserContext]:
     """Keep one signed-in admin session for the module."""
-    ctx = browser.new_context(viewport={"width": 1200, "height": 900})
-    ctx.set_default_timeout(15_000)
-    page = ctx.new_page()
-    page.goto(f"{portal.url}/admin/")
-    page.get_by_label("E-mail address").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{portal.url}/admin/")
-    page.close()
+    ctx = signed_in_context(browser, portal.url, EMAIL, PASSWORD)
     yield ctx
     ctx.close()
 

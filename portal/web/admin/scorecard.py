@@ -10,17 +10,20 @@ by ``portal.services.scorecard`` from the published results.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from flask import Blueprint, make_response, render_template, request
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from portal.domain.accounts import Role
+from portal.domain.accounts import Role, User
 from portal.render.pdf import scorecard_pdf
 from portal.render.svg import lever_chart_svg
 from portal.services import scorecard as service
-from portal.services.scorecard_model import ScorecardPage
+from portal.services.scorecard_model import Scorecard, ScorecardPage
 from portal.web import get_store
-from portal.web.auth.guard import READERS, current_user, reader_scope, require
+from portal.web.auth.guard import READERS, reader_scope, require
 
 bp = Blueprint("admin_scorecard", __name__, url_prefix="/admin")
 
@@ -33,37 +36,50 @@ def _chart(page: ScorecardPage) -> Markup:
     return Markup(lever_chart_svg(page))  # noqa: S704
 
 
-def _selection() -> tuple[str | None, str]:
-    """Return the unit (``None`` for all) and the language asked for."""
+@dataclass(frozen=True)
+class _Request:
+    """A scorecard asked for: by whom, which unit (``None`` for all), in which language."""
+
+    user: User
+    allowed: Callable[[str], bool]
+    unit: str | None
+    language: str
+    card: Scorecard
+
+
+def _scorecard(slug: str, wave_id: str) -> _Request:
+    """Build the scorecard the query string asks for, within the reader's departments."""
+    user, allowed = reader_scope(slug)
     unit = request.args.get("unit") or None
-    return unit, service.language_of(request.args.get("lang"))
+    language = service.language_of(request.args.get("lang"))
+    card = service.scorecard(
+        get_store(), slug, wave_id, department=unit, language=language, allowed=allowed
+    )
+    return _Request(user, allowed, unit, language, card)
 
 
 @bp.get(WAVE + "/scorecard")
 @require(*READERS)
 def sheet(slug: str, wave_id: str) -> str:
     """Show the scorecard pages, ready to print (one A4 page per unit)."""
-    _, allowed = reader_scope(slug)
-    unit, language = _selection()
-    store = get_store()
-    card = service.scorecard(
-        store, slug, wave_id, department=unit, language=language, allowed=allowed
+    asked = _scorecard(slug, wave_id)
+    departments = get_store().list_departments(slug)
+    readable = sorted(
+        (d for d in departments if asked.allowed(d.code)), key=lambda d: (d.name, d.code)
     )
-    departments = [d for d in store.list_departments(slug) if allowed(d.code)]
-    units = [(d.code, d.name) for d in sorted(departments, key=lambda d: (d.name, d.code))]
-    if all(allowed(d.code) for d in store.list_departments(slug)):
+    units = [(d.code, d.name) for d in readable]
+    if len(readable) == len(departments):
         units.insert(0, ("*", "Whole organisation"))
-    user = current_user()
     return render_template(
         "admin/scorecard/sheet.html",
-        card=card,
+        card=asked.card,
         units=units,
-        unit=unit,
-        language=language,
+        unit=asked.unit,
+        language=asked.language,
         languages=LANGUAGE_CHOICES,
         slug=slug,
         wave_id=wave_id,
-        may_plan=user is not None and user.role is Role.ADMIN,
+        may_plan=asked.user.role is Role.ADMIN,
         chart=_chart,
     )
 
@@ -72,19 +88,15 @@ def sheet(slug: str, wave_id: str) -> str:
 @require(*READERS)
 def pdf(slug: str, wave_id: str) -> Response:
     """Download the scorecard as PDF: one unit, or every unit the reader may see."""
-    user, allowed = reader_scope(slug)
-    unit, language = _selection()
-    store = get_store()
-    card = service.scorecard(
-        store, slug, wave_id, department=unit, language=language, allowed=allowed
-    )
-    service.audit_download(store, user.email, card, slug, wave_id)
-    response = make_response(scorecard_pdf(card))
+    asked = _scorecard(slug, wave_id)
+    service.audit_download(get_store(), asked.user.email, asked.card, slug, wave_id)
+    response = make_response(scorecard_pdf(asked.card))
     response.mimetype = "application/pdf"
-    name = f"scorecard-{slug}-{wave_id}" + (
-        f"-{'organisation' if unit == '*' else unit}" if unit else ""
+    # The unit is a checked department code (or *) by now: scorecard() found it.
+    part = {None: "", "*": "-organisation"}.get(asked.unit, f"-{asked.unit}")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="scorecard-{slug}-{wave_id}{part}.pdf"'
     )
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response

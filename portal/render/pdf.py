@@ -490,7 +490,8 @@ def _barrier(canvas: Canvas, page: ScorecardPage, y: float) -> float:
     lines = wrap(winansi(page.barrier_sentence), CONTENT_WIDTH - label_width - 20, 9, lines=3)
     height = 10 + 11 * len(lines)
     canvas.rect(MARGIN, y, CONTENT_WIDTH, height, fill=TINT)
-    canvas.rect(MARGIN, y, 3, height, fill=LIGHT_COLOURS["red"])
+    # Red when a lever holds the change back, green when none does.
+    canvas.rect(MARGIN, y, 3, height, fill=LIGHT_COLOURS["red" if page.barrier_lever else "green"])
     canvas.text(MARGIN + 10, y + 14, label, size=9, bold=True)
     for index, line in enumerate(lines):
         canvas.text(MARGIN + 10 + label_width, y + 14 + 11 * index, line, size=9)

@@ -298,6 +298,7 @@ def _page(ctx: _Context, row: ResultRow, today: date, limit: int | None) -> Scor
         plan=tuple(plan[:limit]),
         computed_on=ctx.results.computed_at.date(),
         more_actions=0 if limit is None else max(0, len(plan) - limit),
+        barrier_lever=barrier,
     )
 
 

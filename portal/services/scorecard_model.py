@@ -99,6 +99,8 @@ class ScorecardPage:
     computed_on: date
     #: Plan actions that did not fit on the printed page (they are listed in the portal).
     more_actions: int = 0
+    #: The barrier lever's id, ``None`` when no published lever is below ``attention``.
+    barrier_lever: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "reason_manager_gap": "manager gap",
         "reason_low_response": "low response",
         "points": "{change} points, {trend}",
-        "lever_target": "{lever} score ≥ {target} in the next wave",
+        "lever_target": "{lever} ≥ {target}",
         "chart": "Scores against targets",
         "computed": "Figures as of",
         "outcome": "outcome",
@@ -238,7 +240,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "reason_manager_gap": "ledergab",
         "reason_low_response": "lav svarprocent",
         "points": "{change} point, {trend}",
-        "lever_target": "{lever} ≥ {target} ved næste måling",
+        "lever_target": "{lever} ≥ {target}",
         "chart": "Score i forhold til mål",
         "computed": "Tal opgjort",
         "outcome": "resultat",

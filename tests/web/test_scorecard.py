@@ -135,7 +135,7 @@ def test_the_barrier_sentence_and_recommendations_follow_the_scores(
     sentence = re.search(r'<p class="sc-barrier">(.*?)</p>', body, re.S)
     assert sentence is not None
     assert f"({expected[first_low]}) is the first lever below 60" in sentence.group(1)
-    assert 'class="sc-suggested"' in body
+    assert 'class="sc-suggested"' in body and "sc-no-barrier" not in body
     assert "suggested" in body
 
 
@@ -149,6 +149,7 @@ def test_survey_targets_decide_the_lights(
     )
     body = pages(admin.get(SHEET).get_data(as_text=True))[ORGANISATION]
     assert "light-green" in body and "light-red" not in body and "light-amber" not in body
+    assert "sc-no-barrier" in body and "No lever is below 1" in body
     store.put_scorecard_settings(ScorecardSettings(SLUG, attention=99, default_target=100))
     body = pages(admin.get(SHEET).get_data(as_text=True))[ORGANISATION]
     assert "light-red" in body and "light-green" not in body

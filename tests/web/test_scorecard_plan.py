@@ -129,7 +129,7 @@ def test_adopting_a_recommendation_saves_it_with_the_catalogues_suggestions(
     )
     assert "{system}" not in action.title + action.kpi
     lever = get_questionnaire("change-readiness").lever(found.lever_id).name["en"]
-    assert action.kpi_target == f"{lever} score ≥ 75 in the next wave"
+    assert action.kpi_target == f"{lever} ≥ 75"
     assert action.due == date.today() + timedelta(weeks=found.due_weeks)
     assert action.status is ActionStatus.PLANNED
     assert f"“{text.title}” is in the plan now" in after

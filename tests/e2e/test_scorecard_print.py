@@ -208,3 +208,22 @@ def test_the_scorecard_fits_a_320_pixel_screen(
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 320
     narrow.close()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/admin/surveys/{SLUG}/waves/baseline/plan",
+        f"/admin/surveys/{SLUG}/waves/baseline/plan/SALES",
+        f"/admin/surveys/{SLUG}/waves/baseline/plan/*",
+        f"/admin/surveys/{SLUG}/scorecard-settings",
+        f"/admin/surveys/{SLUG}/waves/baseline/results/quality",
+        f"/admin/surveys/{SLUG}/waves/baseline/results/raw",
+    ],
+)
+def test_plan_targets_quality_and_raw_export_pages_have_no_axe_violations(
+    browser: Browser, context: BrowserContext, portal: Portal, path: str
+) -> None:
+    assert context.request.get(portal.url + path).status == 200
+    cookies = context.cookies()
+    assert axe_violations(browser, portal.url + path, storage_state={"cookies": cookies}) == []

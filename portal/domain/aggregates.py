@@ -24,14 +24,14 @@ here; the audience is, because the two audiences answer different items.
   set for Cronbach's alpha — ``n``, per item Σx and Σx² of the scored values,
   and Σ(total)² of each case's total. Σtotal is not stored: it is Σ of the
   per-item Σx.
-* the free-text comments (schema 2): ``comment_count``, how many responses
-  carry a comment that is not blank, and ``comments``, their texts exactly as
-  written, in a canonical order (by SHA-256 of the text, then the text) that
-  says nothing about who answered when. Texts are a multiset, so they add up
-  exactly like the counts. Only ``cap_comments`` drops texts (to keep a
-  stored cell under DynamoDB's item size); ``comment_count`` then still
-  counts them all. Whether a group's comments may be *shown* is decided by
-  ``anonymity.disclose_comments``, never here.
+* ``comment_count``: how many responses carry a comment that is not blank
+  (schema 2 on). The texts are not part of the aggregate: every dashboard
+  view reads every cell, so a cell must cost the same whatever people wrote.
+  A snapshot keeps them apart, per department (``DepartmentComments``), in a
+  canonical order (by SHA-256 of the text, then the text) that says nothing
+  about who answered when, capped by ``collect_comments``; ``comment_count``
+  still counts them all. Whether a group's comments may be *shown* is decided
+  by ``anonymity.disclose_comments``, never here.
 
 **The whole-number respondent index.** A respondent who scored k items on a
 lever (k ≥ 1) with sum S has the index (S/k − 1) / 4 · 100 = 25 · (S − k) / k.
@@ -76,9 +76,8 @@ import hashlib
 import json
 import math
 import sys
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 from itertools import combinations
@@ -108,14 +107,19 @@ from portal.domain.scoring import (
 from portal.domain.scoring import find_barrier as find_barrier_in_scores
 
 #: The layout of ``to_dict``; raise it when the stored form changes.
-#: Schema 2 added the comments; schema 1 records (without them) are still read, so a
-#: stored snapshot can be recognised as outdated and recomputed.
-SCHEMA_VERSION = 2
-_KNOWN_SCHEMAS = frozenset({1, SCHEMA_VERSION})
-#: Schemas whose parts hold comments.
-_WITH_COMMENTS = frozenset({2})
-#: The most bytes of comment text (as escaped JSON) one audience part keeps when stored;
-#: two parts and the numbers stay well under DynamoDB's 400 KB item limit.
+#: Schema 2 put ``comment_count`` and the comment texts into each part; schema 3 keeps
+#: the count only (the texts moved to ``DepartmentComments``). Schema 1 and 2 records
+#: are still read (schema 2's texts are dropped), so a stored snapshot can be
+#: recognised as outdated and recomputed.
+SCHEMA_VERSION = 3
+_KNOWN_SCHEMAS = frozenset({1, 2, SCHEMA_VERSION})
+#: Schemas whose parts count comments.
+_WITH_COMMENT_COUNT = frozenset({2, 3})
+#: The schema whose parts also held the texts (read only, to be recomputed).
+_WITH_COMMENT_TEXTS = frozenset({2})
+#: The most bytes of comment text (as escaped JSON) one department keeps per audience:
+#: both audiences' texts stay one DynamoDB item (400 KB), and a department page's read
+#: stays bounded (at most ≈ 300 KB) however much people wrote.
 COMMENT_BUDGET = 150_000
 #: Index points per scale step: the index of a mean m is (m − 1) · 100 / 4.
 _INDEX_STEP = Fraction(100, HIGHEST - LOWEST)
@@ -147,14 +151,14 @@ def comment_order(text: str) -> tuple[str, str]:
     """Return the canonical sort key of a comment: the SHA-256 of its text, then the text.
 
     A hash order is as good as a shuffle for hiding arrival order and for
-    choosing which texts ``cap_comments`` keeps, yet it is the same on every
+    choosing which texts ``collect_comments`` keeps, yet it is the same on every
     computation, so equal responses always make equal records.
     """
     return hashlib.sha256(text.encode("utf-8")).hexdigest(), text
 
 
 def comment_cost(text: str) -> int:
-    """Return the bytes a comment takes in a stored cell (JSON with non-ASCII escaped)."""
+    """Return the bytes a comment takes when stored (JSON with non-ASCII escaped)."""
     return len(json.dumps(text))
 
 
@@ -265,22 +269,13 @@ class AudiencePart:
     items: tuple[ItemTally, ...]
     levers: tuple[LeverSums, ...]
     complete_cases: tuple[CompleteCases, ...]
-    comments: tuple[str, ...] = ()
     comment_count: int = 0
 
     def __post_init__(self) -> None:
         where = f"The {self.audience} part"
-        _check_count(self.comment_count, f"{where}: comment_count")
-        if not isinstance(self.comments, tuple) or not all(
-            isinstance(text, str) and text.strip() for text in self.comments
-        ):
-            raise AggregateError(f"{where}: comments must be a tuple of texts that are not blank.")
-        if list(self.comments) != sorted(self.comments, key=comment_order):
-            raise AggregateError(f"{where}: comments must be in their canonical order.")
-        if not len(self.comments) <= self.comment_count <= self.responses:
+        if _check_count(self.comment_count, f"{where}: comment_count") > self.responses:
             raise AggregateError(
-                f"{where}: {len(self.comments)} comment text(s) of {self.comment_count} "
-                f"comment(s) do not fit {self.responses} responses."
+                f"{where}: {self.comment_count} comments do not fit {self.responses} responses."
             )
         if not isinstance(self.audience, Audience):
             raise AggregateError(f"An aggregate part needs an audience, got {self.audience!r}.")
@@ -346,7 +341,7 @@ class Aggregate:
                 f"Aggregate schema {self.schema!r} is unknown; this code reads "
                 f"{', '.join(map(str, sorted(_KNOWN_SCHEMAS)))}. Upgrade the portal first."
             )
-        if self.schema not in _WITH_COMMENTS and any(p.comment_count for p in self.parts):
+        if self.schema not in _WITH_COMMENT_COUNT and any(p.comment_count for p in self.parts):
             raise AggregateError(f"Aggregate schema {self.schema} holds no comments.")
         audiences = [part.audience.value for part in self.parts]
         if audiences != sorted(set(audiences)):
@@ -448,7 +443,6 @@ class _Sums:
         self.items: dict[str, list[int]] = {}  # [1s, 2s, 3s, 4s, 5s, don't know]
         self.levers: dict[str, list[int]] = {}  # [n, Σv, Σv²]
         self.cases: dict[tuple[str, tuple[str, ...]], list[int]] = {}  # [n, Σt², Σx…, Σx²…]
-        self.comments: Counter[str] = Counter()
         self.comment_count = 0
 
     def start(self, plan: _Plan) -> None:
@@ -470,8 +464,6 @@ class _Sums:
                 self.items[item.id][SCALE_POINTS if answer is None else answer - LOWEST] += 1
         self.responses += 1
         if _has_text(response.comment):
-            assert response.comment is not None
-            self.comments[response.comment] += 1
             self.comment_count += 1
         for lever_id, items in plan.levers:
             values = [v for v in (scored.get(item.id) for item in items) if v is not None]
@@ -518,8 +510,6 @@ class _Sums:
             )
         self.responses += sign * part.responses
         self.comment_count += sign * part.comment_count
-        for text in part.comments:
-            self.comments[text] += sign
         _add_into(self.items, items, sign)
         _add_into(self.levers, levers, sign)
         _add_into(self.cases, cases, sign)
@@ -528,7 +518,6 @@ class _Sums:
         everything = [
             self.responses,
             self.comment_count,
-            *self.comments.values(),
             *(c for v in self.items.values() for c in v),
             *(c for v in self.levers.values() for c in v),
             *(c for v in self.cases.values() for c in v),
@@ -562,12 +551,6 @@ class _Sums:
                     e[1],
                 )
                 for (lever_id, item_ids), e in sorted(self.cases.items())
-            ),
-            comments=tuple(
-                sorted(
-                    (text for text, times in self.comments.items() for _ in range(times)),
-                    key=comment_order,
-                )
             ),
             comment_count=self.comment_count,
         )
@@ -680,31 +663,101 @@ def subtract(whole: Aggregate, part: Aggregate) -> Aggregate:
     return _finish(whole, sums)
 
 
-def cap_comments(aggregate: Aggregate, budget: int = COMMENT_BUDGET) -> Aggregate:
-    """Return ``aggregate`` keeping, per audience part, at most ``budget`` bytes of comments.
+# -- comment texts -----------------------------------------------------------------
 
-    Rules: a part keeps the longest run of its comments, in canonical order
-    (``comment_order``), whose ``comment_cost`` adds up to at most ``budget``;
-    ``comment_count`` is left as it was, so a reader can say how many were not
-    kept. The result depends only on the part's comments, never on how they
-    were added up, so apply it once to a finished cell (``merge`` of capped
-    cells concatenates, it does not cap again). A part within the budget is
-    returned unchanged.
+
+@dataclass(frozen=True)
+class DepartmentComments:
+    """One department's comment texts in one snapshot, kept apart from its numeric cell.
+
+    ``texts`` maps an audience to its texts exactly as written (none blank), in
+    canonical order (``comment_order``); an audience without texts is left out,
+    so equal comments make equal values. ``snapshot_id`` names the snapshot the
+    texts belong to, ``None`` when the wave has no snapshot yet (then there are
+    no texts). Only a department page reads them, one department at a time.
+    """
+
+    snapshot_id: str | None
+    texts: Mapping[Audience, tuple[str, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.snapshot_id is None and self.texts:
+            raise AggregateError("Comment texts need the snapshot they belong to.")
+        for audience, texts in self.texts.items():
+            if not isinstance(audience, Audience):
+                raise AggregateError(f"Comments need an audience, got {audience!r}.")
+            if not isinstance(texts, tuple) or not texts:
+                raise AggregateError(f"The {audience} comments must be a tuple of texts.")
+            if not all(_has_text(text) for text in texts):
+                raise AggregateError(f"The {audience} comments must be texts that are not blank.")
+            if list(texts) != sorted(texts, key=comment_order):
+                raise AggregateError(f"The {audience} comments must be in their canonical order.")
+
+    @property
+    def count(self) -> int:
+        """Return how many texts are kept, all audiences together."""
+        return sum(len(texts) for texts in self.texts.values())
+
+    def all_texts(self) -> tuple[str, ...]:
+        """Return every kept text, audience by audience in audience order."""
+        return tuple(
+            text for audience in sorted(self.texts, key=str) for text in self.texts[audience]
+        )
+
+
+def collect_comments(
+    snapshot_id: str | None,
+    comments: Iterable[tuple[Audience, str | None]],
+    budget: int = COMMENT_BUDGET,
+) -> DepartmentComments:
+    """Return one department's kept comment texts from its responses' (audience, comment).
+
+    Rules: missing, empty and whitespace-only comments are dropped (they are not
+    counted by ``comment_count`` either); the rest are kept exactly as written,
+    per audience in canonical order (``comment_order``); each audience keeps the
+    longest run, in that order, whose ``comment_cost`` adds up to at most
+    ``budget`` bytes. The result depends only on the multiset of comments, never
+    on the order they came in, so a recomputation keeps exactly the same texts.
     """
     if budget < 0:
         raise AggregateError(f"A comment budget cannot be negative, got {budget}.")
-    parts = []
-    for part in aggregate.parts:
-        kept, used = 0, 0
-        for text in part.comments:
+    found: dict[Audience, list[str]] = {}
+    for audience, text in comments:
+        if _has_text(text):
+            assert text is not None
+            found.setdefault(audience, []).append(text)
+    kept: dict[Audience, tuple[str, ...]] = {}
+    for audience in sorted(found, key=str):
+        ordered, used, count = sorted(found[audience], key=comment_order), 0, 0
+        for text in ordered:
             used += comment_cost(text)
             if used > budget:
                 break
-            kept += 1
-        parts.append(
-            part if kept == len(part.comments) else replace(part, comments=part.comments[:kept])
-        )
-    return replace(aggregate, parts=tuple(parts))
+            count += 1
+        if count:
+            kept[audience] = tuple(ordered[:count])
+    return DepartmentComments(snapshot_id, kept)
+
+
+def comments_to_dict(comments: DepartmentComments) -> dict[str, list[str]]:
+    """Return the texts as plain JSON-safe data: {audience: [texts in canonical order]}."""
+    return {a.value: list(comments.texts[a]) for a in sorted(comments.texts, key=str)}
+
+
+def comments_from_dict(snapshot_id: str, data: object) -> DepartmentComments:
+    """Read what ``comments_to_dict`` wrote; raise ``AggregateError`` if it is damaged."""
+    if not isinstance(data, Mapping):
+        raise AggregateError("Stored comments must be a mapping of audience to texts.")
+    texts: dict[Audience, tuple[str, ...]] = {}
+    for key, value in data.items():
+        try:
+            audience = Audience(str(key))
+        except ValueError as exc:
+            raise AggregateError(f"Stored comments: unknown audience {key!r}.") from exc
+        if not isinstance(value, list) or not all(isinstance(text, str) for text in value):
+            raise AggregateError(f"Stored {audience} comments must be a list of texts.")
+        texts[audience] = tuple(value)
+    return DepartmentComments(snapshot_id, texts)
 
 
 # -- storage -----------------------------------------------------------------------
@@ -713,16 +766,18 @@ def cap_comments(aggregate: Aggregate, budget: int = COMMENT_BUDGET) -> Aggregat
 def to_dict(aggregate: Aggregate) -> dict[str, object]:
     """Return ``aggregate`` as plain JSON-safe data, keys always in the same order.
 
-    Layout (schema 2): ``schema``, ``questionnaire_id``, ``questionnaire_version``,
+    Layout (schema 3): ``schema``, ``questionnaire_id``, ``questionnaire_version``,
     ``scale``, and ``parts``: per audience ``audience``, ``responses``,
     ``items`` {item id: [1s, 2s, 3s, 4s, 5s, don't know]}, ``levers``
     {lever id: [n, Σv, Σv²]}, ``complete_cases`` [{``lever``, ``items``,
-    ``n``, ``sum_x``, ``sum_x2``, ``sum_total2``}], ``comment_count`` and
-    ``comments`` [texts in canonical order]. Every number is a whole number;
-    items, levers and item sets are sorted by id. Schema 1 is the same
-    without the two comment fields.
+    ``n``, ``sum_x``, ``sum_x2``, ``sum_total2``}] and ``comment_count``.
+    Every number is a whole number; items, levers and item sets are sorted by
+    id. No text is ever written here: comment texts are ``DepartmentComments``.
+    Schema 1 is the same without ``comment_count``; schema 2 also had
+    ``comments``, written as an empty list (its texts are dropped on reading).
     """
-    with_comments = aggregate.schema in _WITH_COMMENTS
+    with_count = aggregate.schema in _WITH_COMMENT_COUNT
+    with_texts = aggregate.schema in _WITH_COMMENT_TEXTS
     return {
         "schema": aggregate.schema,
         "questionnaire_id": aggregate.questionnaire_id,
@@ -745,11 +800,8 @@ def to_dict(aggregate: Aggregate) -> dict[str, object]:
                     }
                     for c in part.complete_cases
                 ],
-                **(
-                    {"comment_count": part.comment_count, "comments": list(part.comments)}
-                    if with_comments
-                    else {}
-                ),
+                **({"comment_count": part.comment_count} if with_count else {}),
+                **({"comments": []} if with_texts else {}),
             }
             for part in aggregate.parts
         ],
@@ -794,9 +846,10 @@ def _texts(value: object, where: str) -> tuple[str, ...]:
 
 def _part_from_dict(data: object, where: str, schema: int) -> AudiencePart:
     fields = {"audience", "responses", "items", "levers", "complete_cases"}
-    with_comments = schema in _WITH_COMMENTS
-    if with_comments:
-        fields |= {"comment_count", "comments"}
+    if schema in _WITH_COMMENT_COUNT:
+        fields.add("comment_count")
+    if schema in _WITH_COMMENT_TEXTS:
+        fields.add("comments")
     raw = _only(data, fields, where)
     audience_value = _field(raw, "audience", where)
     try:
@@ -834,21 +887,21 @@ def _part_from_dict(data: object, where: str, schema: int) -> AudiencePart:
                 _check_count(_field(entry, "sum_total2", at), at),
             )
         )
-    comments: tuple[str, ...] = ()
     comment_count = 0
-    if with_comments:
+    if schema in _WITH_COMMENT_COUNT:
         comment_count = _check_count(_field(raw, "comment_count", where), f"{where}: comments")
+    if schema in _WITH_COMMENT_TEXTS:
+        # Schema 2 kept the texts in the cell; they are dropped here; the snapshot is
+        # outdated and its recomputation stores them apart.
         texts = _field(raw, "comments", where)
         if not isinstance(texts, list | tuple) or not all(isinstance(t, str) for t in texts):
             raise AggregateError(f"{where}: comments must be a list of texts.")
-        comments = tuple(texts)
     return AudiencePart(
         audience=audience,
         responses=_check_count(_field(raw, "responses", where), f"{where}: responses"),
         items=tuple(tallies),
         levers=tuple(lever_sums),
         complete_cases=tuple(complete),
-        comments=comments,
         comment_count=comment_count,
     )
 
@@ -1201,8 +1254,16 @@ class Snapshot:
     """A wave's aggregates at one moment: one ``Aggregate`` per department.
 
     ``snapshot_id`` names this computation; a store switches to a new snapshot
-    only once all its cells are written, so a reader never sees half of one.
-    ``responses`` is the number of responses it covers (the sum over cells).
+    only once all its cells (and comment texts) are written, so a reader never
+    sees half of one. ``responses`` is the number of responses it covers (the
+    sum over cells).
+
+    ``comments`` holds the departments' comment texts (only departments with
+    kept texts) when they are at hand: a computed snapshot has them and
+    ``Store.put_snapshot`` stores them apart from the cells; ``None`` means
+    "not read" — ``Store.get_snapshot`` never reads them, since every dashboard
+    view reads the cells and must cost the same whatever people wrote. A
+    department page reads its own with ``Store.get_snapshot_comments``.
     """
 
     survey_slug: str
@@ -1210,6 +1271,22 @@ class Snapshot:
     snapshot_id: str
     computed_at: datetime
     cells: Mapping[str, Aggregate]
+    comments: Mapping[str, DepartmentComments] | None = None
+
+    def __post_init__(self) -> None:
+        for code, texts in (self.comments or {}).items():
+            if texts.snapshot_id != self.snapshot_id or code not in self.cells:
+                raise AggregateError(
+                    f"The comments of {code!r} do not belong to snapshot {self.snapshot_id!r}."
+                )
+            if not texts.texts:
+                raise AggregateError(f"Leave out {code!r}, which has no comment texts.")
+
+    def comments_of(self, department: str) -> DepartmentComments:
+        """Return a department's texts held here (no texts if it has none); needs ``comments``."""
+        if self.comments is None:
+            raise AggregateError("This snapshot was read without its comments.")
+        return self.comments.get(department, DepartmentComments(self.snapshot_id))
 
     @property
     def responses(self) -> int:

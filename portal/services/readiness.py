@@ -31,13 +31,13 @@ import math
 import random
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
 from portal.domain import aggregates
-from portal.domain.aggregates import Aggregate, Snapshot
+from portal.domain.aggregates import Aggregate, DepartmentComments, Snapshot
 from portal.domain.anonymity import (
     Counts,
     Disclosure,
@@ -134,6 +134,12 @@ class WaveResults:
     disclosure: Disclosure
     #: Which groups' comments this reader may see; only built for a department page.
     comment_disclosure: Disclosure | None = None
+    #: Reads one department's comment texts of the snapshot these results come from
+    #: (``None`` once another snapshot replaced it); only set for a department page,
+    #: and called only for a department whose comments may be shown.
+    comment_texts: Callable[[str], DepartmentComments | None] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     @property
     def levers(self) -> tuple[Lever, ...]:
@@ -470,7 +476,27 @@ def _wave_results(
         previous_wave=previous,
         disclosure=shown,
         comment_disclosure=_comment_disclosure(survey, wave, shown) if comments else None,
+        comment_texts=_comment_reader(store, snapshot) if comments else None,
     )
+
+
+def _comment_reader(store: Store, snapshot: Snapshot) -> Callable[[str], DepartmentComments | None]:
+    """Return a reader of one department's texts of ``snapshot``, reading only when called.
+
+    A snapshot this request computed holds its texts; a stored one is read one
+    department per call (``Store.get_snapshot_comments``), so the cost of the
+    cells every view reads never includes any text. Texts of a snapshot that
+    replaced ``snapshot`` meanwhile give ``None``: the comment decision was made
+    on ``snapshot``'s counts, so they are not shown.
+    """
+
+    def read(code: str) -> DepartmentComments | None:
+        if snapshot.comments is not None:
+            return snapshot.comments_of(code)
+        texts = store.get_snapshot_comments(snapshot.survey_slug, snapshot.wave_id, code)
+        return texts if texts.snapshot_id == snapshot.snapshot_id else None
+
+    return read
 
 
 def _comment_disclosure(survey: Survey, wave: Wave, shown: Disclosure) -> Disclosure:
@@ -500,8 +526,8 @@ class Comments:
     """The comments a department page may show: ``texts`` shuffled, nothing else.
 
     ``shown`` is ``False`` when the department's comments may not be shown
-    (hidden, or fewer respondents than the comment threshold); no text is
-    then given.
+    (hidden, or fewer respondents than the comment threshold, or the results
+    were recomputed while the page was being built); no text is then given.
     ``not_kept`` counts comments left out of the stored results because the
     department wrote more than ``aggregates.COMMENT_BUDGET`` bytes of them.
     """
@@ -525,24 +551,26 @@ def department_comments(
     exactly as written, shuffled with ``rng`` (the system's random source by
     default), without dates, audiences or any other field. Anything else
     gives no texts, exactly like a department where nobody commented.
+
+    The texts are read from the store only here, only for this department and
+    only once the rules allow them (``results.comment_texts``).
     """
     k_comments = results.wave.effective_thresholds(results.survey).min_comment_group_size
     decision = results.comment_disclosure
     result = row.result
-    if row.kind is not RowKind.DEPARTMENT or result is None or decision is None:
+    read = results.comment_texts
+    if row.kind is not RowKind.DEPARTMENT or result is None or decision is None or read is None:
         return Comments(False, k_comments)
     count = decision.count(Group(department=row.key))
     if count is None or count < k_comments:
         return Comments(False, k_comments)
+    stored = read(row.key)
+    if stored is None:
+        return Comments(False, k_comments)
     parts = result.aggregate.parts
-    texts = publishable_comments(
-        count,
-        [text for part in parts for text in part.comments],
-        k_comments,
-        rng or secrets.SystemRandom(),
-    )
-    stored = sum(len(part.comments) for part in parts)
-    return Comments(True, k_comments, texts, sum(p.comment_count for p in parts) - stored)
+    kept = [text for part in parts for text in stored.texts.get(part.audience, ())]
+    texts = publishable_comments(count, kept, k_comments, rng or secrets.SystemRandom())
+    return Comments(True, k_comments, texts, sum(p.comment_count for p in parts) - len(kept))
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,14 @@ department — whose read cost depends on the number of departments only.
 - An **open** wave's snapshot is recomputed when older than ``REFRESH_SECONDS``;
   every other view reads the snapshot as it is, so a view's cost is bounded.
 
-Each department's cell also carries its free-text comments (``aggregates``,
-schema 2), capped per audience at ``aggregates.COMMENT_BUDGET`` bytes so a cell
-stays one DynamoDB item; whether they may be shown is decided by the readers
-(``readiness.department_comments``), never here. A snapshot stored in an older
-layout is recomputed on its next view, even for a closed wave.
+A department's cell counts its comments (``comment_count``); the texts are kept
+apart from the cells, per department (``aggregates.DepartmentComments``, capped
+per audience at ``aggregates.COMMENT_BUDGET`` bytes), so a dashboard view, which
+reads every cell, costs the same whatever people wrote. Only a department page
+reads its own texts (``Store.get_snapshot_comments``); whether they may be shown
+is decided there (``readiness.department_comments``), never here. A snapshot
+stored in an older layout (schema 1 without comments, schema 2 with the texts
+inside the cells) is recomputed on its next view, even for a closed wave.
 
 A computation builds a complete new snapshot and the store switches to it only
 at the end, so an interrupted computation changes nothing and a retry counts
@@ -30,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 
 from portal.domain import aggregates
 from portal.domain.aggregates import Aggregate, Snapshot
-from portal.domain.entities import Response, WaveStatus
+from portal.domain.entities import Audience, Response, WaveStatus
 from portal.instruments import get_questionnaire
 from portal.storage.port import MAX_PAGE_SIZE, Store
 
@@ -43,7 +46,9 @@ def compute_snapshot(store: Store, survey_slug: str, wave_id: str, *, now: datet
     wave = store.get_wave(survey_slug, wave_id)
     version = wave.questionnaire_version or survey.questionnaire_version
     questionnaire = get_questionnaire(survey.questionnaire_id, version)
+    snapshot_id = f"{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
     cells: dict[str, Aggregate] = {}
+    written: dict[str, list[tuple[Audience, str | None]]] = defaultdict(list)
     cursor: str | None = None
     while True:
         page = store.list_responses(survey_slug, wave_id, cursor=cursor, limit=MAX_PAGE_SIZE)
@@ -53,14 +58,21 @@ def compute_snapshot(store: Store, survey_slug: str, wave_id: str, *, now: datet
         for code, responses in by_department.items():
             part = aggregates.aggregate_responses(questionnaire, responses)
             cells[code] = aggregates.merge(cells[code], part) if code in cells else part
+            written[code].extend((r.audience, r.comment) for r in responses if r.comment)
         if page.next_cursor is None:
             break
         cursor = page.next_cursor
-    snapshot_id = f"{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
-    # Capped once, on the finished cells: the cap depends only on a cell's comments,
+    # Capped once, on all of a department's comments: the cap depends only on them,
     # so a recomputation (and ``verify``) keeps exactly the same texts.
-    capped = {code: aggregates.cap_comments(cell) for code, cell in sorted(cells.items())}
-    return Snapshot(survey_slug, wave_id, snapshot_id, now, capped)
+    kept = {code: aggregates.collect_comments(snapshot_id, got) for code, got in written.items()}
+    return Snapshot(
+        survey_slug,
+        wave_id,
+        snapshot_id,
+        now,
+        dict(sorted(cells.items())),
+        {code: texts for code, texts in sorted(kept.items()) if texts.texts},
+    )
 
 
 def refresh_snapshot(store: Store, survey_slug: str, wave_id: str, *, now: datetime) -> Snapshot:
@@ -107,8 +119,10 @@ def outdated(snapshot: Snapshot) -> bool:
 def verify(store: Store, survey_slug: str, wave_id: str) -> list[str]:
     """Recompute the wave from its raw responses; list every difference from the stored snapshot.
 
-    An empty list means the stored aggregates are exact. For an open wave,
-    responses that arrived after the snapshot show up as differences.
+    Compares every department's cell and its kept comment texts (read one
+    department at a time, as a department page does). An empty list means the
+    stored aggregates are exact. For an open wave, responses that arrived after
+    the snapshot show up as differences.
     """
     stored = store.get_snapshot(survey_slug, wave_id)
     fresh = compute_snapshot(store, survey_slug, wave_id, now=datetime.now(UTC))
@@ -116,8 +130,8 @@ def verify(store: Store, survey_slug: str, wave_id: str) -> list[str]:
         return [f"No stored aggregates yet; the raw responses number {fresh.responses}."]
     if outdated(stored):
         return [
-            "The stored aggregates are in an older layout (without comments); the next "
-            "results view recomputes them, or run `portal results refresh`."
+            "The stored aggregates are in an older layout; the next results view "
+            "recomputes them, or run `portal results refresh`."
         ]
     problems = []
     for code in sorted(set(stored.cells) | set(fresh.cells)):
@@ -129,5 +143,15 @@ def verify(store: Store, survey_slug: str, wave_id: str) -> list[str]:
             problems.append(
                 f"Department {code}: stored aggregates cover {mine.responses} responses with "
                 f"different sums; the raw responses give {truth.responses}."
+            )
+    for code in sorted(set(stored.cells) & set(fresh.cells)):
+        texts = store.get_snapshot_comments(survey_slug, wave_id, code)
+        if texts.snapshot_id != stored.snapshot_id:
+            return [*problems, "The stored aggregates changed while being verified; run again."]
+        expected = fresh.comments_of(code)
+        if texts.texts != expected.texts:
+            problems.append(
+                f"Department {code}: the stored comments ({texts.count} kept) differ from "
+                f"the ones the raw responses give ({expected.count} kept)."
             )
     return problems

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from portal.domain.accounts import ApiToken, AuditEvent, User
-from portal.domain.aggregates import Snapshot
+from portal.domain.aggregates import DepartmentComments, Snapshot
 from portal.domain.entities import (
     AccessCode,
     Department,
@@ -205,6 +205,12 @@ class CachedStore:
     def get_snapshot(self, survey_slug: str, wave_id: str) -> Snapshot | None:
         """Read result aggregates (not cached here; the results service decides freshness)."""
         return self.store.get_snapshot(survey_slug, wave_id)
+
+    def get_snapshot_comments(
+        self, survey_slug: str, wave_id: str, department: str
+    ) -> DepartmentComments:
+        """Read one department's comment texts (not cached, like the snapshot)."""
+        return self.store.get_snapshot_comments(survey_slug, wave_id, department)
 
     def list_responses(
         self, survey_slug: str, wave_id: str, *, cursor: str | None = None, limit: int = 500

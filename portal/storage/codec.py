@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from portal.domain import aggregates
 from portal.domain.accounts import ApiToken, AuditEvent, Role, User
-from portal.domain.aggregates import Snapshot
+from portal.domain.aggregates import DepartmentComments, Snapshot
 from portal.domain.entities import (
     AccessCode,
     Audience,
@@ -335,6 +335,30 @@ def snapshot_from_rows(
             computed_at=datetime.fromisoformat(computed_at),
             cells={code: aggregates.from_dict(json.loads(data)) for code, data in rows},
         ),
+    )
+
+
+def snapshot_cell_text(cell: aggregates.Aggregate) -> str:
+    """Encode one department's numeric cell as compact JSON (no comment texts)."""
+    return json.dumps(aggregates.to_dict(cell), separators=(",", ":"))
+
+
+def snapshot_comments_text(comments: DepartmentComments) -> str:
+    """Encode one department's comment texts as compact JSON, non-ASCII escaped.
+
+    Escaping is what ``aggregates.comment_cost`` counts, so the stored size of
+    a department's texts is bounded by ``aggregates.COMMENT_BUDGET`` per audience.
+    """
+    return json.dumps(aggregates.comments_to_dict(comments), separators=(",", ":"))
+
+
+def snapshot_comments_from_text(snapshot_id: str | None, data: str | None) -> DepartmentComments:
+    """Build a department's comment texts from their stored JSON (``None``: no texts)."""
+    if snapshot_id is None or data is None:
+        return DepartmentComments(snapshot_id)
+    return _decode(
+        "result comments",
+        lambda: aggregates.comments_from_dict(snapshot_id, json.loads(data)),
     )
 
 

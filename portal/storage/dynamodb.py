@@ -15,6 +15,7 @@ account                ``USERS``                    ``<e-mail>``
 audit event            ``AUDIT``                    ``<ISO time>#<random>``
 sign-in attempts       ``ATTEMPTS#<key>#<window>``  ``A`` (expires by TTL)
 aggregate cell         ``AGG#<slug>#<wave>#<snap>`` ``<department code>``
+aggregate comments     ``AGGTXT#<slug>#<wave>#<s>`` ``<department code>``
 aggregate pointer      ``SURVEY#<slug>``            ``AGGHEAD#<wave id>``
 response               ``RESP#<slug>#<wave id>``    ``<random key>``
 API token (by hash)    ``TOKEN#<sha-256>``          ``TOKEN``
@@ -35,13 +36,21 @@ Plan actions sit in their survey's partition, so a survey's whole plan is one
 ``PLAN#<dept>#`` (codes cannot contain ``#``; the organisation's plan is ``*``).
 They are few (tens per department) and sorted in Python by ``plan_order``.
 
+A results snapshot keeps each department's numeric cell (``AGG#…``, about 3 KB)
+and its comment texts (``AGGTXT#…``, only for departments with comments, at most
+2 × ``aggregates.COMMENT_BUDGET`` bytes) in two partitions of their own. Every
+dashboard view queries the cells' partition whole; DynamoDB bills a read by the
+size of the items it returns whatever ``ProjectionExpression`` asks for, so the
+texts must live in other items — and another partition keeps the cells' query
+a plain one that also reads snapshots written before the split. A department
+page reads its texts with one ``GetItem``.
+
 The table is injected (a boto3 ``Table`` resource); this module never creates a
 client or resource at import time.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -594,12 +603,20 @@ class DynamoStore:
     # -- result aggregates -----------------------------------------------------
 
     def put_snapshot(self, snapshot: aggregates.Snapshot) -> None:
-        """Write the cells (batches of 25), then switch the pointer, then drop the old cells."""
-        pk = _snapshot_pk(snapshot.survey_slug, snapshot.wave_id, snapshot.snapshot_id)
+        """Write cells and texts (batches of 25), switch the pointer, then drop the old ones.
+
+        Until the pointer is switched the new items are unreachable, so an
+        interruption leaves the previous snapshot's cells and texts in force.
+        """
+        slug, wave_id = snapshot.survey_slug, snapshot.wave_id
+        pk = _snapshot_pk(slug, wave_id, snapshot.snapshot_id)
+        texts_pk = _comments_pk(slug, wave_id, snapshot.snapshot_id)
         with self._calls("storing result aggregates"), self.table.batch_writer() as batch:
             for code, cell in snapshot.cells.items():
-                text = json.dumps(aggregates.to_dict(cell), separators=(",", ":"))
-                batch.put_item(Item={"pk": pk, "sk": code, "agg": text})
+                batch.put_item(Item={"pk": pk, "sk": code, "agg": codec.snapshot_cell_text(cell)})
+            for code, texts in (snapshot.comments or {}).items():
+                text = codec.snapshot_comments_text(texts)
+                batch.put_item(Item={"pk": texts_pk, "sk": code, "txt": text})
         head_key = {"pk": f"SURVEY#{snapshot.survey_slug}", "sk": f"AGGHEAD#{snapshot.wave_id}"}
         with self._calls("switching to new result aggregates"):
             previous = self.table.put_item(
@@ -611,17 +628,19 @@ class DynamoStore:
                 ReturnValues="ALL_OLD",
             ).get("Attributes")
         if previous and previous.get("snapshot_id") != snapshot.snapshot_id:
-            old = _snapshot_pk(snapshot.survey_slug, snapshot.wave_id, str(previous["snapshot_id"]))
+            old_id = str(previous["snapshot_id"])
+            old = _snapshot_pk(slug, wave_id, old_id)
+            old_texts = _comments_pk(slug, wave_id, old_id)
+            # A department has texts only if it has a cell, so the old cells name every
+            # old texts item: deleting by key never reads the (large) texts.
             with self._calls("removing old result aggregates"), self.table.batch_writer() as batch:
                 for item in self._query(old):
                     batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+                    batch.delete_item(Key={"pk": old_texts, "sk": item["sk"]})
 
     def get_snapshot(self, survey_slug: str, wave_id: str) -> aggregates.Snapshot | None:
         """Return the current snapshot: one read for the pointer, one query for the cells."""
-        with self._calls("reading result aggregates"):
-            head = self.table.get_item(
-                Key={"pk": f"SURVEY#{survey_slug}", "sk": f"AGGHEAD#{wave_id}"}
-            ).get("Item")
+        head = self._snapshot_head(survey_slug, wave_id)
         if head is None:
             return None
         snapshot_id = str(head["snapshot_id"])
@@ -630,6 +649,30 @@ class DynamoStore:
         return codec.snapshot_from_rows(
             survey_slug, wave_id, snapshot_id, str(head["computed_at"]), rows
         )
+
+    def get_snapshot_comments(
+        self, survey_slug: str, wave_id: str, department: str
+    ) -> aggregates.DepartmentComments:
+        """Return one department's texts: one read for the pointer, one for its texts item."""
+        head = self._snapshot_head(survey_slug, wave_id)
+        if head is None:
+            return aggregates.DepartmentComments(None)
+        snapshot_id = str(head["snapshot_id"])
+        with self._calls("reading result comments"):
+            item = self.table.get_item(
+                Key={"pk": _comments_pk(survey_slug, wave_id, snapshot_id), "sk": department}
+            ).get("Item")
+        return codec.snapshot_comments_from_text(
+            snapshot_id, None if item is None else str(item["txt"])
+        )
+
+    def _snapshot_head(self, survey_slug: str, wave_id: str) -> dict[str, Any] | None:
+        """Return the wave's snapshot pointer item, or ``None`` before the first one."""
+        with self._calls("reading result aggregates"):
+            head: dict[str, Any] | None = self.table.get_item(
+                Key={"pk": f"SURVEY#{survey_slug}", "sk": f"AGGHEAD#{wave_id}"}
+            ).get("Item")
+        return head
 
     # -- reinforcement plans and scorecard settings ------------------------------
 
@@ -738,6 +781,10 @@ def _plan_key(survey_slug: str, department: str, action_id: str) -> dict[str, st
 
 def _snapshot_pk(survey_slug: str, wave_id: str, snapshot_id: str) -> str:
     return f"AGG#{survey_slug}#{wave_id}#{snapshot_id}"
+
+
+def _comments_pk(survey_slug: str, wave_id: str, snapshot_id: str) -> str:
+    return f"AGGTXT#{survey_slug}#{wave_id}#{snapshot_id}"
 
 
 def _response_pk(survey_slug: str, wave_id: str) -> str:

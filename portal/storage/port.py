@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from portal.domain.accounts import ApiToken, AuditEvent, User
-from portal.domain.aggregates import Snapshot
+from portal.domain.aggregates import DepartmentComments, Snapshot
 from portal.domain.entities import (
     AccessCode,
     Department,
@@ -164,15 +164,31 @@ class Store(Protocol):
     # -- result aggregates -------------------------------------------------------------
 
     def put_snapshot(self, snapshot: Snapshot) -> None:
-        """Store a wave's aggregates and then make them the current ones.
+        """Store a wave's aggregates and comment texts, then make them the current ones.
 
-        The cells are written first and the wave's pointer switched last, so an
-        interrupted write leaves the previous snapshot in force; a retry writes
-        a complete new one. The replaced snapshot's cells are removed.
+        The cells and each department's texts (``snapshot.comments``; ``None``
+        stores none) are written first, apart from each other, and the wave's
+        pointer switched last, so an interrupted write leaves the previous
+        snapshot — cells and texts — in force; a retry writes a complete new
+        one. The replaced snapshot's cells and texts are removed.
         """
 
     def get_snapshot(self, survey_slug: str, wave_id: str) -> Snapshot | None:
-        """Return the wave's current aggregates, or ``None`` before the first computation."""
+        """Return the wave's current aggregates, or ``None`` before the first computation.
+
+        Reads the numeric cells only (``comments`` is ``None``): what this costs
+        does not depend on how much people wrote.
+        """
+
+    def get_snapshot_comments(
+        self, survey_slug: str, wave_id: str, department: str
+    ) -> DepartmentComments:
+        """Return one department's comment texts in the wave's current snapshot.
+
+        The result names the snapshot it was read from (``snapshot_id``, ``None``
+        before the first computation) and has no texts when the department has
+        none, or the wave no snapshot.
+        """
 
     # -- reinforcement plans and scorecard settings -----------------------------------
 

@@ -149,6 +149,18 @@ MIGRATIONS: tuple[str, ...] = (
         data TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 7: each department's comment texts per snapshot, apart from its numeric cell, so
+    # reading the cells (every dashboard view) never reads the texts.
+    """
+    CREATE TABLE aggregate_comments (
+        survey_slug TEXT NOT NULL,
+        wave_id TEXT NOT NULL,
+        snapshot_id TEXT NOT NULL,
+        department TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (survey_slug, wave_id, snapshot_id, department)
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _TRANSIENT = ("database is locked", "database is busy", "disk i/o error")
@@ -631,20 +643,23 @@ class SqliteStore:
     # -- result aggregates -----------------------------------------------------
 
     def put_snapshot(self, snapshot: aggregates.Snapshot) -> None:
-        """Write a snapshot and switch the wave to it, all in one transaction."""
+        """Write a snapshot's cells and texts and switch the wave to it, in one transaction."""
+        key = (snapshot.survey_slug, snapshot.wave_id, snapshot.snapshot_id)
         with self._tx() as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO aggregate_cells (survey_slug, wave_id, snapshot_id, "
                 "department, data) VALUES (?, ?, ?, ?, ?)",
                 [
-                    (
-                        snapshot.survey_slug,
-                        snapshot.wave_id,
-                        snapshot.snapshot_id,
-                        code,
-                        json.dumps(aggregates.to_dict(cell), separators=(",", ":")),
-                    )
+                    (*key, code, codec.snapshot_cell_text(cell))
                     for code, cell in snapshot.cells.items()
+                ],
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO aggregate_comments (survey_slug, wave_id, snapshot_id, "
+                "department, data) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (*key, code, codec.snapshot_comments_text(texts))
+                    for code, texts in (snapshot.comments or {}).items()
                 ],
             )
             conn.execute(
@@ -658,14 +673,15 @@ class SqliteStore:
                     snapshot.computed_at.isoformat(),
                 ),
             )
-            conn.execute(
-                "DELETE FROM aggregate_cells WHERE survey_slug = ? AND wave_id = ? "
-                "AND snapshot_id != ?",
-                (snapshot.survey_slug, snapshot.wave_id, snapshot.snapshot_id),
-            )
+            for table in ("aggregate_cells", "aggregate_comments"):
+                conn.execute(
+                    f"DELETE FROM {table} WHERE survey_slug = ? AND wave_id = ? "
+                    "AND snapshot_id != ?",
+                    key,
+                )
 
     def get_snapshot(self, survey_slug: str, wave_id: str) -> aggregates.Snapshot | None:
-        """Return the wave's current snapshot."""
+        """Return the wave's current snapshot, its cells only."""
         with self._tx() as conn:
             head = conn.execute(
                 "SELECT snapshot_id, computed_at FROM aggregate_heads "
@@ -680,6 +696,22 @@ class SqliteStore:
                 (survey_slug, wave_id, head[0]),
             ).fetchall()
         return codec.snapshot_from_rows(survey_slug, wave_id, head[0], head[1], rows)
+
+    def get_snapshot_comments(
+        self, survey_slug: str, wave_id: str, department: str
+    ) -> aggregates.DepartmentComments:
+        """Return one department's comment texts in the wave's current snapshot."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT h.snapshot_id, c.data FROM aggregate_heads h LEFT JOIN "
+                "aggregate_comments c ON c.survey_slug = h.survey_slug AND "
+                "c.wave_id = h.wave_id AND c.snapshot_id = h.snapshot_id AND c.department = ? "
+                "WHERE h.survey_slug = ? AND h.wave_id = ?",
+                (department, survey_slug, wave_id),
+            ).fetchone()
+        if row is None:
+            return aggregates.DepartmentComments(None)
+        return codec.snapshot_comments_from_text(row[0], row[1])
 
     # -- reinforcement plans and scorecard settings ------------------------------
 

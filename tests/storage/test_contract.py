@@ -394,18 +394,40 @@ def test_counts_attempts_per_key_within_a_window(store: Store) -> None:
 # -- result aggregates ----------------------------------------------------------------
 
 
-def make_snapshot(snapshot_id: str, answers: dict[str, int]) -> Snapshot:
-    """Build a snapshot with one response per department in ``answers``."""
+def make_snapshot(
+    snapshot_id: str, answers: dict[str, int], comments: dict[str, list[str]] | None = None
+) -> Snapshot:
+    """Build a snapshot with one response per department in ``answers``.
+
+    With ``comments``, each listed department also gets one manager response per text.
+    """
     questionnaire = get_questionnaire("change-readiness")
-    cells = {}
+    cells, kept = {}, {}
     for code, value in answers.items():
-        response = make_response(
-            department_code=code,
-            answers={i.id: value for i in questionnaire.items_for(Audience.EMPLOYEE)},
+        responses = [
+            make_response(
+                department_code=code,
+                answers={i.id: value for i in questionnaire.items_for(Audience.EMPLOYEE)},
+            )
+        ]
+        for text in (comments or {}).get(code, []):
+            responses.append(
+                make_response(
+                    department_code=code,
+                    audience=Audience.MANAGER,
+                    answers={i.id: value for i in questionnaire.items_for(Audience.MANAGER)},
+                    comment=text,
+                )
+            )
+        cells[code] = aggregates.aggregate_responses(questionnaire, responses)
+        texts = aggregates.collect_comments(
+            snapshot_id, [(r.audience, r.comment) for r in responses]
         )
-        cells[code] = aggregates.aggregate_response(questionnaire, response)
+        if texts.texts:
+            kept[code] = texts
+    when = datetime(2026, 11, 23, 12, tzinfo=UTC)
     return Snapshot(
-        "crm-rollout", "baseline", snapshot_id, datetime(2026, 11, 23, 12, tzinfo=UTC), cells
+        "crm-rollout", "baseline", snapshot_id, when, cells, kept if comments is not None else None
     )
 
 
@@ -426,6 +448,55 @@ def test_a_new_snapshot_replaces_the_old_one_whole(store: Store) -> None:
     store.put_snapshot(newer)
     current = store.get_snapshot("crm-rollout", "baseline")
     assert current == newer and sorted(current.cells) == ["A", "D"]
+
+
+#: Texts that must come back exactly: quotes, escapes, non-ASCII, an emoji, line breaks.
+TEXTS = ['Say "why" \\ first', "Mere træning, tak 🙂\nPlease", "  as written  ", "Zzz"]
+
+
+def test_a_snapshot_is_read_without_its_comment_texts(store: Store) -> None:
+    snapshot = make_snapshot("s1", {"A": 4, "B": 2}, {"A": TEXTS})
+    store.put_snapshot(snapshot)
+    stored = store.get_snapshot("crm-rollout", "baseline")
+    assert stored is not None and stored.comments is None
+    assert stored == replace(snapshot, comments=None)
+    manager = stored.cells["A"].part(Audience.MANAGER)
+    assert manager is not None and manager.comment_count == len(TEXTS)
+
+
+def test_reads_one_departments_comment_texts_of_the_current_snapshot_exactly(
+    store: Store,
+) -> None:
+    snapshot = make_snapshot("s1", {"A": 4, "B": 2, "C": 3}, {"A": TEXTS, "C": ["only C"]})
+    store.put_snapshot(snapshot)
+    texts = store.get_snapshot_comments("crm-rollout", "baseline", "A")
+    assert texts == snapshot.comments_of("A")
+    assert sorted(texts.texts[Audience.MANAGER]) == sorted(TEXTS)
+    assert store.get_snapshot_comments("crm-rollout", "baseline", "C").all_texts() == ("only C",)
+    assert store.get_snapshot_comments(
+        "crm-rollout", "baseline", "B"
+    ) == aggregates.DepartmentComments("s1")
+    assert store.get_snapshot_comments(
+        "crm-rollout", "baseline", "NOPE"
+    ) == aggregates.DepartmentComments("s1")
+
+
+def test_a_wave_without_a_snapshot_has_no_comment_texts(store: Store) -> None:
+    store.put_snapshot(make_snapshot("s1", {"A": 4}, {"A": TEXTS}))
+    empty = aggregates.DepartmentComments(None)
+    assert store.get_snapshot_comments("crm-rollout", "other", "A") == empty
+    assert store.get_snapshot_comments("other", "baseline", "A") == empty
+
+
+def test_a_new_snapshot_replaces_the_old_comment_texts_whole(store: Store) -> None:
+    store.put_snapshot(make_snapshot("s1", {"A": 1, "B": 2}, {"A": ["old A"], "B": ["old B"]}))
+    newer = make_snapshot("s2", {"A": 5, "B": 3}, {"A": ["new A", "new A"]})
+    store.put_snapshot(newer)
+    assert store.get_snapshot_comments("crm-rollout", "baseline", "A") == newer.comments_of("A")
+    assert store.get_snapshot_comments(
+        "crm-rollout", "baseline", "B"
+    ) == aggregates.DepartmentComments("s2")
+    assert store.get_snapshot("crm-rollout", "baseline") == replace(newer, comments=None)
 
 
 # -- API tokens -----------------------------------------------------------------------

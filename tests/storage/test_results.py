@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -30,12 +31,12 @@ def open_survey(store: Store) -> None:
     open_wave(store, "crm-rollout", "baseline", today=date(2026, 11, 1))
 
 
-def answer(store: Store, count: int, department: str = "A") -> None:
-    """Store ``count`` responses for a department."""
+def answer(store: Store, count: int, department: str = "A", comment: str | None = None) -> None:
+    """Store ``count`` responses for a department, each with ``comment``."""
     items = get_questionnaire("change-readiness").items_for(Audience.EMPLOYEE)
     for n in range(count):
         store.add_response(
-            make_response(department_code=department,
+            make_response(department_code=department, comment=comment,
                           answers={i.id: 1 + (n + len(i.id)) % 5 for i in items})
         )  # fmt: skip
 
@@ -113,16 +114,25 @@ def test_an_interrupted_computation_changes_nothing_and_a_retry_counts_exactly(
     store: Store,
 ) -> None:
     open_survey(store)
-    answer(store, 6)
+    answer(store, 6, comment="written before")
     before = results.refresh_snapshot(store, "crm-rollout", "baseline", now=NOW)
-    answer(store, 4, "B")
+    answer(store, 4, "B", comment="written after")
+    answer(store, 1, "A", comment="also after")
     undo = interrupt_pointer_switch(store)
     with pytest.raises((StorageError, ConnectionError)):
         results.refresh_snapshot(store, "crm-rollout", "baseline", now=NOW + timedelta(hours=1))
     undo()
-    assert store.get_snapshot("crm-rollout", "baseline") == before  # the old one is in force
+    # the old one is in force, cells and comment texts alike
+    assert store.get_snapshot("crm-rollout", "baseline") == replace(before, comments=None)
+    assert before.comments_of("A").count == 6
+    for code in ("A", "B"):
+        stored = store.get_snapshot_comments("crm-rollout", "baseline", code)
+        assert stored == before.comments_of(code)
     after = results.refresh_snapshot(store, "crm-rollout", "baseline", now=NOW + timedelta(hours=2))
-    assert {code: c.responses for code, c in after.cells.items()} == {"A": 6, "B": 4}
+    assert {code: c.responses for code, c in after.cells.items()} == {"A": 7, "B": 4}
+    texts = store.get_snapshot_comments("crm-rollout", "baseline", "B")
+    assert texts.snapshot_id == after.snapshot_id and texts.all_texts() == ("written after",) * 4
+    assert store.get_snapshot_comments("crm-rollout", "baseline", "A").count == 7
     again = results.refresh_snapshot(store, "crm-rollout", "baseline", now=NOW + timedelta(hours=3))
     assert aggregates.to_dict(again.cells["A"]) == aggregates.to_dict(after.cells["A"])
     assert results.verify(store, "crm-rollout", "baseline") == []

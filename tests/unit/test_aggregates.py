@@ -9,24 +9,30 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from portal.domain import scoring
 from portal.domain.aggregates import (
+    COMMENT_BUDGET,
     SCHEMA_VERSION,
     Aggregate,
     AggregateError,
     AudiencePart,
     CompleteCases,
+    DepartmentComments,
     ItemTally,
     LeverSums,
+    Snapshot,
     aggregate_response,
     aggregate_responses,
-    cap_comments,
+    collect_comments,
     comment_cost,
     comment_order,
+    comments_from_dict,
+    comments_to_dict,
     compare_audiences,
     compare_waves,
     cronbach_alpha,
@@ -534,10 +540,9 @@ def test_to_dict_writes_plain_numbers_in_a_fixed_layout() -> None:
         "levers",
         "complete_cases",
         "comment_count",
-        "comments",
     ]
     assert part["audience"] == "manager" and part["responses"] == 1
-    assert part["comment_count"] == 0 and part["comments"] == []
+    assert part["comment_count"] == 0
     assert part["items"]["purpose-hq-only"] == [1, 0, 0, 0, 0, 0]
     assert part["levers"]["managers"] == [1, 14, 196]
     assert part["complete_cases"][1] == {
@@ -589,14 +594,12 @@ def damaged(change: str) -> dict[str, Any]:
         data["parts"].reverse()
     elif change == "more answers than responses":
         employee["items"]["purpose-why"] = [3, 0, 0, 0, 0, 0]
-    elif change == "comments out of order":
-        employee["comment_count"] = 2
-        employee["comments"] = sorted(["a", "b"], key=comment_order, reverse=True)
     elif change == "more comments than responses":
         employee["comment_count"] = 3
-    elif change == "a blank comment":
-        employee.update(comment_count=1, comments=["  "])
-    elif change == "a comment that is not text":
+    elif change == "comment texts in a schema 3 record":
+        employee.update(comment_count=1, comments=["hi"])
+    elif change == "texts that are not text in a schema 2 record":
+        data["schema"] = 2
         employee.update(comment_count=1, comments=[5])
     elif change == "comments in a schema 1 record":
         data["schema"] = 1
@@ -620,10 +623,9 @@ def damaged(change: str) -> dict[str, Any]:
         "impossible sums",
         "parts out of order",
         "more answers than responses",
-        "comments out of order",
         "more comments than responses",
-        "a blank comment",
-        "a comment that is not text",
+        "comment texts in a schema 3 record",
+        "texts that are not text in a schema 2 record",
         "comments in a schema 1 record",
         "one-item complete cases",
     ],
@@ -669,7 +671,7 @@ def with_comment(response: Response, comment: str | None) -> Response:
     )
 
 
-def test_a_cell_keeps_its_comments_as_written_and_counts_only_real_ones() -> None:
+def test_a_cell_counts_only_real_comments_and_holds_none_of_their_text() -> None:
     cell = aggregate_responses(
         Q,
         [
@@ -682,46 +684,64 @@ def test_a_cell_keeps_its_comments_as_written_and_counts_only_real_ones() -> Non
     )
     employees, managers = cell.part(EMPLOYEE), cell.part(MANAGER)
     assert employees is not None and managers is not None
-    assert employees.comments == ("More training, please", "More training, please")
     assert employees.comment_count == 2 and employees.responses == 4
-    assert managers.comments == ("  Ask us first  ",) and managers.comment_count == 1
+    assert managers.comment_count == 1
+    stored = json.dumps(to_dict(cell))
+    assert "training" not in stored and "Ask us" not in stored
 
 
-def test_comments_are_kept_in_hash_order_whatever_order_they_came_in() -> None:
-    texts = [f"comment {i}" for i in range(12)]
-    forwards = aggregate_responses(Q, [with_comment(E1, t) for t in texts])
-    backwards = aggregate_responses(Q, [with_comment(E1, t) for t in reversed(texts)])
-    assert forwards == backwards
-    part = forwards.part(EMPLOYEE)
-    assert part is not None
-    assert list(part.comments) == sorted(texts, key=comment_order)
-    assert list(part.comments) != texts and list(part.comments) != sorted(texts)
-
-
-def test_comments_add_up_and_subtract_like_counts() -> None:
+def test_comment_counts_add_up_and_subtract_like_counts() -> None:
     first = aggregate_responses(Q, [with_comment(E1, "a"), with_comment(M1, "b")])
     second = aggregate_responses(Q, [with_comment(E2, "a"), with_comment(E2, "c")])
     both = merge(first, second)
     employees = both.part(EMPLOYEE)
-    assert employees is not None
-    assert sorted(employees.comments) == ["a", "a", "c"] and employees.comment_count == 3
+    assert employees is not None and employees.comment_count == 3
     assert subtract(both, second) == first
     with pytest.raises(AggregateError, match="negative"):
-        subtract(first, aggregate_responses(Q, [with_comment(E1, "never written")]))
+        subtract(first, aggregate_responses(Q, [with_comment(E1, "a"), with_comment(E2, "x")]))
 
 
-def test_cap_keeps_the_first_comments_in_hash_order_within_the_budget() -> None:
+def test_collected_comments_are_kept_as_written_per_audience_without_blank_ones() -> None:
+    kept = collect_comments(
+        "s1",
+        [
+            (EMPLOYEE, "More training, please"),
+            (EMPLOYEE, "   "),
+            (EMPLOYEE, None),
+            (MANAGER, "  Ask us first  "),
+            (EMPLOYEE, "More training, please"),
+        ],
+    )
+    assert kept.texts == {
+        EMPLOYEE: ("More training, please", "More training, please"),
+        MANAGER: ("  Ask us first  ",),
+    }
+    assert kept.snapshot_id == "s1" and kept.count == 3
+    assert collect_comments("s1", [(EMPLOYEE, " "), (MANAGER, None)]) == DepartmentComments("s1")
+
+
+def test_comments_are_kept_in_hash_order_whatever_order_they_came_in() -> None:
+    texts = [f"comment {i}" for i in range(12)]
+    forwards = collect_comments("s1", [(EMPLOYEE, t) for t in texts])
+    backwards = collect_comments("s1", [(EMPLOYEE, t) for t in reversed(texts)])
+    assert forwards == backwards
+    assert list(forwards.texts[EMPLOYEE]) == sorted(texts, key=comment_order)
+    assert list(forwards.texts[EMPLOYEE]) != texts
+    assert list(forwards.texts[EMPLOYEE]) != sorted(texts)
+
+
+def test_cap_keeps_the_first_comments_in_hash_order_within_the_budget_per_audience() -> None:
     texts = [f"{i:03d} " + "x" * 40 for i in range(20)]
-    cell = aggregate_responses(Q, [with_comment(E1, t) for t in texts])
     cost = comment_cost(texts[0])
     assert cost == 46  # the text and its two quotes
-    capped = cap_comments(cell, budget=5 * cost + cost // 2)
-    part = capped.part(EMPLOYEE)
-    assert part is not None
-    assert part.comments == tuple(sorted(texts, key=comment_order)[:5])
-    assert part.comment_count == 20
-    assert cap_comments(cell, budget=20 * cost) == cell
-    assert cap_comments(capped, budget=5 * cost) == capped
+    written = [(EMPLOYEE, t) for t in texts] + [(MANAGER, t) for t in texts[:3]]
+    capped = collect_comments("s1", written, budget=5 * cost + cost // 2)
+    assert capped.texts[EMPLOYEE] == tuple(sorted(texts, key=comment_order)[:5])
+    assert capped.texts[MANAGER] == tuple(sorted(texts[:3], key=comment_order))
+    assert collect_comments("s1", written, budget=20 * cost).count == 23
+    assert collect_comments("s1", written, budget=cost - 1) == DepartmentComments("s1")
+    with pytest.raises(AggregateError, match="negative"):
+        collect_comments("s1", written, budget=-1)
 
 
 def test_a_comment_costs_what_its_escaped_json_takes() -> None:
@@ -729,28 +749,71 @@ def test_a_comment_costs_what_its_escaped_json_takes() -> None:
     assert comment_cost("🙂") == 14  # a surrogate pair, escaped, and two quotes
 
 
-def test_a_capped_cell_at_its_largest_still_fits_one_dynamodb_item() -> None:
-    questionnaire = get_questionnaire("change-readiness")
+def test_a_departments_texts_at_their_largest_still_fit_one_dynamodb_item() -> None:
     longest = "🙂" * 5000  # MAX_COMMENT_LENGTH characters, each 12 bytes escaped
-    responses = [
-        make_response(audience=a, answers={i.id: 5 for i in questionnaire.items_for(a)},
-                      comment=f"{n}{longest}"[:5000])
-        for a in (EMPLOYEE, MANAGER)
-        for n in range(40)
-    ]  # fmt: skip
-    cell = cap_comments(aggregate_responses(questionnaire, responses))
-    stored = json.dumps(to_dict(cell), separators=(",", ":"))
+    written = [(a, f"{n}{longest}"[:5000]) for a in (EMPLOYEE, MANAGER) for n in range(40)]
+    kept = collect_comments("s1", written)
+    stored = json.dumps(comments_to_dict(kept), separators=(",", ":"))
     assert len(stored.encode()) < 400 * 1024 - 1024  # room for the key and attribute names
-    assert all(p.comments and p.comment_count == 40 for p in cell.parts)
+    assert len(stored.encode()) <= 2 * COMMENT_BUDGET + 100
+    assert all(0 < len(kept.texts[a]) < 40 for a in (EMPLOYEE, MANAGER))
+
+
+def test_stored_comments_round_trip_and_a_damaged_record_is_refused() -> None:
+    kept = collect_comments("s1", [(MANAGER, "b"), (EMPLOYEE, "Mere træning 🙂"), (EMPLOYEE, "a")])
+    data = json.loads(json.dumps(comments_to_dict(kept)))
+    assert list(data) == ["employee", "manager"]
+    assert comments_from_dict("s1", data) == kept
+    for damaged_texts in (
+        {"visitor": ["a"]},
+        {"employee": ["  "]},
+        {"employee": [5]},
+        {"employee": "a"},
+        {"employee": []},
+        {"employee": sorted(["a", "b"], key=comment_order, reverse=True)},
+        ["a"],
+    ):
+        with pytest.raises(AggregateError):
+            comments_from_dict("s1", damaged_texts)
+
+
+def test_a_snapshot_holds_only_its_own_departments_texts() -> None:
+    cell = aggregate_responses(Q, [with_comment(E1, "a")])
+    texts = collect_comments("s1", [(EMPLOYEE, "a")])
+    when = datetime(2026, 11, 23, tzinfo=UTC)
+    snapshot = Snapshot("s", "w", "s1", when, {"A": cell}, {"A": texts})
+    assert snapshot.comments_of("A") == texts
+    assert snapshot.comments_of("B") == DepartmentComments("s1")
+    with pytest.raises(AggregateError, match="belong"):
+        Snapshot("s", "w", "s2", when, {"A": cell}, {"A": texts})
+    with pytest.raises(AggregateError, match="belong"):
+        Snapshot("s", "w", "s1", when, {"B": cell}, {"A": texts})
+    with pytest.raises(AggregateError, match="without its comments"):
+        Snapshot("s", "w", "s1", when, {"A": cell}).comments_of("A")
 
 
 def test_a_schema_1_record_is_still_read_without_comments() -> None:
     data: dict[str, Any] = copy.deepcopy(to_dict(aggregate_responses(Q, [E1, M1])))
     data["schema"] = 1
     for part in data["parts"]:
-        del part["comment_count"], part["comments"]
+        del part["comment_count"]
     old = from_dict(data)
     assert old.schema == 1 and old.responses == 2
     assert to_dict(old) == data
     with pytest.raises(AggregateError, match="only answers to the same"):
         merge(old, aggregate_response(Q, E2))
+
+
+def test_a_schema_2_record_is_read_without_the_texts_it_held() -> None:
+    data: dict[str, Any] = copy.deepcopy(
+        to_dict(aggregate_responses(Q, [with_comment(E1, "kept in the cell back then"), M1]))
+    )
+    data["schema"] = 2
+    employees_data, managers_data = sorted(data["parts"], key=lambda p: p["audience"])
+    employees_data["comments"] = ["kept in the cell back then"]
+    managers_data["comments"] = []
+    old = from_dict(data)
+    assert old.schema == 2 and old.schema != SCHEMA_VERSION
+    employees = old.part(EMPLOYEE)
+    assert employees is not None and employees.comment_count == 1
+    assert "kept in the cell" not in json.dumps(to_dict(old))

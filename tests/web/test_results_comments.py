@@ -7,7 +7,7 @@ import random
 import re
 import zipfile
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from flask import Flask
@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from portal.domain.accounts import Role
 from portal.domain.anonymity import AUDIENCES, Group, Structure, disclose
 from portal.domain.entities import Audience
-from portal.services import readiness
+from portal.services import readiness, results
 from portal.storage.port import Store
 from tests.builders import make_response
 from tests.web.conftest import sign_in
@@ -164,6 +164,28 @@ def test_a_department_with_more_comments_than_the_cell_keeps_says_how_many_are_l
     shown = shown_comments(page)
     assert shown is not None and 25 <= len(shown) < 32
     assert f"{32 - len(shown)} more comments were left out" in page
+
+
+def test_a_stored_snapshots_comments_are_read_for_the_page_being_viewed(
+    admin: FlaskClient, store: Store, commented: None
+) -> None:
+    results.refresh_snapshot(store, SLUG, "baseline", now=datetime.now(UTC))
+    shown = shown_comments(page_of(admin, "SALES"))  # read from the store, not recomputed
+    assert shown is not None and "Sales one" in shown and "Marketing secret" not in shown
+    assert shown_comments(page_of(admin, "MKT")) is None
+
+
+def test_comments_of_a_snapshot_replaced_while_the_page_was_built_are_not_shown(
+    store: Store, commented: None
+) -> None:
+    results.refresh_snapshot(store, SLUG, "baseline", now=datetime.now(UTC))
+    report, row = readiness.department_results(store, SLUG, "baseline", "SALES")
+    comment(store, "SALES", "arrived meanwhile")
+    results.refresh_snapshot(store, SLUG, "baseline", now=datetime.now(UTC))
+    late = readiness.department_comments(report, row)
+    assert not late.shown and late.texts == ()
+    report, row = readiness.department_results(store, SLUG, "baseline", "SALES")
+    assert "arrived meanwhile" in readiness.department_comments(report, row).texts
 
 
 # -- the decision on random organisations ---------------------------------------------------

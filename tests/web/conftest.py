@@ -105,3 +105,27 @@ def sign_in(client: FlaskClient, email: str = "hr@example.com", password: str = 
     return client.post(
         "/admin/login", data={"csrf_token": token, "email": email, "password": password}
     )
+
+
+@pytest.fixture
+def store(app):  # type: ignore[no-untyped-def]
+    """Return the app's own store."""
+    return app.extensions["portal.store"]
+
+
+@pytest.fixture
+def admin(client: FlaskClient, make_account):  # type: ignore[no-untyped-def]
+    """Return the client signed in as the admin ``hr@example.com``."""
+    from portal.domain.accounts import Role
+
+    make_account("hr@example.com", Role.ADMIN)
+    sign_in(client, "hr@example.com")
+    return client
+
+
+@pytest.fixture
+def standard(store):  # type: ignore[no-untyped-def]
+    """Create the results tests' standard organisation (see ``test_results``) with its answers."""
+    from tests.web.test_results import STANDARD, make_organisation
+
+    return make_organisation(store, STANDARD)

@@ -40,18 +40,6 @@ RESULTS = f"/api/v1/surveys/{SLUG}/waves/baseline/results"
 SECRET = re.compile(r'<p class="one-time-password"><code>([^<]+)</code></p>')
 
 
-@pytest.fixture
-def store(app: Flask) -> Store:
-    """Return the app's own store."""
-    return app.extensions["portal.store"]  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def standard(store: Store) -> list[Response]:
-    """Create the standard organisation with its responses."""
-    return make_organisation(store, STANDARD)
-
-
 def create_token(client: FlaskClient, name: str = "Reporting script") -> str:
     """Create a token through the admin page and return the secret it shows once."""
     page = client.get("/admin/tokens")

@@ -126,26 +126,6 @@ def row_numbers(page: str, kind: str, key: str) -> list[int] | None:
     return [int(x) for x in found[:1] + indices]
 
 
-@pytest.fixture
-def store(app: Flask) -> Store:
-    """Return the app's own store."""
-    return app.extensions["portal.store"]  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def standard(store: Store) -> list[Response]:
-    """Create the standard organisation with its responses."""
-    return make_organisation(store, STANDARD)
-
-
-@pytest.fixture
-def admin(client: FlaskClient, make_account: MakeAccount) -> FlaskClient:
-    """Return the client signed in as an admin."""
-    make_account("hr@example.com", Role.ADMIN)
-    sign_in(client, "hr@example.com")
-    return client
-
-
 def overview(client: FlaskClient, **query: str) -> str:
     """Open the results overview and return its HTML."""
     response = client.get(f"/admin/surveys/{SLUG}/waves/baseline/results", query_string=query)

@@ -7,31 +7,13 @@ import json
 import re
 from typing import Any
 
-import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
-from portal.domain.accounts import Role
 from portal.storage.port import Store
-from tests.web.conftest import sign_in
-from tests.web.test_results import SLUG, STANDARD, MakeAccount, make_organisation, row_numbers
+from tests.web.test_results import SLUG, STANDARD, make_organisation, row_numbers
 
 WAVE = f"/admin/surveys/{SLUG}/waves/baseline"
 SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script>", re.S)
-
-
-@pytest.fixture
-def store(app: Flask) -> Store:
-    """Return the app's own store."""
-    return app.extensions["portal.store"]  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def admin(client: FlaskClient, make_account: MakeAccount) -> FlaskClient:
-    """Return the client signed in as an admin."""
-    make_account("hr@example.com", Role.ADMIN)
-    sign_in(client, "hr@example.com")
-    return client
 
 
 def get(client: FlaskClient, path: str) -> str:

@@ -34,20 +34,6 @@ DEPARTMENTS = {
 CELLS = {"SALES": (8, 5), "MKT": (4, 4), "OPS": (6, 5)}
 
 
-@pytest.fixture
-def store(app: Flask) -> Store:
-    """Return the app's own store."""
-    return app.extensions["portal.store"]  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def admin(client: FlaskClient, make_account: MakeAccount) -> FlaskClient:
-    """Return the client signed in as an admin."""
-    make_account("hr@example.com", Role.ADMIN)
-    sign_in(client, "hr@example.com")
-    return client
-
-
 def comment(store: Store, code: str, text: str, audience: Audience = Audience.EMPLOYEE) -> None:
     """Store one more response, with a comment, in a department."""
     store.add_response(

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import date
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from portal.domain import scoring
@@ -22,20 +21,6 @@ from tests.web.test_results import QUESTIONNAIRE, SLUG, make_organisation
 MakeAccount = Callable[..., object]
 BASE = f"/admin/surveys/{SLUG}/waves/baseline/results"
 TWO = {"SALES": ("Sales", "Aarhus", 40), "MKT": ("Marketing", "Aarhus", 40)}
-
-
-@pytest.fixture
-def store(app: Flask) -> Store:
-    """Return the app's own store."""
-    return app.extensions["portal.store"]  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def admin(client: FlaskClient, make_account: MakeAccount) -> FlaskClient:
-    """Return the client signed in as an admin."""
-    make_account("hr@example.com", Role.ADMIN)
-    sign_in(client, "hr@example.com")
-    return client
 
 
 def consistent(store: Store, count: int) -> list[Response]:

@@ -35,20 +35,6 @@ LABEL = "Raw anonymous responses — for analysis, handle with care"
 TWO = {"SALES": ("Sales", "Aarhus", 20), "MKT": ("Marketing", "Aarhus", 20)}
 
 
-@pytest.fixture
-def store(app: Flask) -> Store:
-    """Return the app's own store."""
-    return app.extensions["portal.store"]  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def admin(client: FlaskClient, make_account: MakeAccount) -> FlaskClient:
-    """Return the client signed in as an admin."""
-    make_account("hr@example.com", Role.ADMIN)
-    sign_in(client, "hr@example.com")
-    return client
-
-
 def download(client: FlaskClient, *, comments: bool) -> tuple[str, str]:
     """Open the raw-export page, post its form; return the file name and CSV text."""
     page = client.get(f"{BASE}/raw")

@@ -6,7 +6,6 @@ import io
 from collections.abc import Callable
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
 
@@ -18,20 +17,6 @@ from tests.web.test_results import SLUG, STANDARD, make_organisation, parse_csv
 
 MakeAccount = Callable[..., object]
 BASE = f"/admin/surveys/{SLUG}/waves/baseline"
-
-
-@pytest.fixture
-def store(app: Flask) -> Store:
-    """Return the app's own store."""
-    return app.extensions["portal.store"]  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def admin(client: FlaskClient, make_account: MakeAccount) -> FlaskClient:
-    """Return the client signed in as an admin."""
-    make_account("hr@example.com", Role.ADMIN)
-    sign_in(client, "hr@example.com")
-    return client
 
 
 def workbook_rows(client: FlaskClient, **query: str) -> list[list[str]]:

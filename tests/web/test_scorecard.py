@@ -9,7 +9,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from portal.domain.accounts import Role
@@ -30,26 +29,6 @@ HIDDEN = ("TINY", "NONE", "FEW")
 needs_poppler = pytest.mark.skipif(
     shutil.which("pdftotext") is None, reason="poppler-utils is installed by `make test`"
 )
-
-
-@pytest.fixture
-def store(app: Flask) -> Store:
-    """Return the app's own store."""
-    return app.extensions["portal.store"]  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def standard(store: Store) -> list[Response]:
-    """Create the standard organisation with its responses."""
-    return make_organisation(store, STANDARD)
-
-
-@pytest.fixture
-def admin(client: FlaskClient, make_account: MakeAccount) -> FlaskClient:
-    """Return the client signed in as an admin."""
-    make_account("hr@example.com", Role.ADMIN)
-    sign_in(client, "hr@example.com")
-    return client
 
 
 def pages(html: str) -> dict[str, str]:

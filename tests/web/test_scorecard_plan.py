@@ -20,10 +20,7 @@ from tests.web.test_results import (
     SLUG,
     STANDARD,
     MakeAccount,
-    admin,  # noqa: F401 - a fixture
     make_organisation,
-    standard,  # noqa: F401 - a fixture
-    store,  # noqa: F401 - a fixture
 )
 
 WAVE = f"/admin/surveys/{SLUG}/waves/baseline"
@@ -110,9 +107,9 @@ def adopt_first(client: FlaskClient) -> tuple[str, str]:
 
 
 def test_adopting_a_recommendation_saves_it_with_the_catalogues_suggestions(
-    admin: FlaskClient,  # noqa: F811
-    standard: list[Response],  # noqa: F811
-    store: Store,  # noqa: F811
+    admin: FlaskClient,
+    standard: list[Response],
+    store: Store,
 ) -> None:
     before = suggested(page(admin))
     assert before, "the standard organisation is below target and gets recommendations"
@@ -139,9 +136,9 @@ def test_adopting_a_recommendation_saves_it_with_the_catalogues_suggestions(
 
 
 def test_adopting_the_same_recommendation_twice_keeps_one_copy(
-    admin: FlaskClient,  # noqa: F811
-    standard: list[Response],  # noqa: F811
-    store: Store,  # noqa: F811
+    admin: FlaskClient,
+    standard: list[Response],
+    store: Store,
 ) -> None:
     catalogue_id, _ = adopt_first(admin)
     status, location, _ = post(admin, f"{PLAN}/adopt", {"catalogue_id": catalogue_id})
@@ -152,9 +149,9 @@ def test_adopting_the_same_recommendation_twice_keeps_one_copy(
 
 
 def test_adopting_an_action_the_catalogue_lacks_is_not_found(
-    admin: FlaskClient,  # noqa: F811
-    standard: list[Response],  # noqa: F811
-    store: Store,  # noqa: F811
+    admin: FlaskClient,
+    standard: list[Response],
+    store: Store,
 ) -> None:
     status, _, _ = post(admin, f"{PLAN}/adopt", {"catalogue_id": "no-such-action"})
     assert status == 404
@@ -167,9 +164,9 @@ def test_adopting_an_action_the_catalogue_lacks_is_not_found(
 
 
 def test_an_action_of_ones_own_is_saved_with_every_field(
-    admin: FlaskClient,  # noqa: F811
-    standard: list[Response],  # noqa: F811
-    store: Store,  # noqa: F811
+    admin: FlaskClient,
+    standard: list[Response],
+    store: Store,
 ) -> None:
     status, location, _ = post(admin, f"{PLAN}/actions", OWN, field="new-csrf_token")
     assert status == 302
@@ -200,9 +197,9 @@ def test_an_action_of_ones_own_is_saved_with_every_field(
 
 
 def test_an_action_for_the_whole_organisation(
-    admin: FlaskClient,  # noqa: F811
-    standard: list[Response],  # noqa: F811
-    store: Store,  # noqa: F811
+    admin: FlaskClient,
+    standard: list[Response],
+    store: Store,
 ) -> None:
     url = f"{WAVE}/plan/*"
     assert "Reinforcement plan: Whole organisation" in page(admin, url)
@@ -213,9 +210,9 @@ def test_an_action_for_the_whole_organisation(
 
 
 def test_changing_status_and_owner_is_saved_and_audited(
-    admin: FlaskClient,  # noqa: F811
-    standard: list[Response],  # noqa: F811
-    store: Store,  # noqa: F811
+    admin: FlaskClient,
+    standard: list[Response],
+    store: Store,
 ) -> None:
     adopt_first(admin)
     [action] = saved(store)
@@ -236,9 +233,9 @@ def test_changing_status_and_owner_is_saved_and_audited(
 
 
 def test_deleting_an_action_removes_it_and_is_audited(
-    admin: FlaskClient,  # noqa: F811
-    standard: list[Response],  # noqa: F811
-    store: Store,  # noqa: F811
+    admin: FlaskClient,
+    standard: list[Response],
+    store: Store,
 ) -> None:
     catalogue_id, _ = adopt_first(admin)
     [action] = saved(store)
@@ -252,9 +249,9 @@ def test_deleting_an_action_removes_it_and_is_audited(
 
 
 def test_a_post_without_the_csrf_token_is_refused(
-    admin: FlaskClient,  # noqa: F811
-    standard: list[Response],  # noqa: F811
-    store: Store,  # noqa: F811
+    admin: FlaskClient,
+    standard: list[Response],
+    store: Store,
 ) -> None:
     first = suggested(page(admin))[0]
     assert admin.post(f"{PLAN}/adopt", data={"catalogue_id": first}).status_code == 400
@@ -266,9 +263,9 @@ def test_a_post_without_the_csrf_token_is_refused(
 
 
 def test_a_missing_title_and_a_person_as_owner_keep_what_was_typed(
-    admin: FlaskClient,  # noqa: F811
-    standard: list[Response],  # noqa: F811
-    store: Store,  # noqa: F811
+    admin: FlaskClient,
+    standard: list[Response],
+    store: Store,
 ) -> None:
     data = {**OWN, "new-title": "", "new-kpi": "Mentions in the intranet poll"}
     status, _, text = post(admin, f"{PLAN}/actions", data, field="new-csrf_token")
@@ -290,9 +287,9 @@ def test_a_missing_title_and_a_person_as_owner_keep_what_was_typed(
 
 
 def test_a_bad_due_date_and_an_oversized_title_are_400(
-    admin: FlaskClient,  # noqa: F811
-    standard: list[Response],  # noqa: F811
-    store: Store,  # noqa: F811
+    admin: FlaskClient,
+    standard: list[Response],
+    store: Store,
 ) -> None:
     status, _, text = post(
         admin, f"{PLAN}/actions", {**OWN, "new-due": "2027-02-30"}, field="new-csrf_token"
@@ -311,9 +308,9 @@ def test_a_bad_due_date_and_an_oversized_title_are_400(
 
 
 def test_a_failed_change_shows_beside_that_action_with_the_input_kept(
-    admin: FlaskClient,  # noqa: F811
-    standard: list[Response],  # noqa: F811
-    store: Store,  # noqa: F811
+    admin: FlaskClient,
+    standard: list[Response],
+    store: Store,
 ) -> None:
     adopt_first(admin)
     [action] = saved(store)
@@ -334,8 +331,8 @@ def test_a_failed_change_shows_beside_that_action_with_the_input_kept(
 
 
 def test_unknown_units_actions_waves_and_surveys_are_not_found(
-    admin: FlaskClient,  # noqa: F811
-    standard: list[Response],  # noqa: F811
+    admin: FlaskClient,
+    standard: list[Response],
 ) -> None:
     assert admin.get(f"{WAVE}/plan/NOPE").status_code == 404
     assert admin.get(f"/admin/surveys/{SLUG}/waves/nope/plan/SALES").status_code == 404
@@ -356,9 +353,9 @@ def test_unknown_units_actions_waves_and_surveys_are_not_found(
 
 
 def test_a_draft_wave_has_no_plan_yet(
-    admin: FlaskClient,  # noqa: F811
-    standard: list[Response],  # noqa: F811
-    store: Store,  # noqa: F811
+    admin: FlaskClient,
+    standard: list[Response],
+    store: Store,
 ) -> None:
     add_wave(store, SLUG, wave_id="follow-up", name="Follow-up", today=date.today())
     draft = f"/admin/surveys/{SLUG}/waves/follow-up/plan"
@@ -374,8 +371,8 @@ def test_a_draft_wave_has_no_plan_yet(
 def test_viewers_may_not_open_or_change_plans_or_targets(
     client: FlaskClient,
     make_account: MakeAccount,
-    standard: list[Response],  # noqa: F811
-    store: Store,  # noqa: F811
+    standard: list[Response],
+    store: Store,
     role: Role,
 ) -> None:
     scope = (f"{SLUG}/SALES",) if role is Role.DEPARTMENT_VIEWER else ()
@@ -399,8 +396,8 @@ def test_viewers_may_not_open_or_change_plans_or_targets(
 
 
 def test_an_action_of_a_closed_wave_carries_over_to_the_next_waves_plan(
-    admin: FlaskClient,  # noqa: F811
-    store: Store,  # noqa: F811
+    admin: FlaskClient,
+    store: Store,
 ) -> None:
     make_organisation(store, STANDARD)
     _, _ = adopt_first(admin)
@@ -457,9 +454,9 @@ def test_an_action_of_a_closed_wave_carries_over_to_the_next_waves_plan(
 
 
 def test_the_list_of_plans_counts_actions_and_open_ones_per_unit(
-    admin: FlaskClient,  # noqa: F811
-    standard: list[Response],  # noqa: F811
-    store: Store,  # noqa: F811
+    admin: FlaskClient,
+    standard: list[Response],
+    store: Store,
 ) -> None:
     adopt_first(admin)
     post(admin, f"{PLAN}/actions", {**OWN, "new-status": "done"}, field="new-csrf_token")
@@ -475,9 +472,9 @@ def test_the_list_of_plans_counts_actions_and_open_ones_per_unit(
 
 
 def test_targets_round_trip_and_blank_lever_targets_use_the_default(
-    admin: FlaskClient,  # noqa: F811
-    standard: list[Response],  # noqa: F811
-    store: Store,  # noqa: F811
+    admin: FlaskClient,
+    standard: list[Response],
+    store: Store,
 ) -> None:
     text = page(admin, SETTINGS)
     assert 'name="attention"' in text and 'value="60"' in text and 'value="75"' in text
@@ -499,9 +496,9 @@ def test_targets_round_trip_and_blank_lever_targets_use_the_default(
 
 
 def test_bad_targets_are_400_with_the_reason_beside_the_field(
-    admin: FlaskClient,  # noqa: F811
-    standard: list[Response],  # noqa: F811
-    store: Store,  # noqa: F811
+    admin: FlaskClient,
+    standard: list[Response],
+    store: Store,
 ) -> None:
     data = {"attention": "70", "default_target": "65", "target-managers": "50"}
     status, _, text = post(admin, SETTINGS, data)
@@ -519,16 +516,16 @@ def test_bad_targets_are_400_with_the_reason_beside_the_field(
 
 
 def test_the_survey_page_links_to_the_targets(
-    admin: FlaskClient,  # noqa: F811
-    standard: list[Response],  # noqa: F811
+    admin: FlaskClient,
+    standard: list[Response],
 ) -> None:
     assert f'href="{SETTINGS}"' in page(admin, f"/admin/surveys/{SLUG}")
 
 
 def test_a_unit_with_hidden_scores_gets_no_recommendations_but_may_plan(
-    admin: FlaskClient,  # noqa: F811
-    standard: list[Response],  # noqa: F811
-    store: Store,  # noqa: F811
+    admin: FlaskClient,
+    standard: list[Response],
+    store: Store,
 ) -> None:
     url = f"{WAVE}/plan/TINY"
     text = html.unescape(page(admin, url))

@@ -40,7 +40,13 @@ def dynamo(request: pytest.FixtureRequest) -> DynamoStore:
     return store
 
 
-def closed_wave(store: DynamoStore, slug: str, *, comments: bool) -> None:
+def closed_wave(
+    store: DynamoStore,
+    slug: str,
+    *,
+    comments: bool,
+    per_department: Mapping[str, int] = PER_DEPARTMENT,
+) -> None:
     """Create a survey whose closed baseline has 500 responses, with long comments or none."""
     today = date(2026, 11, 1)
     create_survey(store, slug=slug, title="CRM", system_name={"en": "the CRM"},
@@ -48,7 +54,7 @@ def closed_wave(store: DynamoStore, slug: str, *, comments: bool) -> None:
     add_wave(store, slug, wave_id=WAVE, name="Baseline", today=today)
     open_wave(store, slug, WAVE, today=today)
     items = get_questionnaire("change-readiness").items_for(Audience.EMPLOYEE)
-    for code, count in PER_DEPARTMENT.items():
+    for code, count in per_department.items():
         for n in range(count):
             text = f"{code}{n:03d} " + "why " * COMMENT_LENGTH
             store.add_response(
@@ -154,3 +160,18 @@ def test_the_department_page_reads_its_own_comments_only(dynamo: DynamoStore) ->
     # the pointer, then this department's texts item: about 133 KB, not the wave's 400 KB
     assert [op for op, _ in meter.reads] == ["GetItem", "GetItem"]
     assert PER_DEPARTMENT["A"] * COMMENT_LENGTH < meter.bytes < 1.1 * 167 * COMMENT_LENGTH
+
+
+def test_the_participation_page_reads_as_much_for_500_responses_as_for_15(
+    dynamo: DynamoStore,
+) -> None:
+    from portal.services.participation import read_participation
+
+    closed_wave(dynamo, "large", comments=False)
+    closed_wave(dynamo, "small", comments=False, per_department={"A": 5, "B": 5, "C": 5})
+    with metered(dynamo) as large:
+        report = read_participation(dynamo, "large", WAVE)
+    with metered(dynamo) as small:
+        read_participation(dynamo, "small", WAVE)
+    assert large.units == small.units
+    assert [row.figures.responses for row in report.table.rows] == list(PER_DEPARTMENT.values())

@@ -90,6 +90,10 @@ def demo(seed: int, port: int) -> None:
         click.echo(f"  wave {wave.wave_id}: {wave.name}, {wave.status.value}")
     if not summary.already_loaded:
         click.echo(f"  {summary.responses_stored} synthetic responses stored")
+        click.echo(
+            "  reinforcement plans from the baseline meeting for the organisation, "
+            "Warehouse and Customer service (see the follow-up's scorecard)"
+        )
     base = (_settings().public_url or f"http://127.0.0.1:{port}").rstrip("/")
     names = {d.code: f"{d.name} ({d.site})" for d in summary.departments}
     click.echo("\nRespondent links for the open wave (follow-up-1):")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import secrets
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from portal.domain.entities import (
@@ -26,8 +26,11 @@ from portal.domain.entities import (
 )
 from portal.domain.errors import AlreadyExists
 from portal.domain.questionnaire import Questionnaire
+from portal.domain.scorecard import ORGANISATION, ActionStatus
 from portal.instruments import DEFAULT_QUESTIONNAIRE, get_questionnaire
+from portal.services import plans
 from portal.services.respond import make_links
+from portal.services.scorecard import scorecard
 from portal.services.surveys import add_wave, close_wave, open_wave
 from portal.storage.port import Store
 
@@ -114,7 +117,9 @@ def load_demo(store: Store, *, today: date, seed: int = 2026) -> DemoSummary:
     stored += _answer(
         store, rng, survey, baseline, questionnaire, baseline_open, 20, 0.0, (0.55, 0.8)
     )
-    close_wave(store, DEMO_SLUG, "baseline", today=baseline_open + timedelta(days=21))
+    baseline_close = baseline_open + timedelta(days=21)
+    close_wave(store, DEMO_SLUG, "baseline", today=baseline_close)
+    _plan_after_baseline(store, baseline_close + timedelta(days=7))
 
     follow_open = today - timedelta(days=9)
     add_wave(
@@ -141,6 +146,28 @@ def load_demo(store: Store, *, today: date, seed: int = 2026) -> DemoSummary:
         already_loaded=False,
         links=store.list_links(DEMO_SLUG, "follow-up-1") or links,
     )
+
+
+#: The units whose reinforcement meeting after the baseline the demo has held, and how
+#: far each of the two actions they took got (so the follow-up scorecard shows them).
+DEMO_PLANS = (
+    (ORGANISATION, (ActionStatus.IN_PROGRESS, ActionStatus.PLANNED)),
+    ("HAM-WH", (ActionStatus.DONE, ActionStatus.IN_PROGRESS)),
+    ("AAR-CS", (ActionStatus.IN_PROGRESS, ActionStatus.DROPPED)),
+)
+
+
+def _plan_after_baseline(store: Store, meeting: date) -> None:
+    """Take the baseline scorecard's first two suggestions into a few units' plans."""
+    for unit, statuses in DEMO_PLANS:
+        card = scorecard(store, DEMO_SLUG, "baseline", department=unit, today=meeting)
+        suggested = [line for line in card.pages[0].plan if line.catalogue_id]
+        for line, status in zip(suggested, statuses, strict=False):
+            assert line.catalogue_id is not None
+            action, _ = plans.adopt(
+                store, "demo", DEMO_SLUG, "baseline", unit, line.catalogue_id, today=meeting
+            )
+            store.put_plan_action(replace(action, status=status))
 
 
 def _answer(

@@ -1,7 +1,8 @@
 """Attacks on the rendered results: nothing the pages and the CSV publish exposes a small group.
 
 The attacker reads every output a full reader gets — the overview with every
-site and audience filter, every department page and the CSV — and collects
+site and audience filter, every department page, the CSV and the printable
+scorecard — and collects
 each group whose numbers appear: the responses count of a row, or any score
 of a group (lever indices of employees and managers, answers to statements
 put to one audience only). Every such group is additive: its count and its
@@ -35,6 +36,9 @@ QUESTIONNAIRE = get_questionnaire("change-readiness")
 Cells = dict[str, tuple[int, int]]
 Case = tuple[dict[str, str], Cells]
 ROW = re.compile(r'<tr class="level-(\w+)" id="row-\w+-([^"]*)">(.*?)</tr>', re.S)
+SCORECARD_PAGE = re.compile(
+    r'<article class="scorecard-page"[^>]*data-unit="([^"]+)">(.*?)</article>', re.S
+)
 
 
 def hand_made() -> list[Case]:
@@ -130,6 +134,23 @@ class Attacker:
                 if "%" in row.group(0):
                     self.saw(group.with_audience(Audience(item.audience)))
 
+    def read_scorecard(self, html: str) -> None:
+        """Read the printable scorecard: each unit's responses and its audience columns."""
+        for unit_key, body in SCORECARD_PAGE.findall(html):
+            group = Group() if unit_key == "*" else Group(department=unit_key)
+            shown = re.search(r'<dd class="sc-responses">(\d+)</dd>', body)
+            if shown is None:
+                assert "Not enough responses to publish scores" in body, unit_key
+                assert 'class="num sc-score"' not in body, unit_key
+                continue
+            self.saw(group, int(shown.group(1)))
+            for cells in re.findall(r'<tr data-lever="[a-z-]+">(.*?)</tr>', body, re.S):
+                employees, managers = re.findall(r'<td class="num">([^<]*)</td>', cells)[2:4]
+                if employees != "–":
+                    self.saw(group.with_audience(Audience.EMPLOYEE))
+                if managers != "–":
+                    self.saw(group.with_audience(Audience.MANAGER))
+
     def read_csv(self, text: str, audience: Audience | None) -> None:
         for line in parse_csv(text)[1:]:
             if line == ["Not enough responses for this selection"]:
@@ -161,6 +182,7 @@ def read_everything(client: FlaskClient, structure: Structure) -> Attacker:
             attacker.read_csv(get(client, "results.csv", **query), audience)
     for code in structure.departments:
         attacker.read_department(code, get(client, f"results/departments/{code}"))
+    attacker.read_scorecard(get(client, "scorecard"))
     return attacker
 
 

@@ -578,7 +578,13 @@ def _plan_row(page: ScorecardPage, line: PlanLine, columns: Sequence[_Column]) -
     action += lines(line.description, widths[0], 7, 2, colour=MUTED)
     action += lines(" · ".join(meta), widths[0], 6.5, 1, colour=ACCENT)
     if line.movement:
-        action += lines(f"{texts['moved']}: {line.movement}", widths[0], 6.5, 1, colour=ACCENT)
+        action += lines(
+            f"{texts['moved'].format(wave=line.from_wave or '')}: {line.movement}",
+            widths[0],
+            6.5,
+            1,
+            colour=ACCENT,
+        )
     kpi = lines(line.kpi, widths[4], 7.5, 2)
     kpi += lines(line.kpi_target, widths[4], 7.5, 2, bold=True)
     status_colour = ACCENT if not line.saved else INK

@@ -269,7 +269,7 @@ def remove(store: Store, actor: str, survey_slug: str, department: str, action_i
 
 @dataclass(frozen=True)
 class CarriedAction:
-    """An action planned in an earlier wave, with how its lever moved since the previous wave."""
+    """An action planned in an earlier wave, with how its lever moved since that wave."""
 
     action: PlanAction
     from_wave: str
@@ -286,14 +286,6 @@ class UnitPlan:
     actions: tuple[PlanAction, ...]
     carried: tuple[CarriedAction, ...]
     suggestions: tuple[PlanLine, ...]
-
-
-def _movement(page: ScorecardPage, lever_id: str) -> str:
-    """Return how a lever moved since the previous wave, in the printed page's words."""
-    line = next((line for line in page.levers if line.lever_id == lever_id), None)
-    if line is None or line.change is None or line.trend_word is None:
-        return page.texts["trend_not_enough_data"]
-    return page.texts["points"].format(change=f"{line.change:+d}", trend=line.trend_word)
 
 
 def unit_plan(
@@ -322,6 +314,7 @@ def unit_plan(
         max_plan_lines=None,
     )
     page = card.pages[0]
+    moved = {line.action_id: line.movement or "" for line in page.plan if line.from_wave}
     waves = store.list_waves(survey_slug)
     names = {w.wave_id: w.name for w in waves}
     own, carried = wave_plan(
@@ -335,7 +328,7 @@ def unit_plan(
         levers=levers(store, survey_slug, wave_id),
         actions=tuple(own),
         carried=tuple(
-            CarriedAction(a, names.get(a.wave_id, a.wave_id), _movement(page, a.lever_id))
+            CarriedAction(a, names.get(a.wave_id, a.wave_id), moved.get(a.action_id, ""))
             for a in carried
         ),
         suggestions=tuple(line for line in page.plan if not line.saved),

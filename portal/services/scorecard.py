@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from portal.domain import aggregates
 from portal.domain.errors import NotFound
 from portal.domain.scorecard import (
     ORGANISATION,
@@ -32,7 +33,7 @@ from portal.domain.scorecard import (
     recommend,
     wave_plan,
 )
-from portal.domain.scoring import Trend, find_barrier
+from portal.domain.scoring import Trend, WaveChange, find_barrier
 from portal.instruments import get_action_catalogue
 from portal.services import readiness
 from portal.services.accounts import audit
@@ -76,6 +77,9 @@ class _Context:
     wave_names: Mapping[str, str]
     headcounts: Mapping[str, int]
     language: str
+    #: The results of earlier waves (other than the previous one) that carried actions
+    #: were planned in, as this reader may see them.
+    origins: Mapping[str, WaveResults]
 
     @property
     def texts(self) -> Mapping[str, str]:
@@ -156,9 +160,32 @@ def _barrier_sentence(ctx: _Context, result: GroupResult | None) -> tuple[str | 
     return barrier.lever_id, sentence
 
 
-def _movement(ctx: _Context, result: GroupResult | None, lever_id: str) -> str:
-    """Return, in words, how a lever moved since the previous wave."""
-    change = result.changes.get(lever_id) if result is not None and result.changes else None
+def _change_since(
+    ctx: _Context, key: str, result: GroupResult | None, action: PlanAction
+) -> WaveChange | None:
+    """Return how an action's lever moved for its unit since the wave it was planned in.
+
+    Rule (the results' rule for a change): only when the unit is published in
+    both waves to this reader and both waves were answered with the same
+    questionnaire version; the previous wave's change is the results' own.
+    """
+    if result is None:
+        return None
+    previous = ctx.results.previous_wave
+    if previous is not None and action.wave_id == previous.wave_id:
+        return result.changes.get(action.lever_id) if result.changes else None
+    earlier = ctx.origins.get(action.wave_id)
+    if earlier is None or earlier.questionnaire.version != ctx.results.questionnaire.version:
+        return None
+    row = next((r for r in earlier.rows if unit_key(r) == key and r.kind is not RowKind.SITE), None)
+    if row is None or row.result is None:
+        return None
+    q = ctx.results.questionnaire
+    return aggregates.compare_waves(q, row.result.aggregate, result.aggregate, action.lever_id)
+
+
+def _movement(ctx: _Context, change: WaveChange | None) -> str:
+    """Return, in words, how a lever moved: points and the test's outcome."""
     if change is None or change.change is None:
         return ctx.texts["trend_not_enough_data"]
     return ctx.texts["points"].format(
@@ -166,7 +193,9 @@ def _movement(ctx: _Context, result: GroupResult | None, lever_id: str) -> str:
     )
 
 
-def _saved_line(ctx: _Context, action: PlanAction, result: GroupResult | None) -> PlanLine:
+def _saved_line(
+    ctx: _Context, key: str, action: PlanAction, result: GroupResult | None
+) -> PlanLine:
     carried = action.wave_id != ctx.results.wave.wave_id
     origin = catalogued(ctx.catalogue, action.catalogue_id) if action.catalogue_id else None
     return PlanLine(
@@ -184,7 +213,7 @@ def _saved_line(ctx: _Context, action: PlanAction, result: GroupResult | None) -
         saved=True,
         reason="",
         from_wave=ctx.wave_names.get(action.wave_id, action.wave_id) if carried else None,
-        movement=_movement(ctx, result, action.lever_id) if carried else None,
+        movement=_movement(ctx, _change_since(ctx, key, result, action)) if carried else None,
         catalogue_id=action.catalogue_id,
     )
 
@@ -253,7 +282,7 @@ def _plan_lines(
 ) -> list[PlanLine]:
     """Return a unit's plan: this wave's saved actions, carried ones, then open suggestions."""
     own, carried = wave_plan(ctx.plans.get(key, ()), ctx.results.wave.wave_id, ctx.wave_order)
-    lines = [_saved_line(ctx, action, result) for action in (*own, *carried)]
+    lines = [_saved_line(ctx, key, action, result) for action in (*own, *carried)]
     taken = planned_catalogue_actions(own, carried)
     # A low response rate is the second thing to fix (after the barrier): it
     # decides how far the next wave's scores can be trusted, so it must reach
@@ -315,12 +344,22 @@ def _context(
     results: WaveResults,
     language: str,
     department: str | None,
+    allowed: Callable[[str], bool] | None,
 ) -> _Context:
     survey = results.survey
     waves = store.list_waves(survey.slug)
+    order = {w.wave_id: position for position, w in enumerate(waves)}
     plans: dict[str, list[PlanAction]] = {}
     for action in store.list_plan_actions(survey.slug, department):
         plans.setdefault(action.department, []).append(action)
+    previous = results.previous_wave.wave_id if results.previous_wave else None
+    current = order.get(results.wave.wave_id, 0)
+    older = {
+        action.wave_id
+        for actions in plans.values()
+        for action in actions
+        if action.wave_id != previous and order.get(action.wave_id, current) < current
+    }
     return _Context(
         results=results,
         settings=store.get_scorecard_settings(survey.slug),
@@ -330,6 +369,10 @@ def _context(
         wave_names={w.wave_id: w.name for w in waves},
         headcounts={d.code: d.headcount for d in store.list_departments(survey.slug)},
         language=language,
+        origins={
+            wave_id: readiness.wave_results(store, survey.slug, wave_id, allowed=allowed)
+            for wave_id in sorted(older)
+        },
     )
 
 
@@ -371,7 +414,7 @@ def scorecard(
     rows = _rows(results, department)
     if department is not None and not rows:
         raise NotFound("There is no scorecard for this unit.")
-    ctx = _context(store, results, language, department)
+    ctx = _context(store, results, language, department, allowed)
     day = today or date.today()
     return Scorecard(
         survey_title=results.survey.title,

@@ -151,7 +151,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "status": "Status",
         "suggested": "suggested",
         "carried": "from",
-        "moved": "Lever since the previous wave",
+        "moved": "Lever since {wave}",
         "no_plan": "No lever is below its target: keep the current routines going.",
         "barrier_sentence": (
             "{lever} ({index}) is the first lever below {attention}: reinforce it first."
@@ -216,7 +216,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "status": "Status",
         "suggested": "forslag",
         "carried": "fra",
-        "moved": "Området siden sidste måling",
+        "moved": "Området siden {wave}",
         "no_plan": "Intet område ligger under sit mål: hold de nuværende rutiner i gang.",
         "barrier_sentence": (
             "{lever} ({index}) er det første område under {attention}: styrk det først."

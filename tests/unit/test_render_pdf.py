@@ -188,7 +188,7 @@ def test_carried_over_action_shows_its_wave_and_movement(tmp_path: Path) -> None
     page = make_scorecard_page(plan=(line,))
     text = flat(page_text(write(make_scorecard(page), tmp_path / "card.pdf"), 1))
     assert "from Baseline" in text
-    assert f"{TEXTS['en']['moved']}: +6 points, improved" in text
+    assert f"{TEXTS['en']['moved'].format(wave='Baseline')}: +6 points, improved" in text
 
 
 def test_empty_plan_says_no_lever_is_below_target(tmp_path: Path) -> None:

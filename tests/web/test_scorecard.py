@@ -197,12 +197,12 @@ def test_a_plan_carries_over_with_how_its_lever_moved(
     assert "Monthly adoption check-in per team" in body
     assert "from Baseline" in body
     assert re.search(
-        r"Lever since the previous wave: [+-]\d+ points, (improved|declined|no clear change)", body
+        r"Lever since Baseline: [+-]\d+ points, (improved|declined|no clear change)", body
     )
     # The baseline's own scorecard lists it as this wave's action, without a movement.
     base = pages(admin.get(SHEET + "?unit=SALES").get_data(as_text=True))["SALES"]
     assert "Monthly adoption check-in per team" in base
-    assert "Lever since the previous wave" not in base
+    assert "Lever since" not in base
 
 
 def test_comments_are_never_printed(admin: FlaskClient, store: Store, tmp_path: Path) -> None:
@@ -332,3 +332,46 @@ def test_a_low_response_rate_is_flagged_and_answered_with_an_action(
     assert "35.0 %" in found["WH"] and "Under 60 %" in found["WH"]
     assert "· low response" in found["WH"]
     assert "Under 60 %" not in found["SALES"] and "· low response" not in found["SALES"]
+
+
+def test_an_action_two_waves_old_shows_the_change_since_its_own_wave(
+    admin: FlaskClient, store: Store
+) -> None:
+    make_organisation(store, STANDARD, bias=1)
+    close_wave(store, SLUG, "baseline", today=date.today())
+    store.put_plan_action(
+        PlanAction(
+            survey_slug=SLUG,
+            department="SALES",
+            action_id="0f1e2d3c4b5a6978",
+            wave_id="baseline",
+            lever_id="skills",
+            catalogue_id=None,
+            title="Weekly drop-in hour",
+            owner_role="Local super user",
+            mandate_holder="Department manager",
+            due=None,
+            kpi="",
+            kpi_target="",
+            status=ActionStatus.IN_PROGRESS,
+            updated_on=date.today(),
+        )
+    )
+    make_organisation(store, STANDARD, create=False, wave_id="follow-up", seed=5, bias=-2)
+    close_wave(store, SLUG, "follow-up", today=date.today())
+    make_organisation(store, STANDARD, create=False, wave_id="second", seed=9, bias=1)
+
+    def skills(wave_id: str) -> float:
+        row = readiness.wave_results(store, SLUG, wave_id).department("SALES")
+        assert row is not None and row.result is not None
+        index = row.result.scores["skills"].index
+        assert index is not None
+        return index
+
+    since_baseline = round(skills("second") - skills("baseline"))
+    since_follow_up = round(skills("second") - skills("follow-up"))
+    assert since_baseline != since_follow_up
+    body = pages(
+        admin.get(f"/admin/surveys/{SLUG}/waves/second/scorecard?unit=SALES").get_data(as_text=True)
+    )["SALES"]
+    assert f"Lever since Baseline: {since_baseline:+d} points" in body

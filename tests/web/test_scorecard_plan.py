@@ -416,7 +416,7 @@ def test_an_action_of_a_closed_wave_carries_over_to_the_next_waves_plan(
     assert card, "the baseline's action is carried over"
     assert "Planned in Baseline." in card.group(1)
     assert re.search(
-        r"since the previous wave: "
+        r"since then: "
         r"([+-]\d+ points, (improved|declined|no clear change)|not enough data)\.",
         card.group(1),
     )

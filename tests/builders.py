@@ -272,3 +272,27 @@ def make_scorecard(*pages: Any, **overrides: Any) -> Any:
     }
     values.update(overrides)
     return Scorecard(**values)
+
+
+def make_plan_action(**overrides: Any) -> Any:
+    """Build a valid plan action (a ``PlanAction``)."""
+    from portal.domain.scorecard import ActionStatus, PlanAction
+
+    values: dict[str, Any] = {
+        "survey_slug": "crm-rollout",
+        "department": "SALES",
+        "action_id": "0123456789abcdef",
+        "wave_id": "baseline",
+        "lever_id": "skills",
+        "catalogue_id": "skills-restart-training",
+        "title": "Restart training",
+        "owner_role": "Local change lead",
+        "mandate_holder": "Department manager",
+        "due": date(2027, 1, 31),
+        "kpi": "Share of staff trained",
+        "kpi_target": "80 %",
+        "status": ActionStatus.PLANNED,
+        "updated_on": TODAY,
+    }
+    values.update(overrides)
+    return PlanAction(**values)

@@ -20,7 +20,6 @@ from portal.domain.scorecard import (
     Catalogue,
     CatalogueAction,
     Light,
-    PlanAction,
     ScorecardSettings,
     When,
     focus_levers,
@@ -29,6 +28,7 @@ from portal.domain.scorecard import (
     recommend,
     wave_plan,
 )
+from tests.builders import make_plan_action as make_action
 
 LEVERS = [
     ("purpose", False),
@@ -145,28 +145,6 @@ def test_settings_name_targets_for_levers_the_questionnaire_lacks() -> None:
 
 
 # -- plan actions ----------------------------------------------------------------------
-
-
-def make_action(**overrides: Any) -> PlanAction:
-    """Build a valid plan action."""
-    values: dict[str, Any] = {
-        "survey_slug": "crm-rollout",
-        "department": "SALES",
-        "action_id": "0123456789abcdef",
-        "wave_id": "baseline",
-        "lever_id": "skills",
-        "catalogue_id": "skills-restart-training",
-        "title": "Restart training",
-        "owner_role": "Local change lead",
-        "mandate_holder": "Department manager",
-        "due": date(2027, 1, 31),
-        "kpi": "Share of staff trained",
-        "kpi_target": "80 %",
-        "status": ActionStatus.PLANNED,
-        "updated_on": TODAY,
-    }
-    values.update(overrides)
-    return PlanAction(**values)
 
 
 def action_problems(**overrides: Any) -> list[str]:

@@ -13,11 +13,11 @@ from flask.testing import FlaskClient
 
 from portal.domain.accounts import Role
 from portal.domain.entities import Audience, Response
-from portal.domain.scorecard import ORGANISATION, ActionStatus, PlanAction, ScorecardSettings
+from portal.domain.scorecard import ORGANISATION, ActionStatus, ScorecardSettings
 from portal.services import readiness
 from portal.services.surveys import close_wave
 from portal.storage.port import Store
-from tests.builders import make_response
+from tests.builders import make_plan_action, make_response
 from tests.web.conftest import sign_in
 from tests.web.test_results import SLUG, STANDARD, MakeAccount, make_organisation
 
@@ -172,21 +172,11 @@ def test_a_plan_carries_over_with_how_its_lever_moved(
     make_organisation(store, STANDARD)
     close_wave(store, SLUG, "baseline", today=date.today())
     store.put_plan_action(
-        PlanAction(
-            survey_slug=SLUG,
-            department="SALES",
-            action_id="a1b2c3d4e5f60718",
-            wave_id="baseline",
+        make_plan_action(
             lever_id="managers",
             catalogue_id=None,
             title="Monthly adoption check-in per team",
-            owner_role="Department manager",
-            mandate_holder="Head of sales",
-            due=date(2027, 3, 1),
-            kpi="Managers lever",
-            kpi_target="75",
             status=ActionStatus.IN_PROGRESS,
-            updated_on=date.today(),
         )
     )
     make_organisation(store, STANDARD, create=False, wave_id="follow-up", seed=7, bias=1)
@@ -340,22 +330,7 @@ def test_an_action_two_waves_old_shows_the_change_since_its_own_wave(
     make_organisation(store, STANDARD, bias=1)
     close_wave(store, SLUG, "baseline", today=date.today())
     store.put_plan_action(
-        PlanAction(
-            survey_slug=SLUG,
-            department="SALES",
-            action_id="0f1e2d3c4b5a6978",
-            wave_id="baseline",
-            lever_id="skills",
-            catalogue_id=None,
-            title="Weekly drop-in hour",
-            owner_role="Local super user",
-            mandate_holder="Department manager",
-            due=None,
-            kpi="",
-            kpi_target="",
-            status=ActionStatus.IN_PROGRESS,
-            updated_on=date.today(),
-        )
+        make_plan_action(catalogue_id=None, title="Weekly drop-in hour", due=None)
     )
     make_organisation(store, STANDARD, create=False, wave_id="follow-up", seed=5, bias=-2)
     close_wave(store, SLUG, "follow-up", today=date.today())

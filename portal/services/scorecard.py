@@ -424,6 +424,20 @@ def scorecard(
     )
 
 
+def units(store: Store, survey_slug: str, allowed: Callable[[str], bool]) -> list[tuple[str, str]]:
+    """Return the units a reader may ask a scorecard for: (key, label), by name.
+
+    The organisation (``ORGANISATION``) comes first, and only for a reader
+    of every department, as on the results pages.
+    """
+    departments = store.list_departments(survey_slug)
+    readable = sorted((d for d in departments if allowed(d.code)), key=lambda d: (d.name, d.code))
+    found = [(d.code, d.name) for d in readable]
+    if len(readable) == len(departments):
+        found.insert(0, (ORGANISATION, TEXTS["en"]["organisation"]))
+    return found
+
+
 def audit_download(
     store: Store, actor: str, card: Scorecard, survey_slug: str, wave_id: str
 ) -> None:

@@ -63,17 +63,10 @@ def _scorecard(slug: str, wave_id: str) -> _Request:
 def sheet(slug: str, wave_id: str) -> str:
     """Show the scorecard pages, ready to print (one A4 page per unit)."""
     asked = _scorecard(slug, wave_id)
-    departments = get_store().list_departments(slug)
-    readable = sorted(
-        (d for d in departments if asked.allowed(d.code)), key=lambda d: (d.name, d.code)
-    )
-    units = [(d.code, d.name) for d in readable]
-    if len(readable) == len(departments):
-        units.insert(0, ("*", "Whole organisation"))
     return render_template(
         "admin/scorecard/sheet.html",
         card=asked.card,
-        units=units,
+        units=service.units(get_store(), slug, asked.allowed),
         unit=asked.unit,
         language=asked.language,
         languages=LANGUAGE_CHOICES,

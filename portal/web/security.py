@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 from portal.config import Settings
 
@@ -21,6 +21,24 @@ CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 
+#: Pages under this prefix hold the CSRF-protected forms of HR's accounts.
+ADMIN_PREFIX = "/admin"
+
+
+def referrer_policy(path: str) -> str:
+    """Return the Referrer-Policy for a page at ``path`` (the path inside the app).
+
+    Respondents' pages carry a link token in their address, so they send no
+    Referer at all (``no-referrer``): neither another site nor our own log ever
+    learns it from a Referer. Admin pages send a full Referer to the portal itself
+    only (``same-origin``): Flask-WTF's CSRF check on HTTPS requires a Referer of
+    the same origin (``WTF_CSRF_SSL_STRICT``), and with ``no-referrer`` every admin
+    form post over HTTPS was refused. Other sites still get nothing from them.
+    """
+    if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+        return "same-origin"
+    return "no-referrer"
+
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Register the header hook."""
@@ -30,8 +48,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         headers = response.headers
         headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         headers.setdefault("X-Content-Type-Options", "nosniff")
-        # Survey links carry a token; never hand it to another site in a Referer.
-        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("Referrer-Policy", referrer_policy(request.path))
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")

@@ -11,15 +11,18 @@ file system. Every AWS call goes to a moto server through ``AWS_ENDPOINT_URL``.
 
 from __future__ import annotations
 
+import collections
 import fcntl
 import importlib.util
 import json
 import logging
 import os
+import queue
 import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -62,6 +65,24 @@ class LambdaContext:
 started = time.perf_counter()
 import handler
 import_ms = (time.perf_counter() - started) * 1000
+if config.get("serve"):
+    # Long-lived: one JSON event per stdin line, one marked JSON answer per event.
+    import traceback
+    print("\\n" + {_MARKER!r} + json.dumps({{"import_ms": import_ms}}), flush=True)
+    for number, line in enumerate(sys.stdin):
+        event = json.loads(line)
+        started = time.perf_counter()
+        try:
+            response = handler.lambda_handler(event, LambdaContext(f"harness-{{number}}"))
+        except Exception as exc:  # Lambda answers an unhandled error with this payload
+            response = {{
+                "errorMessage": str(exc),
+                "errorType": type(exc).__name__,
+                "stackTrace": traceback.format_exc().splitlines(),
+            }}
+        answer = {{"ms": (time.perf_counter() - started) * 1000, "response": response}}
+        print("\\n" + {_MARKER!r} + json.dumps(answer, default=str), flush=True)
+    sys.exit(0)
 results = []
 for number, event in enumerate(config["events"]):
     started = time.perf_counter()
@@ -283,25 +304,15 @@ def scheduled_event(rule_name: str, region: str = "eu-west-1") -> dict[str, Any]
     }
 
 
-def invoke(
+def lambda_environment(
     task_dir: Path,
-    runtime_dir: Path,
     endpoint: str,
-    events: Sequence[Mapping[str, Any]],
     *,
     function_name: str = "change-readiness-portal-dev",
     region: str = "eu-west-1",
-    timeout: float = 120,
-) -> Invocation:
-    """Import ``handler`` in a fresh emulated Lambda process and send it ``events`` in order."""
-    config = {
-        "task": str(task_dir),
-        "runtime": str(runtime_dir),
-        "function_name": function_name,
-        "function_arn": f"arn:aws:lambda:{region}:{FAKE_ACCOUNT}:function:{function_name}",
-        "events": list(events),
-    }
-    env = {
+) -> dict[str, str]:
+    """Return the environment Lambda gives the function; every AWS call goes to ``endpoint``."""
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
         "TZ": "UTC",
@@ -320,6 +331,27 @@ def invoke(
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_EC2_METADATA_DISABLED": "true",
     }
+
+
+def invoke(
+    task_dir: Path,
+    runtime_dir: Path,
+    endpoint: str,
+    events: Sequence[Mapping[str, Any]],
+    *,
+    function_name: str = "change-readiness-portal-dev",
+    region: str = "eu-west-1",
+    timeout: float = 120,
+) -> Invocation:
+    """Import ``handler`` in a fresh emulated Lambda process and send it ``events`` in order."""
+    config = {
+        "task": str(task_dir),
+        "runtime": str(runtime_dir),
+        "function_name": function_name,
+        "function_arn": f"arn:aws:lambda:{region}:{FAKE_ACCOUNT}:function:{function_name}",
+        "events": list(events),
+    }
+    env = lambda_environment(task_dir, endpoint, function_name=function_name, region=region)
     result = subprocess.run(
         [sys.executable, "-I", "-S", "-B", "-c", _CHILD, json.dumps(config)],
         cwd=task_dir,
@@ -340,3 +372,179 @@ def invoke(
         request_ms=[r["ms"] for r in data["results"]],
         responses=[r["response"] for r in data["results"]],
     )
+
+
+class LambdaError(RuntimeError):
+    """The emulated Lambda process died or did not answer in time."""
+
+
+class LambdaProcess:
+    """One warm emulated Lambda container: a long-lived child that answers one event at a time.
+
+    The child is the same isolated interpreter ``invoke`` starts, but it reads one
+    JSON event per line on stdin and writes one marked JSON line per answer, so
+    stray prints from the function cannot be taken for an answer. Like a Lambda
+    container it handles one invocation at a time: ``invoke`` holds a lock.
+    Whatever the function logs (stderr and unmarked stdout) is kept, last lines
+    only, for error messages and for tests that read the logs.
+    """
+
+    def __init__(
+        self,
+        task_dir: Path,
+        runtime_dir: Path,
+        endpoint: str,
+        *,
+        environment: Mapping[str, str] | None = None,
+        function_name: str = "change-readiness-portal-dev",
+        region: str = "eu-west-1",
+        timeout: float = 60,
+    ) -> None:
+        config = {
+            "task": str(task_dir),
+            "runtime": str(runtime_dir),
+            "function_name": function_name,
+            "function_arn": f"arn:aws:lambda:{region}:{FAKE_ACCOUNT}:function:{function_name}",
+            "serve": True,
+        }
+        env = lambda_environment(task_dir, endpoint, function_name=function_name, region=region)
+        env.update(environment or {})
+        self.timeout = timeout
+        self.log: collections.deque[str] = collections.deque(maxlen=2000)
+        self._lock = threading.Lock()
+        self._answers: queue.Queue[str | None] = queue.Queue()
+        self._process = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-B", "-c", _CHILD, json.dumps(config)],
+            cwd=task_dir,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        stdout, stderr = self._process.stdout, self._process.stderr
+        assert stdout is not None and stderr is not None
+        threading.Thread(target=self._read_stdout, args=(stdout,), daemon=True).start()
+        threading.Thread(target=self._read_stderr, args=(stderr,), daemon=True).start()
+        ready = json.loads(self._next_answer(timeout))
+        self.import_ms: float = ready["import_ms"]
+
+    def _read_stdout(self, stream: Any) -> None:
+        for line in stream:
+            at = line.find(_MARKER)
+            if at >= 0:
+                self._answers.put(line[at + len(_MARKER) :])
+            elif line.strip():
+                self.log.append(line.rstrip("\n"))
+        self._answers.put(None)
+
+    def _read_stderr(self, stream: Any) -> None:
+        for line in stream:
+            self.log.append(line.rstrip("\n"))
+
+    def _next_answer(self, timeout: float) -> str:
+        try:
+            answer = self._answers.get(timeout=timeout)
+        except queue.Empty:
+            self.close()
+            raise LambdaError(self._failure(f"no answer within {timeout:.0f} s")) from None
+        if answer is None:
+            self._process.wait(timeout=10)
+            raise LambdaError(self._failure(f"the process ended (exit {self._process.returncode})"))
+        return answer
+
+    def _failure(self, what: str) -> str:
+        return f"The emulated Lambda failed: {what}.\n" + "\n".join(list(self.log)[-80:])
+
+    def invoke(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Send one event and return the function's answer (one invocation at a time)."""
+        return self.invoke_timed(event)[0]
+
+    def invoke_timed(self, event: Mapping[str, Any]) -> tuple[dict[str, Any], float]:
+        """Send one event; return the answer and the milliseconds the handler took."""
+        with self._lock:
+            stdin = self._process.stdin
+            if stdin is None or self._process.poll() is not None:
+                raise LambdaError(self._failure("the process is not running"))
+            stdin.write(json.dumps(event) + "\n")
+            stdin.flush()
+            answer = json.loads(self._next_answer(self.timeout))
+        return answer["response"], answer["ms"]
+
+    def close(self) -> None:
+        """End the child: close its stdin, then terminate it if it lingers."""
+        if self._process.poll() is None:
+            try:
+                if self._process.stdin is not None:
+                    self._process.stdin.close()
+                self._process.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                self._process.kill()
+                self._process.wait(timeout=5)
+
+    def __enter__(self) -> LambdaProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LambdaPool:
+    """Up to ``size`` warm containers, started on demand, as Lambda scales with concurrency.
+
+    A request takes an idle process; when none is idle and fewer than ``size``
+    run, a new one starts cold (with its own caches and its own copy of the
+    secret key read from SSM, as a new container would); otherwise it waits.
+    """
+
+    def __init__(self, size: int = 2, **process_options: Any) -> None:
+        self.size = size
+        self._options = process_options
+        self._idle: queue.LifoQueue[LambdaProcess] = queue.LifoQueue()
+        self._all: list[LambdaProcess] = []
+        self._starting = 0
+        self._lock = threading.Lock()
+
+    def _take(self) -> LambdaProcess:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            start = len(self._all) + self._starting < self.size
+            self._starting += start
+        if not start:
+            return self._idle.get(timeout=120)
+        try:
+            process = LambdaProcess(**self._options)
+            with self._lock:
+                self._all.append(process)
+            return process
+        finally:
+            with self._lock:
+                self._starting -= 1
+
+    def invoke(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Send one event to an idle (or a newly started) process and return its answer."""
+        process = self._take()
+        try:
+            return process.invoke(event)
+        finally:
+            self._idle.put(process)
+
+    @property
+    def log(self) -> list[str]:
+        """Return what every process logged so far."""
+        return [line for process in list(self._all) for line in process.log]
+
+    def close(self) -> None:
+        """End every process."""
+        for process in list(self._all):
+            process.close()
+
+    def __enter__(self) -> LambdaPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

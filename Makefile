@@ -4,8 +4,9 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian packages the test suite drives: a real browser, a QR decoder, PDF tools.
-DEBIAN_TEST_PACKAGES := chromium zbar-tools poppler-utils
+# Debian packages the test suite drives: a real browser, a QR decoder, PDF tools, and Caddy
+# (the TLS reverse proxy in front of the one-server mode in tests/prod).
+DEBIAN_TEST_PACKAGES := chromium zbar-tools poppler-utils caddy
 export PORTAL_ASSETS_AUTO_BUILD ?= 0
 
 .PHONY: run test install assets messages translations lint typecheck pytest package bench system-deps clean
@@ -58,6 +59,10 @@ system-deps:
 		echo "Installing Debian packages:$$missing"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		case " $$missing " in *" caddy "*) \
+			echo "Stopping the caddy service Debian starts (the tests run their own Caddy)"; \
+			! command -v systemctl >/dev/null || $$SUDO systemctl disable --now caddy.service >/dev/null 2>&1 || true;; \
+		esac; \
 	fi
 
 lint: install

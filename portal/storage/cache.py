@@ -130,6 +130,10 @@ class CachedStore:
         """Check the store."""
         self.store.check()
 
+    def check_write(self) -> None:
+        """Check the store can write."""
+        self.store.check_write()
+
     def list_surveys(self) -> list[Survey]:
         """List surveys."""
         return self.store.list_surveys()

@@ -51,6 +51,7 @@ client or resource at import time.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -97,6 +98,9 @@ _TRANSIENT_CODES = frozenset(
         "TransactionConflictException",
     }
 )
+#: The key ``check_write`` puts to, on condition that it exists: it never does.
+HEALTH_KEY = {"pk": "HEALTH", "sk": "HEALTH"}
+log = logging.getLogger("portal.storage")
 #: Fields kept beside pk/sk on a response item; ``tests/storage`` pins this list.
 RESPONSE_FIELDS = ("pk", "sk", "dept", "aud", "lang", "day", "ans", "comment")
 
@@ -145,6 +149,14 @@ class DynamoStore:
             yield
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
+            reasons = exc.response.get("CancellationReasons", [])
+            answered = code == "ConditionalCheckFailedException" or (
+                code == "TransactionCanceledException"
+                and any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
+            )
+            if not answered:  # a refused condition is an answer ("exists"), not a failure
+                # The error code only: DynamoDB's messages may quote the values sent.
+                log.error("DynamoDB failed while %s: %s", doing, code or type(exc).__name__)
             if code == "ResourceNotFoundException":
                 raise StorageError(
                     f"The DynamoDB table {self.table.name!r} does not exist. Create it with "
@@ -155,6 +167,7 @@ class DynamoStore:
                 transient=code in _TRANSIENT_CODES,
             ) from exc
         except BotoCoreError as exc:
+            log.error("DynamoDB unreachable while %s: %s: %s", doing, type(exc).__name__, exc)
             # Timeouts and lost connections: the request may succeed if repeated.
             raise StorageError(
                 f"DynamoDB unreachable while {doing}: {exc}", transient=True
@@ -188,6 +201,21 @@ class DynamoStore:
         """Raise ``StorageError`` unless the table answers."""
         with self._calls("checking the table"):
             self.table.meta.client.describe_table(TableName=self.table.name)
+
+    def check_write(self) -> None:
+        """Raise ``StorageError`` unless the table accepts a write now.
+
+        One conditional ``PutItem`` of a tiny item on condition that it exists,
+        which it never does: DynamoDB checks the permission, the table and the
+        throughput as for any write (1 write unit, about 3,000 a day at one
+        probe per 30 s) and stores nothing. The refusal is the healthy answer.
+        """
+        try:
+            with self._calls("checking a write"):
+                self.table.put_item(Item=HEALTH_KEY, ConditionExpression="attribute_exists(pk)")
+        except StorageError as exc:
+            if not _condition_failed(exc):
+                raise
 
     # -- surveys -----------------------------------------------------------
 

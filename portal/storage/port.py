@@ -52,6 +52,14 @@ class Store(Protocol):
     def check(self) -> None:
         """Raise ``StorageError`` unless the store is reachable and its schema current."""
 
+    def check_write(self) -> None:
+        """Raise ``StorageError`` unless the store can write now; change nothing a reader sees.
+
+        For health checks, run every 30 s or so: it costs one small write (SQLite:
+        one page committed to the WAL; DynamoDB: one conditional put that stores
+        nothing), so a full or read-only disk and lost write permission show.
+        """
+
     def add_survey(self, survey: Survey) -> None:
         """Store a new survey; raise ``AlreadyExists`` if its slug is taken."""
 

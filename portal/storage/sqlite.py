@@ -3,11 +3,22 @@
 The database runs in WAL mode so that readers never block the respondent who
 is writing. The schema is versioned with ``PRAGMA user_version`` and upgraded by
 forward-only migrations (``MIGRATIONS``); ``create_schema`` applies the missing ones.
+
+The WAL is kept short: once it passes ``WAL_TRUNCATE_BYTES`` after a commit,
+its pages are copied into the database and the file is truncated to zero
+(``PRAGMA wal_checkpoint(TRUNCATE)``), and ``journal_size_limit`` caps what a
+checkpoint that could not truncate leaves behind. So a burst of submissions
+does not keep megabytes of disk (a nearly full disk gets its space back by
+itself), and the WAL never holds more than a handful of recent writes in the
+order they arrived. Backend failures are logged on ``portal.storage``, by
+class and SQLite's message only (never a value that was written).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -164,6 +175,14 @@ MIGRATIONS: tuple[str, ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _TRANSIENT = ("database is locked", "database is busy", "disk i/o error")
+#: After a commit that leaves the WAL at least this long, checkpoint and truncate it.
+#: A response is two or three 4 KiB pages, so the WAL holds at most a few dozen.
+WAL_TRUNCATE_BYTES = 64 * 1024
+#: What a WAL may keep on disk after a checkpoint that could not truncate it (busy).
+JOURNAL_SIZE_LIMIT = 256 * 1024
+#: How long a checkpoint waits for other connections before leaving it to a later commit.
+CHECKPOINT_WAIT_MS = 200
+log = logging.getLogger("portal.storage")
 
 
 class SqliteStore:
@@ -180,33 +199,78 @@ class SqliteStore:
     def _connect(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            if self.path != ":memory:":
+            # A "file:" URI opens as given (e.g. "?mode=ro" for a read-only copy).
+            uri = self.path.startswith("file:")
+            if self.path != ":memory:" and not uri:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, uri=uri)
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+            main = conn.execute("PRAGMA database_list").fetchone()[2]
+            self._local.wal = f"{main}-wal" if main else None
             self._local.conn = conn
         return conn
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        """Run a block in one IMMEDIATE transaction, translating SQLite errors."""
-        conn = self._connect()
-        if not self._checked:
-            self._check_version(conn)
+        """Run a block in one IMMEDIATE transaction, translating SQLite errors.
+
+        A failure leaves no transaction open (the next call starts afresh) and is
+        logged. After the commit, a long WAL is checkpointed (``_trim_wal``).
+        """
+        conn: sqlite3.Connection | None = None
         try:
+            conn = self._connect()
+            if not self._checked:
+                self._check_version(conn)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
+            self._abandon(conn, exc)
             transient = any(marker in str(exc).lower() for marker in _TRANSIENT)
             raise StorageError(f"SQLite error: {exc}", transient=transient) from exc
         except sqlite3.DatabaseError as exc:
+            self._abandon(conn, exc)
             raise StorageError(f"SQLite error: {exc}") from exc
+        self._trim_wal(conn)
+
+    @staticmethod
+    def _abandon(conn: sqlite3.Connection | None, exc: sqlite3.Error) -> None:
+        """Log a backend failure and roll back what is left of its transaction."""
+        log.error("SQLite failed: %s: %s", type(exc).__name__, exc)
+        try:
+            if conn is not None and conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the connection is unusable; the next statement reports it again
+
+    def _trim_wal(self, conn: sqlite3.Connection) -> None:
+        """Checkpoint the WAL into the database and truncate it once it is long.
+
+        Never fails the write that was just committed: a checkpoint that is busy
+        or fails is left to a later commit (a failure is logged).
+        """
+        wal = getattr(self._local, "wal", None)
+        try:
+            if not wal or os.stat(wal).st_size < WAL_TRUNCATE_BYTES:
+                return
+        except OSError:
+            return
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        except sqlite3.Error as exc:
+            log.error("SQLite checkpoint failed: %s: %s", type(exc).__name__, exc)
 
     def _check_version(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -256,6 +320,15 @@ class SqliteStore:
         """Raise ``StorageError`` unless the database is reachable and current."""
         with self._tx() as conn:
             conn.execute("SELECT 1").fetchone()
+
+    def check_write(self) -> None:
+        """Raise ``StorageError`` unless a write reaches the disk now.
+
+        Rewrites the schema version with its own value: one page appended to
+        the WAL and committed, nothing a reader can see changes, no table needed.
+        """
+        with self._tx() as conn:
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- surveys -----------------------------------------------------------
 

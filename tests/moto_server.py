@@ -10,6 +10,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+MOTO_ATOMIC = Path(__file__).with_name("moto_atomic.py")
 
 
 def free_port() -> int:
@@ -24,7 +27,8 @@ def moto_server(timeout: float = 30.0) -> Iterator[str]:
     """Run ``moto.server`` in a subprocess; yield its endpoint URL; stop it afterwards."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        # moto.server, with DynamoDB's atomic single-item writes (see tests/moto_atomic.py).
+        [sys.executable, str(MOTO_ATOMIC), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -140,26 +140,41 @@ def _account_key(email: str) -> str:
 def sign_in(store: Store, *, email: str, password: str, client: str, secret: str, now: int) -> User:
     """Return the account if the password is right and the account active.
 
-    Rules: at most 5 failures per account and 20 per client in a 15-minute
-    window; past that, every attempt is refused with ``TooManyAttempts`` before
-    the password is even checked. Failures never say whether the e-mail exists.
+    Rules: at most 5 failures per account and 20 per client in a fixed
+    15-minute window; past that, every attempt is refused with
+    ``TooManyAttempts`` before the password is even checked. Failures never
+    say whether the e-mail exists.
+
+    Every attempt takes a slot of the account's and of the client's allowance
+    *before* the password is checked (one atomic conditional increment each),
+    so parallel guesses cannot all be checked: at most 5 passwords of one
+    account are ever checked at once or in a window. A successful sign-in gives
+    its slots back, so only failures (and checks still running) count, and
+    signing in many times a day never locks anyone out.
     """
     email = normalise_email(email)
     keys = [(_account_key(email), ACCOUNT_ATTEMPTS), (_client_key(secret, client), CLIENT_ATTEMPTS)]
     minutes = max(1, (ATTEMPT_WINDOW - now % ATTEMPT_WINDOW + 59) // 60)
+    taken: list[str] = []
     for key, limit in keys:
-        if store.count_attempts(key, window=ATTEMPT_WINDOW, now=now, add=False) >= limit:
+        if not store.take_attempt(key, limit=limit, window=ATTEMPT_WINDOW, now=now):
+            _give_back(store, taken, now)
             raise TooManyAttempts(minutes)
+        taken.append(key)
     try:
         user: User | None = store.get_user(email)
     except NotFound:
         user = None
     stored = user.password_hash if user else _dummy_hash()
     if verify_password(stored, password) and user is not None and user.active:
+        _give_back(store, taken, now)
         return user
-    for key, _limit in keys:
-        store.count_attempts(key, window=ATTEMPT_WINDOW, now=now, add=True)
     raise SignInRefused("The e-mail address or password is not right, or the account is closed.")
+
+
+def _give_back(store: Store, keys: Sequence[str], now: int) -> None:
+    for key in keys:
+        store.give_back_attempt(key, window=ATTEMPT_WINDOW, now=now)
 
 
 def _dummy_hash() -> str:
@@ -167,6 +182,20 @@ def _dummy_hash() -> str:
     if not _DUMMY_HASH:
         _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
     return _DUMMY_HASH
+
+
+def sign_out(store: Store, user: User) -> User:
+    """End every session of the account, on every device, server-side.
+
+    Sessions live in signed cookies, so clearing one browser's cookie would
+    leave any copy of it working until it expires; moving the account's
+    ``session_epoch`` on makes every cookie issued before unusable at once.
+    Signing out therefore signs the account out everywhere (as a password
+    change does), and needs no store of live sessions.
+    """
+    changed = replace(user, session_epoch=user.session_epoch + 1)
+    store.put_user(changed)
+    return changed
 
 
 def change_password(store: Store, user: User, *, current: str, new: str) -> User:

@@ -182,9 +182,17 @@ class CachedStore:
         """List audit events."""
         return self.store.list_audit_events(cursor=cursor, limit=limit)
 
-    def count_attempts(self, key: str, *, window: int, now: int, add: bool) -> int:
+    def take_attempt(self, key: str, *, limit: int, window: int, now: int) -> bool:
+        """Take a sign-in attempt (never cached: the count is shared by every instance)."""
+        return self.store.take_attempt(key, limit=limit, window=window, now=now)
+
+    def give_back_attempt(self, key: str, *, window: int, now: int) -> None:
+        """Give a sign-in attempt back."""
+        self.store.give_back_attempt(key, window=window, now=now)
+
+    def count_attempts(self, key: str, *, window: int, now: int) -> int:
         """Count sign-in attempts."""
-        return self.store.count_attempts(key, window=window, now=now, add=add)
+        return self.store.count_attempts(key, window=window, now=now)
 
     def add_api_token(self, token: ApiToken) -> None:
         """Store an API token."""

@@ -556,23 +556,52 @@ class DynamoStore:
         events = [codec.audit_from_dict(_plain(i)) for i in items]
         return Page(events, str(items[-1]["sk"]) if more else None)
 
-    def count_attempts(self, key: str, *, window: int, now: int, add: bool) -> int:
-        """Count (and optionally add) attempts: one update, or one strongly consistent read."""
-        pk = f"ATTEMPTS#{key}#{now // window}"
-        if add:
+    def take_attempt(self, key: str, *, limit: int, window: int, now: int) -> bool:
+        """Add one attempt unless ``limit`` are recorded: one conditional UpdateItem.
+
+        The item carries ``expires_at`` (a minute after its window ends), so
+        the table's TTL deletes it; reads never rely on that deletion.
+        """
+        if limit < 1:
+            return False
+        try:
             with self._calls("counting sign-in attempts"):
-                result = self.table.update_item(
-                    Key={"pk": pk, "sk": "A"},
+                self.table.update_item(
+                    Key={"pk": _attempts_pk(key, window, now), "sk": "A"},
                     UpdateExpression="ADD hits :one SET expires_at = :expires",
+                    ConditionExpression="attribute_not_exists(hits) OR hits < :limit",
                     ExpressionAttributeValues={
                         ":one": 1,
+                        ":limit": limit,
                         ":expires": (now // window + 1) * window + 60,
                     },
-                    ReturnValues="UPDATED_NEW",
                 )
-            return int(_plain(result["Attributes"])["hits"])
+        except StorageError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
+
+    def give_back_attempt(self, key: str, *, window: int, now: int) -> None:
+        """Remove one attempt from the window, never going below zero."""
+        try:
+            with self._calls("giving back a sign-in attempt"):
+                self.table.update_item(
+                    Key={"pk": _attempts_pk(key, window, now), "sk": "A"},
+                    UpdateExpression="ADD hits :minus_one",
+                    ConditionExpression="hits > :zero",
+                    ExpressionAttributeValues={":minus_one": -1, ":zero": 0},
+                )
+        except StorageError as exc:
+            if not _condition_failed(exc):
+                raise
+
+    def count_attempts(self, key: str, *, window: int, now: int) -> int:
+        """Count the attempts in the current window: one strongly consistent read."""
         with self._calls("counting sign-in attempts"):
-            response = self.table.get_item(Key={"pk": pk, "sk": "A"}, ConsistentRead=True)
+            response = self.table.get_item(
+                Key={"pk": _attempts_pk(key, window, now), "sk": "A"}, ConsistentRead=True
+            )
         item = response.get("Item")
         return int(_plain(item)["hits"]) if item else 0
 
@@ -817,6 +846,10 @@ def _comments_pk(survey_slug: str, wave_id: str, snapshot_id: str) -> str:
 
 def _response_pk(survey_slug: str, wave_id: str) -> str:
     return f"RESP#{survey_slug}#{wave_id}"
+
+
+def _attempts_pk(key: str, window: int, now: int) -> str:
+    return f"ATTEMPTS#{key}#{now // window}"
 
 
 def _without_none(d: dict[str, Any]) -> dict[str, Any]:

@@ -147,13 +147,21 @@ class Store(Protocol):
     def list_audit_events(self, *, cursor: str | None = None, limit: int = 50) -> Page[AuditEvent]:
         """Return audit events, newest first, a page at a time."""
 
-    def count_attempts(self, key: str, *, window: int, now: int, add: bool) -> int:
-        """Return the attempts recorded for ``key`` in the current ``window`` (seconds).
+    def take_attempt(self, key: str, *, limit: int, window: int, now: int) -> bool:
+        """Record one attempt for ``key`` if fewer than ``limit`` are recorded; say if it was.
 
-        With ``add``, record one more first (one write). Windows are fixed
-        (``now // window``) and expire on their own, so this works across
-        processes and Lambda instances without cleanup.
+        One atomic conditional increment ("add one if the count is below the
+        limit, else refuse"), so however many requests arrive at once, across
+        processes and Lambda instances, at most ``limit`` get through in a
+        window. Windows are fixed (``now // window`` seconds) and expire on
+        their own, without cleanup.
         """
+
+    def give_back_attempt(self, key: str, *, window: int, now: int) -> None:
+        """Remove one attempt taken with ``take_attempt`` at the same ``now``; never below 0."""
+
+    def count_attempts(self, key: str, *, window: int, now: int) -> int:
+        """Return the attempts recorded for ``key`` in the current ``window`` (seconds)."""
 
     # -- API tokens --------------------------------------------------------------------
 

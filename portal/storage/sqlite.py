@@ -646,18 +646,38 @@ class SqliteStore:
         events = [codec.audit_from_dict(json.loads(data)) for _, data in rows]
         return Page(events, rows[-1][0] if more else None)
 
-    def count_attempts(self, key: str, *, window: int, now: int, add: bool) -> int:
-        """Count (and optionally record) attempts in the current fixed window."""
+    def take_attempt(self, key: str, *, limit: int, window: int, now: int) -> bool:
+        """Add one attempt unless ``limit`` are recorded: one conditional UPSERT."""
         bucket = f"{key}#{now // window}"
         with self._tx() as conn:
             conn.execute("DELETE FROM attempts WHERE expires_at < ?", (now,))
-            if add:
-                conn.execute(
-                    "INSERT INTO attempts (key, hits, expires_at) VALUES (?, 1, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET hits = hits + 1",
-                    (bucket, (now // window + 1) * window),
-                )
-            row = conn.execute("SELECT hits FROM attempts WHERE key = ?", (bucket,)).fetchone()
+            if limit < 1:
+                return False
+            # The UPDATE branch's WHERE makes the increment conditional; changes()
+            # tells whether a row was written. BEGIN IMMEDIATE serialises writers.
+            conn.execute(
+                "INSERT INTO attempts (key, hits, expires_at) VALUES (?, 1, ?) "
+                "ON CONFLICT (key) DO UPDATE SET hits = hits + 1 WHERE hits < ?",
+                (bucket, (now // window + 1) * window, limit),
+            )
+            taken = conn.execute("SELECT changes()").fetchone()[0] == 1
+        return bool(taken)
+
+    def give_back_attempt(self, key: str, *, window: int, now: int) -> None:
+        """Remove one attempt from the window, never going below zero."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE attempts SET hits = hits - 1 WHERE key = ? AND hits > 0",
+                (f"{key}#{now // window}",),
+            )
+
+    def count_attempts(self, key: str, *, window: int, now: int) -> int:
+        """Count the attempts in the current fixed window."""
+        bucket = f"{key}#{now // window}"
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT hits FROM attempts WHERE key = ? AND expires_at >= ?", (bucket, now)
+            ).fetchone()
         return int(row[0]) if row else 0
 
     # -- API tokens ------------------------------------------------------------

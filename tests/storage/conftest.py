@@ -16,6 +16,7 @@ from moto import mock_aws
 
 from portal.storage.dynamodb import DynamoStore
 from portal.storage.port import Store
+from tests.moto_atomic import make_writes_atomic
 from tests.moto_server import moto_server
 
 TARGETS = ["sqlite", "dynamodb-moto", "dynamodb-server"]
@@ -30,7 +31,8 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def dynamo_moto_store() -> Iterator[DynamoStore]:
-    """Return a DynamoDB store on a fresh table in in-process moto."""
+    """Return a DynamoDB store on a fresh table in in-process moto, writes atomic as DynamoDB's."""
+    make_writes_atomic()
     with mock_aws():
         table = boto3.resource("dynamodb", region_name="eu-west-1").Table("portal-test")
         store = DynamoStore(table, allow_create=True)

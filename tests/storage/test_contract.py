@@ -382,13 +382,14 @@ def test_lists_audit_events_newest_first_in_pages(store: Store) -> None:
 
 def test_counts_attempts_per_key_within_a_window(store: Store) -> None:
     now = 1_800_000_000
-    assert store.count_attempts("acct:a", window=900, now=now, add=False) == 0
+    assert store.count_attempts("acct:a", window=900, now=now) == 0
     for expected in (1, 2, 3):
-        assert store.count_attempts("acct:a", window=900, now=now, add=True) == expected
-    assert store.count_attempts("acct:a", window=900, now=now + 10, add=False) == 3
-    assert store.count_attempts("acct:b", window=900, now=now, add=False) == 0
+        assert store.take_attempt("acct:a", limit=5, window=900, now=now)
+        assert store.count_attempts("acct:a", window=900, now=now) == expected
+    assert store.count_attempts("acct:a", window=900, now=now + 10) == 3
+    assert store.count_attempts("acct:b", window=900, now=now) == 0
     later = (now // 900 + 1) * 900
-    assert store.count_attempts("acct:a", window=900, now=later, add=False) == 0
+    assert store.count_attempts("acct:a", window=900, now=later) == 0
 
 
 # -- result aggregates ----------------------------------------------------------------

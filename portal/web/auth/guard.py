@@ -3,7 +3,8 @@
 Sessions live in Flask's signed cookie (``HttpOnly``, ``SameSite=Lax``,
 ``Secure`` outside development). Each request under ``/admin`` re-reads the
 account, so a revoked account or a changed password ends every session at once
-(the session carries the account's ``session_epoch``). A session also ends
+(the session carries the account's ``session_epoch``); signing out moves the
+epoch on too, so a copied cookie stops working. A session also ends
 after 30 minutes without activity, and 12 hours after sign-in regardless.
 """
 
@@ -43,7 +44,7 @@ def start_session(user: User, now: int | None = None) -> None:
 
 
 def end_session() -> None:
-    """Sign out."""
+    """Forget this browser's session (``accounts.sign_out`` ends the others server-side)."""
     session.clear()
 
 

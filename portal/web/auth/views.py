@@ -51,9 +51,12 @@ def login() -> Response | tuple[str, int] | str:
 @bp.post("/logout")
 @require()
 def logout() -> Response:
-    """Sign out and return to the sign-in page."""
+    """Sign out everywhere (copies of the session cookie stop working too)."""
+    user = current_user()
+    assert user is not None
+    accounts.sign_out(get_store(), user)
     end_session()
-    flash("You are signed out.")
+    flash("You are signed out on every device.")
     return redirect(url_for("auth.login"))
 
 

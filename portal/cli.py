@@ -576,6 +576,95 @@ def user_create(email: str, role: str, departments: tuple[str, ...], password_st
         click.echo("It is shown only now; it must be changed at the first sign-in.")
 
 
+@main.command()
+@click.argument(
+    "out", required=False, type=click.Path(dir_okay=False, writable=True, path_type=Path)
+)
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@click.option(
+    "--dynamodb",
+    is_flag=True,
+    help="Take an on-demand backup of the DynamoDB table PORTAL_DYNAMODB_TABLE instead "
+    "(the default when PORTAL_STORAGE=dynamodb).",
+)
+@click.option("--name", default=None, help="DynamoDB: the backup's name (default TABLE-DATE).")
+def backup(out: Path | None, force: bool, dynamodb: bool, name: str | None) -> None:
+    """Back up the database: SQLite into the file OUT, safe while respondents answer."""
+    from portal.services import backup as service
+
+    with _reported():
+        settings = _settings(storage="dynamodb" if dynamodb else None)
+        if settings.storage == "dynamodb":
+            if out is not None:
+                raise click.UsageError("A DynamoDB backup stays in AWS: leave out OUT.")
+            taken = service.backup_dynamodb(
+                _dynamo_store(settings), name=name or f"{settings.dynamodb_table}-{date.today()}"
+            )
+            click.echo(f"Backup {taken.name!r} of {taken.table!r} requested ({taken.status}).")
+            click.echo(f"  ARN: {taken.arn}")
+            click.echo("  Restore it into a new table with `portal restore --dynamodb`.")
+            return
+        if out is None:
+            raise click.UsageError("Name the file to write: portal backup OUT.")
+        contents = service.backup_sqlite(settings.database_path, out, force=force)
+    click.echo(f"Backed up {settings.database_path} to {out}: {contents}.")
+
+
+@main.command()
+@click.argument(
+    "backup_file",
+    metavar="IN",
+    required=False,
+    type=click.Path(dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--force", is_flag=True, help="Replace the existing database (its answers are not kept)."
+)
+@click.option("--dynamodb", is_flag=True, help="Restore a DynamoDB backup into a new table.")
+@click.option("--backup-arn", default=None, help="DynamoDB: the backup to restore.")
+@click.option("--target-table", default=None, help="DynamoDB: the new table's name.")
+def restore(
+    backup_file: Path | None,
+    force: bool,
+    dynamodb: bool,
+    backup_arn: str | None,
+    target_table: str | None,
+) -> None:
+    """Restore a backup: IN over the SQLite database (stop the portal first)."""
+    from portal.services import backup as service
+
+    with _reported():
+        settings = _settings(storage="dynamodb" if dynamodb else None)
+        if settings.storage == "dynamodb":
+            if backup_file is not None or not backup_arn or not target_table:
+                raise click.UsageError(
+                    "For DynamoDB give --backup-arn ARN and --target-table NEW-NAME (no IN)."
+                )
+            target = settings.with_overrides(
+                {"dynamodb_table": target_table, "dynamodb_create_table": False}
+            )
+            contents = service.restore_dynamodb(_dynamo_store(target), backup_arn)
+            click.echo(f"Restored into the new table {target_table!r}: {contents}.")
+            click.echo(
+                f"  Check it with PORTAL_DYNAMODB_TABLE={target_table} and `portal results "
+                "verify`, then switch the portal to it (docs/self-hosting-aws.md)."
+            )
+            return
+        if backup_file is None:
+            raise click.UsageError("Name the backup file: portal restore IN.")
+        contents = service.restore_sqlite(backup_file, settings.database_path, force=force)
+    click.echo(f"Restored {backup_file} into {settings.database_path}: {contents}.")
+
+
+def _dynamo_store(settings: Settings) -> Any:
+    """Return the DynamoDB store ``settings`` name (a DynamoStore)."""
+    from portal.storage.dynamodb import DynamoStore
+
+    store = open_store(settings)
+    assert isinstance(store, DynamoStore)
+    return store
+
+
 @main.group()
 def questionnaire() -> None:
     """Check and list questionnaires."""

@@ -488,11 +488,18 @@ def results_refresh(survey_slug: str, wave_id: str) -> None:
 @_survey_option
 @_wave_option
 def results_verify(survey_slug: str, wave_id: str) -> None:
-    """Recompute everything from the raw responses and report any difference (exit 1)."""
-    from portal.services.results import verify
+    """Recompute everything from the raw responses and report any difference (exit 1).
+
+    A wave without stored aggregates yet has nothing to verify: said, exit 0.
+    """
+    from portal.services.results import NothingToVerify, verify
 
     with _reported():
-        problems = verify(open_store(_settings()), survey_slug, wave_id)
+        try:
+            problems = verify(open_store(_settings()), survey_slug, wave_id)
+        except NothingToVerify as exc:
+            click.echo(f"{survey_slug}/{wave_id}: {exc}")
+            return
     if problems:
         for problem in problems:
             click.echo(problem, err=True)

@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from portal.domain import aggregates
 from portal.domain.aggregates import Aggregate, Snapshot
 from portal.domain.entities import Audience, Response, WaveStatus
+from portal.domain.errors import PortalError
 from portal.instruments import get_questionnaire
 from portal.storage.port import MAX_PAGE_SIZE, Store
 
@@ -116,18 +117,30 @@ def outdated(snapshot: Snapshot) -> bool:
     return any(cell.schema != aggregates.SCHEMA_VERSION for cell in snapshot.cells.values())
 
 
+class NothingToVerify(PortalError):
+    """The wave has no stored aggregates yet, so there is nothing to compare (not a mismatch)."""
+
+    def __init__(self, responses: int) -> None:
+        super().__init__(
+            f"No stored aggregates yet, so nothing to verify; the raw responses number "
+            f"{responses}. The first results view or `portal results refresh` computes them."
+        )
+        self.responses = responses
+
+
 def verify(store: Store, survey_slug: str, wave_id: str) -> list[str]:
     """Recompute the wave from its raw responses; list every difference from the stored snapshot.
 
     Compares every department's cell and its kept comment texts (read one
     department at a time, as a department page does). An empty list means the
     stored aggregates are exact. For an open wave, responses that arrived after
-    the snapshot show up as differences.
+    the snapshot show up as differences. A wave without stored aggregates
+    raises ``NothingToVerify`` (an unknown survey or wave, ``NotFound``).
     """
     stored = store.get_snapshot(survey_slug, wave_id)
     fresh = compute_snapshot(store, survey_slug, wave_id, now=datetime.now(UTC))
     if stored is None:
-        return [f"No stored aggregates yet; the raw responses number {fresh.responses}."]
+        raise NothingToVerify(fresh.responses)
     if outdated(stored):
         return [
             "The stored aggregates are in an older layout; the next results view "

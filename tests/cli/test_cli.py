@@ -171,7 +171,7 @@ def test_results_are_refreshed_and_verified_from_the_command_line(db: Path) -> N
     baseline = run(db, "results", "verify", "--survey", "demo-crm", "--wave", "baseline")
     assert baseline.exit_code == 0 and "match the raw responses" in baseline.output
     unverified = run(db, "results", "verify", "--survey", "demo-crm", "--wave", "follow-up-1")
-    assert unverified.exit_code == 1 and "No stored aggregates yet" in unverified.output
+    assert unverified.exit_code == 0 and "No stored aggregates yet" in unverified.output
     refreshed = run(db, "results", "refresh", "--survey", "demo-crm", "--wave", "follow-up-1")
     assert refreshed.exit_code == 0 and "in 8 department(s)" in refreshed.output
     verified = run(db, "results", "verify", "--survey", "demo-crm", "--wave", "follow-up-1")

@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from portal.domain.entities import (
     TOKEN_RE,
@@ -22,7 +23,7 @@ from portal.domain.entities import (
 )
 from portal.domain.errors import CodeAlreadyUsed, NotFound, Unavailable, ValidationError
 from portal.domain.questionnaire import Questionnaire
-from portal.instruments import get_questionnaire
+from portal.instruments import DEFAULT_QUESTIONNAIRE, get_questionnaire
 from portal.services.responses import record_response
 from portal.storage.port import Store
 
@@ -31,6 +32,65 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 10
 #: Seconds a respondent needs per item, for the "about N minutes" estimate.
 SECONDS_PER_ITEM = 9
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """What a questionnaire page shows besides the answers, in one language.
+
+    A form carries its sheet (signed, in its submission key), so that a post
+    the store cannot take can still be shown again with every answer — even
+    in a fresh process that never read the link, survey or department. Only
+    what the respondent already sees on the page goes in it.
+    """
+
+    questionnaire_id: str
+    version: int
+    system: str
+    department: str = ""
+    site: str = ""
+    kiosk: bool = False
+
+    @property
+    def questionnaire(self) -> Questionnaire:
+        """Return the questionnaire (shipped YAML, read without the store)."""
+        return get_questionnaire(self.questionnaire_id, self.version)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the sheet as short-keyed JSON data."""
+        return {
+            "q": self.questionnaire_id,
+            "v": self.version,
+            "y": self.system,
+            "d": self.department,
+            "s": self.site,
+            "k": self.kiosk,
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> Sheet | None:
+        """Return the sheet in ``data``, or ``None`` if it is not one we shipped."""
+        if not isinstance(data, dict):
+            return None
+        q, v, y, d, s, k = (data.get(x) for x in ("q", "v", "y", "d", "s", "k"))
+        if not (isinstance(q, str) and type(v) is int and isinstance(y, str)):
+            return None
+        try:
+            get_questionnaire(q, v)
+        except (NotFound, ValidationError):
+            return None
+        text = {name: x if isinstance(x, str) else "" for name, x in (("d", d), ("s", s))}
+        return cls(q, v, y, text["d"], text["s"], k is True)
+
+
+def fallback_sheet(system: str) -> Sheet:
+    """Return a sheet for a form that carries none: the default questionnaire, newest version.
+
+    Forms rendered before sheets were carried have none; ``system`` stands in
+    for the survey's own name for the system, which only the store knows.
+    """
+    questionnaire = get_questionnaire(DEFAULT_QUESTIONNAIRE)
+    return Sheet(questionnaire.id, questionnaire.version, system, kiosk=True)
 
 
 @dataclass(frozen=True)
@@ -47,6 +107,17 @@ class Ballot:
     def kiosk(self) -> bool:
         """Tell whether this is a shared device where every answer starts afresh."""
         return bool(self.link and self.link.kiosk)
+
+    def sheet(self, language: str) -> Sheet:
+        """Return what the ballot's questionnaire page shows, in ``language``."""
+        return Sheet(
+            self.questionnaire.id,
+            self.questionnaire.version,
+            self.survey.system_in(language),
+            self.department.name,
+            self.department.site,
+            self.kiosk,
+        )
 
     def minutes(self, audience: Audience | None) -> int:
         """Estimate the minutes needed, rounded up, for ``audience`` (or the longer one)."""

@@ -9,7 +9,9 @@ the request was not made by our page, and is refused whole.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.datastructures import MultiDict
@@ -37,10 +39,17 @@ class BadKey(Exception):
         self.expired = expired
 
 
-def mint_key(secret: str, scope: str) -> str:
-    """Return a signed key for one form: a random nonce bound to ``scope`` (link or code)."""
+def mint_key(secret: str, scope: str, sheet: Mapping[str, Any] | None = None) -> str:
+    """Return a signed key for one form: a random nonce bound to ``scope`` (link or code).
+
+    ``sheet`` (what the page shows besides the answers) rides along, signed,
+    so that the form can be shown again when the store cannot be read.
+    """
     serializer = URLSafeTimedSerializer(secret, salt=SUBMISSION_SALT)
-    return serializer.dumps({"n": secrets.token_urlsafe(16), "s": scope})
+    data: dict[str, Any] = {"n": secrets.token_urlsafe(16), "s": scope}
+    if sheet is not None:
+        data["f"] = dict(sheet)
+    return serializer.dumps(data)
 
 
 def read_key(secret: str, signed: str, scope: str) -> str:
@@ -59,6 +68,19 @@ def read_key(secret: str, signed: str, scope: str) -> str:
     if not isinstance(data, dict) or data.get("s") != scope or not isinstance(data.get("n"), str):
         raise BadKey(expired=False)
     return str(data["n"])
+
+
+def read_sheet(secret: str, signed: str, scope: str) -> object | None:
+    """Return the sheet data signed into a key for ``scope``, expired or not.
+
+    Return ``None`` for a genuine key without a sheet (minted before sheets
+    were carried); raise ``BadKey`` for a forged one or another scope's.
+    """
+    serializer = URLSafeTimedSerializer(secret, salt=SUBMISSION_SALT)
+    valid, data = serializer.loads_unsafe(signed)
+    if not valid or not isinstance(data, dict) or data.get("s") != scope:
+        raise BadKey(expired=False)
+    return data.get("f")
 
 
 @dataclass

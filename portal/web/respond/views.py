@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from portal.domain.entities import CODE_HASH_RE, Audience, StoreOutcome
 from portal.domain.errors import CodeAlreadyUsed, NotFound, StorageError, Unavailable
 from portal.services import respond
-from portal.services.respond import Ballot
+from portal.services.respond import Ballot, Sheet
 from portal.web import get_reads, get_settings
 from portal.web.i18n import (
     DEFAULT_LANGUAGE,
@@ -37,6 +37,7 @@ from portal.web.respond.forms import (
     mint_key,
     parse_answer_form,
     read_key,
+    read_sheet,
 )
 
 bp = Blueprint("respond", __name__)
@@ -75,7 +76,7 @@ def _no_store(response: Response) -> Response:
 
 
 def _render_form(
-    ballot: Ballot,
+    sheet: Sheet,
     *,
     language: str,
     audience: Audience,
@@ -90,17 +91,19 @@ def _render_form(
         render_template(
             "respond/questionnaire.html",
             code_hash=code_hash,
-            ballot=ballot,
+            sheet=sheet,
             language=language,
             audience=audience,
             action=action,
             key=key,
             form=form or AnswerForm(),
             notice=notice,
-            system=ballot.survey.system_in(language),
+            system=sheet.system,
         ),
         status,
     )
+    if status == 503:
+        response.headers["Retry-After"] = "5"
     return _no_store(response)
 
 
@@ -149,22 +152,26 @@ def questionnaire(token: str) -> BaseResponse:
     if audience is None:
         return redirect(url_for("respond.landing", token=token, lang=language, err="aud"))
     return _render_form(
-        ballot,
+        ballot.sheet(language),
         language=language,
         audience=audience,
         action=url_for("respond.submit_link", token=token),
-        key=mint_key(_secret(), token),
+        key=mint_key(_secret(), token, ballot.sheet(language).to_dict()),
     )
 
 
 @bp.post("/s/<token>/q")
 def submit_link(token: str) -> BaseResponse:
     """Store the answers sent through a link."""
-    ballot = respond.open_link(get_reads(), token)
+    action = url_for("respond.submit_link", token=token)
+    try:
+        ballot = respond.open_link(get_reads(), token)
+    except StorageError:
+        return _not_saved(scope=token, action=action)
     return _submit(
         ballot,
         scope=token,
-        action=url_for("respond.submit_link", token=token),
+        action=action,
         thanks=lambda lang: url_for("respond.thanks", token=token, lang=lang),
     )
 
@@ -204,14 +211,20 @@ def code() -> Response:
         error = _("We do not recognise that code. Check it against your slip and try again.")
         page = render_template("respond/code.html", error=error, typed=typed)
         return _no_store(make_response(page, 404))
+    except StorageError:
+        error = _("We could not check your code just now. Please wait a moment and try again.")
+        page = render_template("respond/code.html", error=error, typed=typed)
+        response = _no_store(make_response(page, 503))
+        response.headers["Retry-After"] = "5"
+        return response
     language = _language(ballot, request.form.get("lang"))
     audience = _audience(ballot, request.form.get("aud")) or Audience.EMPLOYEE
     return _render_form(
-        ballot,
+        ballot.sheet(language),
         language=language,
         audience=audience,
         action=url_for("respond.submit_code"),
-        key=mint_key(_secret(), f"code:{code_hash}"),
+        key=mint_key(_secret(), f"code:{code_hash}", ballot.sheet(language).to_dict()),
         code_hash=code_hash,
     )
 
@@ -222,11 +235,15 @@ def submit_code() -> BaseResponse:
     code_hash = request.form.get("access", "")
     if not CODE_HASH_RE.match(code_hash):
         abort(400)
-    ballot = respond.open_code_hash(get_reads(), code_hash, allow_used=True)
+    scope, action = f"code:{code_hash}", url_for("respond.submit_code")
+    try:
+        ballot = respond.open_code_hash(get_reads(), code_hash, allow_used=True)
+    except StorageError:
+        return _not_saved(scope=scope, action=action, code_hash=code_hash)
     return _submit(
         ballot,
-        scope=f"code:{code_hash}",
-        action=url_for("respond.submit_code"),
+        scope=scope,
+        action=action,
         thanks=lambda lang: url_for("respond.code_thanks", lang=lang),
         code_hash=code_hash,
     )
@@ -262,6 +279,7 @@ def _submit(
 ) -> BaseResponse:
     """Validate, store once, and thank — or show the form again with every answer kept."""
     language = _language(ballot, request.form.get("lang"))
+    sheet = ballot.sheet(language)
     audience = _audience(ballot, request.form.get("aud"))
     if audience is None:
         abort(400, _("Choose whether you answer as an employee or as a manager."))
@@ -280,13 +298,13 @@ def _submit(
             "Your answers are still here: please press “Send my answers” again."
         )
         return _render_form(
-            ballot, language=language, audience=audience, action=action,
-            key=mint_key(_secret(), scope), form=form, notice=notice, status=400,
-            code_hash=code_hash,
+            sheet, language=language, audience=audience, action=action,
+            key=mint_key(_secret(), scope, sheet.to_dict()), form=form, notice=notice,
+            status=400, code_hash=code_hash,
         )  # fmt: skip
     if not form.complete:
         return _render_form(
-            ballot, language=language, audience=audience, action=action, key=signed,
+            sheet, language=language, audience=audience, action=action, key=signed,
             form=form, status=400, code_hash=code_hash,
         )  # fmt: skip
     try:
@@ -302,13 +320,9 @@ def _submit(
             code_hash=code_hash,
         )
     except StorageError:
-        notice = _(
-            "We could not save your answers just now. Nothing is lost: they are all still "
-            "here. Please wait a moment and press “Send my answers” again."
-        )
         return _render_form(
-            ballot, language=language, audience=audience, action=action, key=signed,
-            form=form, notice=notice, status=503, code_hash=code_hash,
+            sheet, language=language, audience=audience, action=action, key=signed,
+            form=form, notice=_not_saved_notice(), status=503, code_hash=code_hash,
         )  # fmt: skip
     response = redirect(thanks(language), code=303)
     if outcome in (StoreOutcome.STORED, StoreOutcome.ALREADY_STORED) and not ballot.kiosk:
@@ -322,6 +336,46 @@ def _submit(
             secure=settings.is_production,
         )
     return response
+
+
+def _not_saved_notice() -> str:
+    return str(
+        _(
+            "We could not save your answers just now. Nothing is lost: they are all still "
+            "here. Please wait a moment and press “Send my answers” again."
+        )
+    )
+
+
+def _not_saved(*, scope: str, action: str, code_hash: str | None = None) -> BaseResponse:
+    """Show a post whose link, code, survey or wave could not be read again, answers kept (503).
+
+    Nothing is read from the store: the page is drawn from the sheet signed
+    into the form's key and the questionnaire shipped with the portal. The key
+    is kept, so the respondent's retry is stored once when the store is back.
+    """
+    signed = request.form.get("key", "")
+    try:
+        sheet = Sheet.from_dict(read_sheet(_secret(), signed, scope))
+    except BadKey:
+        abort(400, _("We could not verify this form. Please open the survey link again."))
+    sheet = sheet or respond.fallback_sheet(_("the system"))
+    questionnaire = sheet.questionnaire
+    language = choose_language(
+        questionnaire.languages, questionnaire.default_language, request.form.get("lang")
+    )
+    set_page_language(language)
+    try:
+        audience = Audience(request.form.get("aud", ""))
+        form = parse_answer_form(request.form, questionnaire, audience)
+    except ValueError:
+        abort(400, _("Choose whether you answer as an employee or as a manager."))
+    except BadInput as exc:
+        abort(400, str(exc))
+    return _render_form(
+        sheet, language=language, audience=audience, action=action, key=signed, form=form,
+        notice=_not_saved_notice(), status=503, code_hash=code_hash,
+    )  # fmt: skip
 
 
 @bp.app_errorhandler(CodeAlreadyUsed)

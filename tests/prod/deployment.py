@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import hashlib
+import http.client
 import ipaddress
 import os
+import socket
 import ssl
 import subprocess
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -52,8 +57,11 @@ class Certificate:
         return ssl.create_default_context(cafile=str(self.cert_pem))
 
 
-def make_certificate(folder: Path) -> Certificate:
-    """Make a self-signed certificate (SAN: IP 127.0.0.1, DNS localhost) in ``folder``."""
+def make_certificate(folder: Path, dns_names: Sequence[str] = ()) -> Certificate:
+    """Make a self-signed certificate (SAN: IP 127.0.0.1, DNS localhost) in ``folder``.
+
+    ``dns_names`` adds names, e.g. the API Gateway host a Lambda front stands in for.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
@@ -68,7 +76,10 @@ def make_certificate(folder: Path) -> Certificate:
         .not_valid_after(now + datetime.timedelta(days=2))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+                [
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    *(x509.DNSName(name) for name in ("localhost", *dns_names)),
+                ]
             ),
             critical=False,
         )
@@ -104,18 +115,38 @@ class Deployment:
     cli_env: dict[str, str]
     #: Runs the scheduled closing of due waves the way production does.
     close_due_waves: Callable[[], None]
+    #: Host names that resolve to 127.0.0.1 for this deployment's clients only (e.g. the
+    #: API Gateway host ``abcdef1234.execute-api.eu-west-1.amazonaws.com``); nothing is
+    #: ever looked up in DNS.
+    local_hosts: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
 
     def chromium_args(self) -> list[str]:
         """Return Chromium's flags, trusting this deployment's certificate and no other."""
-        return [
+        args = [
             *CHROMIUM_ARGS,
             f"--ignore-certificate-errors-spki-list={self.certificate.spki_sha256_b64}",
         ]
+        if self.local_hosts:
+            rules = ", ".join(f"MAP {host} 127.0.0.1" for host in self.local_hosts)
+            args.append(f"--host-resolver-rules={rules}")
+        return args
 
     def ssl_context(self) -> ssl.SSLContext:
         """Return a client TLS context that trusts this deployment's certificate."""
         return self.certificate.client_context()
+
+    def urlopen(
+        self, request: str | urllib.request.Request, *, timeout: float = 30
+    ) -> http.client.HTTPResponse:
+        """Open an address on this deployment over HTTPS, trusting its certificate alone.
+
+        Redirects are not followed; an error status raises ``urllib.error.HTTPError``.
+        """
+        handler = _LocalHTTPSHandler(self.local_hosts, self.ssl_context())
+        opener = urllib.request.build_opener(handler, _NoRedirect())
+        response: http.client.HTTPResponse = opener.open(request, timeout=timeout)
+        return response
 
     def portal(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run ``portal ARGS`` with this deployment's environment; fail loudly if it fails."""
@@ -135,3 +166,32 @@ class Deployment:
                 f"{result.stdout}{result.stderr}"
             )
         return result
+
+
+class _LocalHTTPSConnection(http.client.HTTPSConnection):
+    """An HTTPS connection to 127.0.0.1 for the given names, with their SNI and name check."""
+
+    def __init__(self, host: str, *, local_hosts: tuple[str, ...], **kwargs: Any) -> None:
+        super().__init__(host, **kwargs)
+        self._local_hosts = local_hosts
+
+    def connect(self) -> None:
+        address = "127.0.0.1" if self.host in self._local_hosts else self.host
+        sock = socket.create_connection((address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+class _LocalHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, local_hosts: tuple[str, ...], context: ssl.SSLContext) -> None:
+        super().__init__(context=context)
+        self._local_hosts = local_hosts
+        self._ssl_context = context
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        connection = functools.partial(_LocalHTTPSConnection, local_hosts=self._local_hosts)
+        return self.do_open(connection, req, context=self._ssl_context)  # type: ignore[arg-type]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.config import PROJECT_ROOT, Settings, resolve_secret_key
 from portal.storage import Store, open_store
@@ -49,6 +50,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
     csrf.init_app(app)
 
     from portal.web import assets, compression, errors, i18n, security
+    from portal.web import logging as request_logs
     from portal.web.admin import distribution as admin_distribution
     from portal.web.admin import plan as admin_plan
     from portal.web.admin import results as admin_results
@@ -70,6 +72,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
     security.init_app(app, settings)
     compression.init_app(app)
     guard.init_app(app)
+    request_logs.init_app(app)
     app.register_blueprint(errors.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(respond.bp)
@@ -90,4 +93,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
     csrf.exempt(respond.bp)
     # The API reads a bearer token and never a cookie, so a forged request has nothing to ride on.
     csrf.exempt(api.bp)
+    if settings.trusted_proxies:
+        # Only a configured number of proxies may name the client, the scheme and the host:
+        # anyone can send X-Forwarded-* headers, so they are ignored unless a proxy is declared.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     return app

@@ -730,18 +730,81 @@ def assets_build() -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Serve the portal with the built-in server (local and trial use)."""
+@click.option(
+    "--port", type=int, default=None, help="Port (default: 5000, or 8000 with --production)."
+)
+@click.option(
+    "--production",
+    is_flag=True,
+    help="Serve with gunicorn's threaded workers as PORTAL_ENV=production "
+    "(see docs/self-hosting-server.md); without it, the built-in server for local trials.",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=None, help="With --production: processes."
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="With --production: threads per process.",
+)
+@click.option(
+    "--access-log",
+    default="-",
+    show_default=True,
+    help="With --production: file for the anonymous access log, or - for standard output.",
+)
+def serve(
+    host: str,
+    port: int | None,
+    production: bool,
+    workers: int | None,
+    threads: int | None,
+    access_log: str,
+) -> None:
+    """Serve the portal: --production for a real server, else the built-in one (trial use).
+
+    --production needs a strong PORTAL_SECRET_KEY; SIGHUP reloads the code without dropping
+    a request and SIGTERM stops gracefully.
+    """
+    if production:
+        _serve_production(host, port, workers, threads, access_log)
+        return
+    if workers is not None or threads is not None:
+        raise click.UsageError("--workers and --threads need --production.")
     from werkzeug.serving import run_simple
 
     from portal.app import create_app
     from portal.web.logging import AnonymousRequestHandler
 
+    port = port or 5000
     with _reported():
         app = create_app()
     click.echo(f"Portal running at http://{host}:{port}/  (Ctrl+C stops it)")
     run_simple(host, port, app, threaded=True, request_handler=AnonymousRequestHandler)
+
+
+def _serve_production(
+    host: str, port: int | None, workers: int | None, threads: int | None, access_log: str
+) -> None:
+    """Check the settings and the secret key, then become the gunicorn server."""
+    from portal import server
+    from portal.config import resolve_secret_key
+
+    os.environ["PORTAL_ENV"] = "production"
+    port = port or server.DEFAULT_PORT
+    workers = workers or server.DEFAULT_WORKERS
+    threads = threads or server.DEFAULT_THREADS
+    with _reported():
+        settings = _settings()
+        resolve_secret_key(settings)  # refuses a missing or weak key before any worker starts
+    click.echo(
+        f"Portal running at http://{host}:{port}/  (production: {workers} workers x "
+        f"{threads} threads; SIGHUP reloads, SIGTERM stops)"
+    )
+    server.exec_server(
+        host=host, port=port, workers=workers, threads=threads, access_log=access_log
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

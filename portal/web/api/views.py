@@ -47,12 +47,28 @@ def no_store(response: Response) -> Response:
 # -- shaping -----------------------------------------------------------------------------
 
 
+def _query(name: str) -> str | None:
+    """Return a query parameter, or None when absent.
+
+    Rule, as the OpenAPI description says: a parameter given is given once and
+    not empty (``?audience=`` is not "no filter"); otherwise the answer is 400.
+    """
+    values = request.args.getlist(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        abort(400, f"Give the {name} parameter at most once.")
+    if not values[0]:
+        abort(400, f"The {name} parameter must not be empty; leave it out for no filter.")
+    return values[0]
+
+
 def _audience() -> Audience | None:
-    raw = request.args.get("audience") or None
+    raw = _query("audience")
     try:
-        return Audience(raw) if raw else None
+        return Audience(raw) if raw is not None else None
     except ValueError:
-        abort(400, "The audience must be 'employee' or 'manager'.")
+        abort(400, "The audience parameter must be 'employee' or 'manager'.")
 
 
 def _survey(survey: Survey) -> dict[str, Any]:
@@ -229,7 +245,7 @@ def waves(slug: str) -> ResponseReturnValue:
 def results(slug: str, wave_id: str) -> ResponseReturnValue:
     """Return the overview rows (organisation, sites, departments), small groups hidden."""
     _, allowed = reader_scope(slug)
-    site = request.args.get("site") or None
+    site = _query("site")
     report = readiness.wave_results(
         get_store(), slug, wave_id, allowed=allowed, site=site, audience=_audience()
     )

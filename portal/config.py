@@ -63,6 +63,10 @@ class Settings:
     public_url: str | None = None
     assets_auto_build: bool = False
     trusted_proxies: int = 0
+    #: Answers one client may send through one link at once, then one per interval
+    #: (seconds), per process; a burst of 0 turns the limit off (portal.web.respond.limits).
+    ballot_burst: int = 30
+    ballot_interval: int = 20
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
@@ -86,6 +90,11 @@ class Settings:
             raise ConfigError(
                 "PORTAL_TRUSTED_PROXIES must be the number of reverse proxies in front of the "
                 f"portal (0 to 5; 0 trusts no X-Forwarded-* header), not {self.trusted_proxies}."
+            )
+        if not (0 <= self.ballot_burst <= 100_000 and 1 <= self.ballot_interval <= 86_400):
+            raise ConfigError(
+                "PORTAL_BALLOT_BURST must be 0 (no limit) to 100000 and PORTAL_BALLOT_INTERVAL "
+                "1 to 86400 seconds."
             )
 
     @property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
 from collections.abc import Callable
 from datetime import date
 
@@ -16,6 +18,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -39,8 +42,37 @@ from portal.web.respond.forms import (
     read_key,
     read_sheet,
 )
+from portal.web.respond.limits import BallotLimiter
 
 bp = Blueprint("respond", __name__)
+
+
+@bp.record_once
+def _make_limiter(state: BlueprintSetupState) -> None:
+    settings = state.app.extensions["portal.settings"]
+    limiter = BallotLimiter(settings.ballot_burst, settings.ballot_interval)
+    state.app.extensions["portal.ballot_limiter"] = limiter
+
+
+def _limiter() -> BallotLimiter:
+    limiter: BallotLimiter = current_app.extensions["portal.ballot_limiter"]
+    return limiter
+
+
+def _client() -> str | None:
+    """Return the client address to limit by, or ``None`` for one that is not limited.
+
+    A loopback (or unknown) address is a reverse proxy on the same machine whose
+    forwarded address the portal was not told to trust (``PORTAL_TRUSTED_PROXIES``):
+    limiting it would hold every respondent back together.
+    """
+    address = request.remote_addr or ""
+    try:
+        return None if ipaddress.ip_address(address).is_loopback else address
+    except ValueError:
+        return None
+
+
 DONE_COOKIE_DAYS = 180
 #: On a kiosk, the thank-you page returns to the start for the next person after this.
 KIOSK_RESTART_SECONDS = 20
@@ -307,6 +339,22 @@ def _submit(
             sheet, language=language, audience=audience, action=action, key=signed,
             form=form, status=400, code_hash=code_hash,
         )  # fmt: skip
+    # A link can be posted through again and again; a single-use code limits itself.
+    client = _client() if ballot.link is not None else None
+    wait = _limiter().take(client, scope) if client else 0
+    if wait:
+        notice = _(
+            "Many answers came through this link from your network just now, so we must "
+            "ask you to wait. Nothing is lost: your answers are all still here. Please wait "
+            "%(seconds)d seconds and press “Send my answers” again.",
+            seconds=math.ceil(wait),
+        )
+        page = _render_form(
+            sheet, language=language, audience=audience, action=action, key=signed,
+            form=form, notice=notice, status=429, code_hash=code_hash,
+        )  # fmt: skip
+        page.headers["Retry-After"] = str(math.ceil(wait))
+        return page
     try:
         outcome = respond.submit(
             get_reads(),
@@ -320,6 +368,8 @@ def _submit(
             code_hash=code_hash,
         )
     except StorageError:
+        if client:
+            _limiter().give_back(client, scope)
         return _render_form(
             sheet, language=language, audience=audience, action=action, key=signed,
             form=form, notice=_not_saved_notice(), status=503, code_hash=code_hash,

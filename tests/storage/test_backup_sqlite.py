@@ -74,6 +74,20 @@ def test_a_backup_is_one_self_contained_file_in_rollback_journal_mode(tmp_path: 
     assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
+def test_a_backup_holds_answers_still_in_the_wal(tmp_path: Path) -> None:
+    live = filled(tmp_path / "live.sqlite3", 3)
+    reader = sqlite3.connect(live.path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM responses").fetchone()  # no checkpoint can pass it
+    for _ in range(5):
+        live.add_response(make_response(comment="recent"))
+    out = tmp_path / "backup.sqlite3"
+    assert backup_sqlite(live.path, out).responses == 8
+    reader.execute("COMMIT")
+    comments = [r.comment for r in SqliteStore(out).list_responses("crm-rollout", "baseline").items]
+    assert comments.count("recent") == 5
+
+
 def test_a_row_deleted_before_the_backup_leaves_no_trace_in_the_backup(tmp_path: Path) -> None:
     live = filled(tmp_path / "live.sqlite3", 200, comment="kept " + "k" * 80)
     secret = "WITHDRAWN-" + secrets.token_hex(8)

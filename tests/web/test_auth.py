@@ -24,6 +24,23 @@ def test_anonymous_visitors_are_sent_to_sign_in_and_back(client: FlaskClient, ma
     assert client.get("/admin/").status_code == 200
 
 
+def test_sign_in_returns_to_the_page_under_the_apps_mount_point(
+    client: FlaskClient, make_account
+) -> None:  # type: ignore[no-untyped-def]
+    # Behind API Gateway's stage prefix the app is mounted at /dev (SCRIPT_NAME).
+    make_account()
+    mounted = "http://localhost/dev"
+    asked = client.get("/admin/", base_url=mounted)
+    assert asked.headers["Location"] == "/dev/admin/login?next=/admin/"
+    page = client.get("/admin/login?next=/admin/", base_url=mounted).get_data(as_text=True)
+    signed = client.post(
+        "/admin/login?next=/admin/",
+        data={"csrf_token": csrf_token(page), "email": "hr@example.com", "password": PASSWORD},
+        base_url=mounted,
+    )
+    assert signed.status_code == 302 and signed.headers["Location"] == "/dev/admin/"
+
+
 def test_the_session_cookie_is_httponly_and_samesite(client: FlaskClient, make_account) -> None:  # type: ignore[no-untyped-def]
     make_account()
     cookie = sign_in(client).headers["Set-Cookie"]

@@ -165,14 +165,19 @@ def reader_scope(survey_slug: str) -> tuple[User, Callable[[str], bool]]:
 
 
 def safe_next(target: str | None) -> str:
-    """Return ``target`` if it is an admin path on this site, else the admin home."""
+    """Return where to go after sign-in: ``target`` if it is an admin path, else the admin home.
+
+    ``target`` is a path inside the app (``next`` is made from ``request.path``),
+    so the app's mount point is put back in front of it: behind API Gateway's
+    stage prefix (``/dev``) a bare ``/admin/`` leads out of the API.
+    """
     if (
         target
         and target.startswith(ADMIN_PREFIX + "/")
         and "//" not in target
         and "\\" not in target
     ):
-        return target
+        return request.script_root + target
     return url_for("admin.home")
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import sqlite3
 from collections.abc import Iterator
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
 PORTAL_TABLES = frozenset({"surveys", "departments", "waves", "responses"})
 #: The TTL attribute of the throttling counters (``infra/portal.yaml`` declares it too).
 TTL_ATTRIBUTE = "expires_at"
+#: What DynamoDB accepts as a backup's name.
+BACKUP_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _SIDECARS = ("-wal", "-shm", "-journal")
 
 
@@ -336,6 +339,10 @@ def backup_dynamodb(store: DynamoStore, *, name: str) -> DynamoBackup:
     DynamoDB takes it asynchronously: it holds every write committed up to a minute
     before the request, none made a minute after, and possibly some in between.
     """
+    if not BACKUP_NAME_RE.fullmatch(name):
+        raise ValidationError(
+            f"{name!r} cannot name a DynamoDB backup: use 3 to 255 letters, digits, _ . or -."
+        )
     client = store.table.meta.client
     with _aws(f"backing up the table {store.table.name!r}"):
         details = client.create_backup(TableName=store.table.name, BackupName=name)["BackupDetails"]

@@ -142,6 +142,13 @@ def test_the_portal_command_backs_up_restores_and_verifies_a_table(target: Targe
     assert verified.exit_code == 0, verified.output
 
 
+def test_a_backup_name_dynamodb_would_refuse_is_explained(target: Target) -> None:
+    refused = target.run("backup", "--dynamodb", "--name", "my backup")
+    assert refused.exit_code == 1 and "3 to 255 letters, digits" in refused.output
+    default = target.run("backup", "--dynamodb")
+    assert default.exit_code == 0 and f"'{target.store.table.name}-20" in default.output
+
+
 def test_the_portal_command_asks_for_what_a_dynamodb_restore_needs(target: Target) -> None:
     assert target.run("backup", "--dynamodb", "out.sqlite3").exit_code == 2
     missing = target.run("restore", "--dynamodb", "--backup-arn", "arn:x")

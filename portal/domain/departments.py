@@ -7,6 +7,7 @@ import io
 
 from portal.domain.entities import Department
 from portal.domain.errors import ValidationError
+from portal.domain.text import printable, unprintable_characters
 
 COLUMNS = ("code", "name", "site", "headcount", "parent")
 REQUIRED = COLUMNS[:4]
@@ -22,8 +23,9 @@ def parse_departments_csv(text: str, survey_slug: str) -> list[Department]:
     line); the header must name ``code,name,site,headcount`` and may add
     ``parent`` (in any order; case and surrounding spaces are ignored); blank
     lines are skipped; codes must be unique; a parent must be another listed
-    department and parents may not form a cycle. Every problem is reported at
-    once, each with its line number, in ``ValidationError.errors``.
+    department and parents may not form a cycle; a name or site may not hold
+    a control or invisible character (``text_problems``). Every problem is
+    reported at once, each with its line number, in ``ValidationError.errors``.
     """
     text = text.lstrip("\ufeff")  # spreadsheets often save a byte-order mark
     try:
@@ -65,6 +67,10 @@ def parse_departments_csv(text: str, survey_slug: str) -> list[Department]:
         if empty:
             errors.append(f"Line {line}: {', '.join(empty)} must not be empty.")
             continue
+        unreadable = text_problems(name=cells["name"], site=cells["site"])
+        if unreadable:
+            errors.extend(f"Line {line}: {problem}" for problem in unreadable)
+            continue
         try:
             headcount = int(cells["headcount"])
         except ValueError:
@@ -98,6 +104,33 @@ def parse_departments_csv(text: str, survey_slug: str) -> list[Department]:
     return departments
 
 
+def text_problems(*, name: str, site: str) -> list[str]:
+    """Say which of a department's name and site hold characters a name may not hold.
+
+    Rule (``portal.domain.text``): no control characters (tab, line breaks,
+    the vertical tab Word pastes), no invisible format characters, no line or
+    paragraph separators. Each problem names the field and the characters.
+    """
+    problems = []
+    for field, value in (("name", name), ("site", site)):
+        found = unprintable_characters(value)
+        if found:
+            problems.append(
+                f"the {field} holds a control or invisible character ({', '.join(found)}), "
+                "e.g. a line break pasted from Word; retype it as plain text."
+            )
+    return problems
+
+
+def check_department_text(department: Department) -> None:
+    """Refuse a department whose name or site holds a control or invisible character."""
+    problems = [f"Department {department.code}: {p}" for p in text_problems(
+        name=department.name, site=department.site
+    )]  # fmt: skip
+    if problems:
+        raise ValidationError(" ".join(problems), errors=problems)
+
+
 def _delimiter(text: str) -> str:
     header = text.split("\n", 1)[0]
     return max(",;\t", key=header.count) if header else ","
@@ -128,13 +161,16 @@ def departments_to_csv(departments: list[Department]) -> str:
 
     A name or site starting with ``=``, ``+``, ``-`` or ``@`` gets a leading
     apostrophe, so a spreadsheet shows it as text instead of running it as a
-    formula; ``parse_departments_csv`` removes that apostrophe again.
+    formula; ``parse_departments_csv`` removes that apostrophe again. A name
+    stored with a control character (before the rule refused them) is written
+    ``printable``, so the file imports again.
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for d in departments:
-        writer.writerow([d.code, _as_text(d.name), _as_text(d.site), d.headcount, d.parent or ""])
+        name, site = _as_text(printable(d.name)), _as_text(printable(d.site))
+        writer.writerow([d.code, name, site, d.headcount, d.parent or ""])
     return out.getvalue()
 
 

@@ -26,6 +26,7 @@ from portal.domain.participation import (
     ParticipationTable,
     summarise_participation,
 )
+from portal.domain.text import printable
 from portal.services import respond
 from portal.services.accounts import audit
 from portal.services.respond import Ballot
@@ -408,5 +409,7 @@ def _csv(lines: Iterable[Sequence[str]]) -> str:
 
 
 def _safe_cell(cell: str) -> str:
-    # Department names come from HR's files; never let one run as a spreadsheet formula.
+    # Department names come from HR's files; never let one run as a spreadsheet formula,
+    # nor a control character stored before they were refused break a spreadsheet.
+    cell = printable(cell)
     return "'" + cell if cell.startswith(_FORMULA_START) else cell

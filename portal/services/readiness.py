@@ -62,6 +62,7 @@ from portal.domain.scoring import (
     WaveChange,
     find_barrier,
 )
+from portal.domain.text import printable
 from portal.instruments import get_questionnaire
 from portal.services.accounts import audit
 from portal.services.results import current_snapshot
@@ -716,11 +717,14 @@ def results_csv(results: WaveResults) -> str:
 def safe_cell(cell: str) -> str:
     """Return a text cell that a spreadsheet program will not run as a formula.
 
-    Rule: a cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage
-    return gets a leading ``'``; any other cell is returned unchanged.
-    Department and site names come from HR's files and comments from
-    respondents; never let one run as a formula.
+    Rule: control and invisible characters are made ``printable`` first (a
+    name stored before they were refused must not break a spreadsheet); then
+    a cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return
+    gets a leading ``'``; any other cell is returned unchanged. Department and
+    site names come from HR's files and comments from respondents; never let
+    one run as a formula.
     """
+    cell = printable(cell)
     return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 

@@ -6,7 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 
-from portal.domain.departments import departments_to_csv, parse_departments_csv
+from portal.domain.departments import (
+    check_department_text,
+    departments_to_csv,
+    parse_departments_csv,
+)
 from portal.domain.entities import (
     Department,
     Link,
@@ -273,7 +277,11 @@ def _check_parent(known: Mapping[str, Department], department: Department) -> No
 
 
 def add_department(store: Store, department: Department) -> Department:
-    """Add one department to a survey; its code must be new and its parent must exist."""
+    """Add one department to a survey; its code must be new and its parent must exist.
+
+    Its name and site may not hold control or invisible characters.
+    """
+    check_department_text(department)
     store.get_survey(department.survey_slug)
     known = {d.code: d for d in store.list_departments(department.survey_slug)}
     if department.code in known:
@@ -299,7 +307,8 @@ def update_department(
 
     The code never changes (links, responses and accounts refer to it), and
     neither does the retired mark. The parent must be another department of
-    the survey, and parents may not form a loop.
+    the survey, and parents may not form a loop; the name and site may not
+    hold control or invisible characters.
     """
     known = {d.code: d for d in store.list_departments(survey_slug)}
     before = known.get(code)
@@ -309,6 +318,7 @@ def update_department(
     after = replace(
         before, name=name.strip(), site=site.strip(), headcount=headcount, parent=parent or None
     )
+    check_department_text(after)
     _check_parent(known, after)
     if after != before:
         store.put_departments([after])

@@ -9,7 +9,10 @@ truth): a hidden or empty group's cells are empty, a refused filter gives the
 header and the neutral message only. Numbers are written as numbers; text
 cells that a spreadsheet would run as a formula (starting with ``=``, ``+``,
 ``-``, ``@``, tab or carriage return) keep the CSV's leading ``'``, and every
-text cell is stored as a string, never as a formula.
+text cell is stored as a string, never as a formula. A workbook cannot hold
+control characters (openpyxl refuses them, and the download would fail for
+good), so every text cell is written ``printable``: a name stored with one
+before import and edit refused them still downloads.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from flask import Blueprint, make_response
 from openpyxl import Workbook
 from werkzeug.wrappers import Response
 
+from portal.domain.text import printable
 from portal.services import readiness
 from portal.services.accounts import audit
 from portal.web import get_store
@@ -40,6 +44,7 @@ def _cell(value: str, column: int) -> str | int | float | None:
     """Return a CSV cell as a workbook value: empty → blank, numbers as numbers."""
     if value == "":
         return None
+    value = printable(value)
     if column >= NUMBER_COLUMNS_FROM:
         try:
             return int(value)
@@ -56,7 +61,7 @@ def workbook_bytes(csv_text: str, title: str) -> bytes:
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = title[:31]
+    sheet.title = printable(title)[:31]
     for line in csv.reader(io.StringIO(csv_text)):
         row = [_cell(value, i) for i, value in enumerate(line)]
         sheet.append(row)

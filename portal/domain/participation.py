@@ -56,6 +56,11 @@ class Figures:
         """Tell whether there is no headcount to compute a rate against."""
         return self.headcount == 0
 
+    @property
+    def over_headcount(self) -> bool:
+        """Tell whether more responses are shown than people counted (``exceeds_headcount``)."""
+        return self.responses is not None and exceeds_headcount(self.responses, self.headcount)
+
 
 @dataclass(frozen=True)
 class ParticipationRow:
@@ -76,6 +81,11 @@ class ParticipationTable:
     total: Figures
     min_group_size: int
     target_percent: int = TARGET_PERCENT
+
+    @property
+    def over_headcount(self) -> bool:
+        """Tell whether any shown department, or the shown total, has more responses than people."""
+        return self.total.over_headcount or any(r.figures.over_headcount for r in self.rows)
 
 
 def shown_count(count: int, min_group_size: int) -> int | None:
@@ -100,6 +110,18 @@ def response_rate(responses: int, headcount: int) -> float | None:
     if headcount <= 0:
         return None
     return (responses * 1000 // headcount) / 10
+
+
+def exceeds_headcount(responses: int, headcount: int) -> bool:
+    """Tell whether a group has more responses than people: a rate above 100 %.
+
+    It means the headcount is out of date, or someone answered more than once
+    through an open link (ballot stuffing); HR should check both. Counted from
+    the totals only: no arrival time is recorded to tell the two apart. Only
+    a count that may be shown is ever judged, so the flag says nothing about
+    a hidden one; a group without headcount is never flagged.
+    """
+    return headcount > 0 and responses > headcount
 
 
 def is_under_target(responses: int, headcount: int, target: int = TARGET_PERCENT) -> bool:

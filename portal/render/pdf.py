@@ -289,15 +289,17 @@ def _header(canvas: Canvas, page: ScorecardPage) -> float:
         label_y = y + 10 if len(label_lines) == 1 else y + 8
         for offset, line in enumerate(label_lines):
             canvas.text(x + 8, label_y + offset * 7, line, size=6.5, colour=MUTED)
-        warn = label == texts["response_rate"] and page.low_response
+        warn = label == texts["response_rate"] and (page.low_response or page.over_headcount)
         canvas.text(x + 8, y + 27, fit(winansi(value), inner, 10, bold=True), size=10, bold=True,
                     colour=LIGHT_COLOURS["red"] if warn else INK)  # fmt: skip
         x += width
     y += 34
-    if page.low_response:
+    # At most one of the two: a rate is either under 60 % or above 100 %.
+    warning = "low_response" if page.low_response else "over_headcount"
+    if page.low_response or page.over_headcount:
         y += 11
         canvas.rect(left, y - 6.5, 7, 7, fill=LIGHT_COLOURS["red"])
-        canvas.text(left + 11, y, fit(winansi(texts["low_response"]), CONTENT_WIDTH - 11, 8),
+        canvas.text(left + 11, y, fit(winansi(texts[warning]), CONTENT_WIDTH - 11, 8),
                     size=8, colour=LIGHT_COLOURS["red"], bold=True)  # fmt: skip
     return y + 8
 

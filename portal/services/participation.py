@@ -363,6 +363,7 @@ def participation_csv(table: ParticipationTable, total_label: str) -> str:
     header = [
         "department", "name", "site", "retired", "headcount",
         "responses", "response_rate_percent", f"under_{table.target_percent}_percent",
+        "more_than_headcount",
     ]  # fmt: skip
     lines: list[list[str]] = [header]
     for row in table.rows:
@@ -377,6 +378,7 @@ def participation_csv(table: ParticipationTable, total_label: str) -> str:
                 f"fewer than {n}" if f.responses is None else str(f.responses),
                 _rate_cell(f.rate, f.headcount, f.hidden),
                 "yes" if f.under_target else "",
+                "yes" if f.over_headcount else "",
             ]
         )
     t = table.total
@@ -390,6 +392,7 @@ def participation_csv(table: ParticipationTable, total_label: str) -> str:
             "not shown" if t.responses is None else str(t.responses),
             _rate_cell(t.rate, t.headcount, t.hidden),
             "yes" if t.under_target else "",
+            "yes" if t.over_headcount else "",
         ]
     )
     return _csv(lines)

@@ -50,7 +50,7 @@ from portal.domain.anonymity import (
 from portal.domain.anonymity import visible_to as project
 from portal.domain.entities import Audience, Department, Survey, Wave, WaveStatus
 from portal.domain.errors import NotAllowed, NotFound
-from portal.domain.participation import response_rate
+from portal.domain.participation import exceeds_headcount, response_rate
 from portal.domain.questionnaire import Item, Lever, Questionnaire
 from portal.domain.scoring import (
     NEEDS_ATTENTION,
@@ -100,6 +100,11 @@ class GroupResult:
     gaps: Mapping[str, AudienceGap] | None
     changes: Mapping[str, WaveChange] | None
     aggregate: Aggregate
+
+    @property
+    def over_headcount(self) -> bool:
+        """Tell whether the rate is above 100 % (see ``participation.exceeds_headcount``)."""
+        return self.response_rate is not None and exceeds_headcount(self.responses, self.headcount)
 
 
 @dataclass(frozen=True)

@@ -328,6 +328,7 @@ def _page(ctx: _Context, row: ResultRow, today: date, limit: int | None) -> Scor
         computed_on=ctx.results.computed_at.date(),
         more_actions=0 if limit is None else max(0, len(plan) - limit),
         barrier_lever=barrier,
+        over_headcount=result is not None and result.over_headcount,
     )
 
 

@@ -101,6 +101,8 @@ class ScorecardPage:
     more_actions: int = 0
     #: The barrier lever's id, ``None`` when no published lever is below ``attention``.
     barrier_lever: str | None = None
+    #: More responses than headcount (a rate above 100 %): an old headcount or repeated answers.
+    over_headcount: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,9 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "headcount": "Headcount",
         "response_rate": "Response rate",
         "low_response": "Under 60 %: read the scores with care.",
+        "over_headcount": (
+            "More responses than headcount: check the headcount, or for repeated answers."
+        ),
         "min_group": "Minimum group size",
         "lever": "Lever",
         "score": "Score",
@@ -190,6 +195,9 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "headcount": "Antal medarbejdere",
         "response_rate": "Svarprocent",
         "low_response": "Under 60 %: læs tallene med forsigtighed.",
+        "over_headcount": (
+            "Flere svar end medarbejdere: tjek antallet, eller om nogen har svaret flere gange."
+        ),
         "min_group": "Mindste gruppestørrelse",
         "lever": "Område",
         "score": "Score",

@@ -103,6 +103,7 @@ def _row(results: WaveResults, row: ResultRow) -> dict[str, Any]:
         shaped = {
             "responses": result.responses,
             "response_rate_percent": None if rate is None else round(rate, 1),
+            "more_responses_than_headcount": result.over_headcount,
             "indices": indices,
             "barrier": result.barrier.lever_id if result.barrier else None,
         }

@@ -105,6 +105,10 @@ log = logging.getLogger("portal.storage")
 RESPONSE_FIELDS = ("pk", "sk", "dept", "aud", "lang", "day", "ans", "comment")
 
 
+#: The attribute DynamoDB's TTL deletes items by (sign-in attempt counters).
+TTL_ATTRIBUTE = "expires_at"
+
+
 def table_definition(name: str) -> dict[str, Any]:
     """Return the ``CreateTable`` arguments shared by ``init-db`` and the tests.
 
@@ -176,7 +180,11 @@ class DynamoStore:
     # -- schema ------------------------------------------------------------
 
     def create_schema(self) -> None:
-        """Create the table if allowed and missing, then wait until it is active."""
+        """Create the table if allowed and missing, wait until it is active, then turn on TTL.
+
+        TTL on ``expires_at`` deletes sign-in attempt counters after their
+        window, as ``infra/portal.yaml`` declares for production.
+        """
         client = self.table.meta.client
         with self._calls("checking the table"):
             try:
@@ -195,6 +203,10 @@ class DynamoStore:
             client.create_table(**table_definition(self.table.name))
             client.get_waiter("table_exists").wait(
                 TableName=self.table.name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+            )
+            client.update_time_to_live(
+                TableName=self.table.name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
             )
 
     def check(self) -> None:
@@ -568,7 +580,7 @@ class DynamoStore:
             with self._calls("counting sign-in attempts"):
                 self.table.update_item(
                     Key={"pk": _attempts_pk(key, window, now), "sk": "A"},
-                    UpdateExpression="ADD hits :one SET expires_at = :expires",
+                    UpdateExpression=f"ADD hits :one SET {TTL_ATTRIBUTE} = :expires",
                     ConditionExpression="attribute_not_exists(hits) OR hits < :limit",
                     ExpressionAttributeValues={
                         ":one": 1,

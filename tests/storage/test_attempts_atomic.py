@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+from portal.storage.dynamodb import TTL_ATTRIBUTE, DynamoStore
 from portal.storage.port import Store
 
 NOW = 1_800_000_000
@@ -68,3 +71,21 @@ def test_given_back_attempts_at_once_free_exactly_their_slots(store: Store) -> N
     with ThreadPoolExecutor(max_workers=6) as pool:
         list(pool.map(give, range(6)))
     assert store.count_attempts("k", window=WINDOW, now=NOW) == 4
+
+
+def test_a_table_created_by_the_portal_deletes_attempt_counters_by_ttl(
+    dynamo_moto_store: DynamoStore,
+) -> None:
+    client = dynamo_moto_store.table.meta.client
+    ttl = client.describe_time_to_live(TableName=dynamo_moto_store.table.name)
+    assert ttl["TimeToLiveDescription"]["TimeToLiveStatus"] == "ENABLED"
+    assert ttl["TimeToLiveDescription"]["AttributeName"] == TTL_ATTRIBUTE
+    dynamo_moto_store.take_attempt("k", limit=5, window=WINDOW, now=NOW)
+    [item] = dynamo_moto_store.table.scan()["Items"]
+    assert int(item[TTL_ATTRIBUTE]) == (NOW // WINDOW + 1) * WINDOW + 60
+
+
+def test_the_production_template_enables_ttl_on_the_same_attribute() -> None:
+    template = (Path(__file__).resolve().parents[2] / "infra" / "portal.yaml").read_text()
+    ttl = re.search(r"TimeToLiveSpecification:\s+AttributeName: (\w+)\s+Enabled: true", template)
+    assert ttl is not None and ttl.group(1) == TTL_ATTRIBUTE

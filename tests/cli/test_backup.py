@@ -24,6 +24,8 @@ from portal.storage.sqlite import SqliteStore
 from tests.web.conftest import CSV, form_key, full_answers, start
 
 SURVEY, WAVE = "crm-rollout", "baseline"
+#: The test's threads stand for many respondents, so no per-client submission limit applies.
+PORTAL = {"env": "testing", "ballot_burst": 0}
 
 
 def run(db: Path, *args: str) -> Result:
@@ -144,7 +146,7 @@ def open_survey(db: Path) -> tuple[Flask, str, list[str]]:
     open_wave(store, SURVEY, WAVE, today=today)
     token = make_links(store, SURVEY, WAVE)[0].token
     codes = make_codes(store, SURVEY, WAVE, "WH", 400)
-    app = create_app({"env": "testing", "secret_key": "backup-" + "b" * 40}, store=store)
+    app = create_app({**PORTAL, "secret_key": "backup-" + "b" * 40}, store=store)
     return app, token, codes
 
 
@@ -235,7 +237,7 @@ def test_a_dynamodb_backup_taken_while_respondents_answer_restores_each_answer_o
         add_wave(store, SURVEY, wave_id=WAVE, name="Baseline", today=today)
         open_wave(store, SURVEY, WAVE, today=today)
         token = make_links(store, SURVEY, WAVE)[0].token
-        app = create_app({"env": "testing", "secret_key": "dynamo-" + "d" * 40}, store=store)
+        app = create_app({**PORTAL, "secret_key": "dynamo-" + "d" * 40}, store=store)
         env = {
             "PORTAL_STORAGE": "dynamodb",
             "PORTAL_DYNAMODB_ENDPOINT_URL": endpoint,

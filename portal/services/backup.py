@@ -115,7 +115,7 @@ def backup_sqlite(database: str | Path, out: str | Path, *, force: bool = False)
         raise AlreadyExists(f"{target} exists; pass --force to replace it.")
     with _temporary_beside(target, "backup") as temp:
         try:
-            live = sqlite3.connect(f"file:{source}?mode=ro", uri=True, isolation_level=None)
+            live = _read_only(source)
             try:
                 _check_portal_database(live, source)
                 copy = sqlite3.connect(temp, isolation_level=None)
@@ -160,7 +160,7 @@ def restore_sqlite(backup: str | Path, database: str | Path, *, force: bool = Fa
     with _exclusive(target) if exists else contextlib.nullcontext() as lock:
         with _temporary_beside(target, "restore") as temp:
             try:
-                backup_db = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+                backup_db = _read_only(source)
                 try:
                     _check_portal_database(backup_db, source)
                     copy = sqlite3.connect(temp, isolation_level=None)
@@ -187,6 +187,11 @@ def restore_sqlite(backup: str | Path, database: str | Path, *, force: bool = Fa
             else:
                 _copy_into(temp, lock, target)
     return contents
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """Open ``path`` read-only: never create it, never write to it."""
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
 
 
 def _check_portal_database(conn: sqlite3.Connection, path: Path) -> None:
@@ -221,7 +226,7 @@ def _compact(path: Path, *, journal_mode: str, page_size: int | None = None) -> 
 
 def _check_integrity(path: Path, named: Path) -> None:
     """Raise ``ValidationError`` unless SQLite finds ``path`` sound."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = _read_only(path)
     try:
         found = [row[0] for row in conn.execute("PRAGMA integrity_check")]
     finally:
@@ -291,14 +296,20 @@ def _copy_into(temp: Path, lock: sqlite3.Connection, target: Path) -> None:
     size; the checkpoint then moves it out of the WAL and empties the WAL, so nothing
     of the replaced database stays in the file or beside it.
     """
-    new = sqlite3.connect(f"file:{temp}?mode=ro", uri=True)
+    new = _read_only(temp)
     try:
+        # In WAL mode first (the portal's mode), so the old pages never go to a rollback
+        # journal: under an exclusive lock SQLite would keep that file, old pages and all.
+        lock.execute("PRAGMA journal_mode = WAL")
         new.backup(lock, pages=-1)
         lock.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     except sqlite3.Error as exc:
         raise StorageError(f"Cannot replace {target}: {exc}; it is unchanged.") from exc
     finally:
         new.close()
+    # Switching to WAL journals page 1; a WAL database never reads that file again.
+    with contextlib.suppress(FileNotFoundError):
+        Path(f"{target}-journal").unlink()
 
 
 def _durable_rename(temp: Path, target: Path) -> None:

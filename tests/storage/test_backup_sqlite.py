@@ -189,6 +189,23 @@ def test_restore_replaces_a_database_only_when_forced_and_keeps_nothing_of_it(
     store.check()
 
 
+def test_restore_over_a_database_in_rollback_journal_mode_leaves_it_in_wal_mode(
+    tmp_path: Path,
+) -> None:
+    filled(tmp_path / "live.sqlite3", 2).close()
+    backup = tmp_path / "backup #1?.sqlite3"  # characters that mean something in a URI
+    backup_sqlite(tmp_path / "live.sqlite3", backup)
+    target = tmp_path / "portal.sqlite3"
+    later = "ARRIVED-LATER-" + secrets.token_hex(6)
+    filled(target, 6, comment=later).close()
+    sqlite3.connect(target).execute("PRAGMA journal_mode = DELETE").connection.close()
+    assert target.read_bytes()[18:20] == b"\x01\x01"
+    assert restore_sqlite(backup, target, force=True).responses == 2
+    assert target.read_bytes()[18:20] == b"\x02\x02"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("portal")] == [target.name]
+    assert later.encode() not in on_disk(target)
+
+
 def test_restore_refuses_while_a_portal_process_has_the_database_open(tmp_path: Path) -> None:
     filled(tmp_path / "old.sqlite3", 2).close()
     backup_sqlite(tmp_path / "old.sqlite3", tmp_path / "backup.sqlite3")

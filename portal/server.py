@@ -10,9 +10,13 @@ Only a change to gunicorn or to this module needs a full restart.
 
 Why these choices:
 
-- ``gthread`` workers. Four bare ``sync`` workers were taken down by 300 slow
-  connections held open; a threaded worker parks idle and slow connections in
-  its poller and gives a thread only to a request whose bytes have arrived.
+- ``gthread`` workers behind a buffering proxy. Four bare ``sync`` workers were
+  taken down by 300 slow connections held open. Threads let one worker serve
+  many requests at once, but gunicorn still gives each new connection a thread
+  for up to 5 s while it waits for bytes, so 300 slow clients starve it too:
+  the server listens on 127.0.0.1 only and the guide puts Caddy in front, which
+  holds slow clients itself and passes on whole requests
+  (``tests/cli/test_serve_production.py``, docs/self-hosting-server.md).
 - No forwarded header is trusted by gunicorn itself (``forwarded_allow_ips``
   is empty): the portal's ``PORTAL_TRUSTED_PROXIES`` (werkzeug's ProxyFix)
   alone decides whose ``X-Forwarded-*`` headers count.

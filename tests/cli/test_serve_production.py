@@ -12,7 +12,9 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -333,3 +335,80 @@ def test_the_logs_name_routes_but_no_token_code_address_browser_or_time(
         assert not re.search(r"\d\d:\d\d", line), line  # no time of day beside a request
         if mode == "production":
             assert line.startswith(date.today().isoformat() + ' "'), line
+
+
+@contextmanager
+def caddy_in_front(tmp_path: Path, upstream: int) -> Iterator[int]:
+    """Run Debian's Caddy as the guide's reverse proxy (plain HTTP here); yield its port."""
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        pytest.fail("caddy is not installed: run `make system-deps` (or apt-get install caddy)")
+    port = free_port()
+    config = tmp_path / "Caddyfile"
+    config.write_text(
+        "{\n\tadmin off\n\tauto_https off\n"
+        f"\tstorage file_system {tmp_path / 'caddy'}\n}}\n"
+        f"http://127.0.0.1:{port} {{\n\tbind 127.0.0.1\n"
+        f"\treverse_proxy 127.0.0.1:{upstream}\n\theader -Server\n}}\n"
+    )
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "caddy")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "caddy")
+    with (tmp_path / "caddy.log").open("wb") as sink:
+        command = [caddy, "run", "--config", str(config), "--adapter", "caddyfile"]
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if Client(port, "127.0.0.1").request("GET", "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail((tmp_path / "caddy.log").read_text())
+            time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def hold_slow_connections(port: int, count: int) -> list[socket.socket]:
+    """Open ``count`` connections that never finish: idle, half a header, half a body."""
+    starts = [
+        b"",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n",
+        b"POST /code HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        b"Content-Length: 1000\r\n\r\ncode=",
+    ]
+    held = []
+    for n in range(count):
+        connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if starts[n % 3]:
+            connection.sendall(starts[n % 3])
+        held.append(connection)
+    return held
+
+
+def test_three_hundred_slow_connections_do_not_starve_the_portal_behind_its_proxy(
+    tmp_path: Path,
+) -> None:
+    # Four bare sync workers fell to this; gunicorn's threads alone would too (each new
+    # connection takes a thread for up to 5 s), so the guide puts Caddy in front, which holds
+    # slow clients itself and passes only whole requests on.
+    with (
+        running(tmp_path, "production", trusted_proxies="1") as portal,
+        caddy_in_front(tmp_path, portal.port) as front,
+    ):
+        held = hold_slow_connections(front, 300)
+        try:
+            time.sleep(1.0)
+            for _ in range(5):
+                started = time.monotonic()
+                status, headers, _ = Client(front).request("GET", "/healthz")
+                assert status == 200 and time.monotonic() - started < 3
+                assert "Server" not in headers
+            assert Client(front, "127.0.0.3").sign_in() == 302
+        finally:
+            for connection in held:
+                connection.close()

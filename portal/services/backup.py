@@ -9,11 +9,12 @@ Rules (see docs/cli.md, "Backup and restore"):
 - **SQLite backup** copies the live database with SQLite's online backup API in one
   step: one read snapshot, so every response is in the copy whole and exactly once,
   and respondents keep submitting meanwhile (WAL mode: the reader blocks no writer).
-  The copy is made in a temporary file beside ``out``, switched to rollback-journal
-  mode and ``VACUUM``-ed, so it is one self-contained file without a WAL, without free
-  pages that still hold deleted rows, and with its pages laid out by key rather than in
-  the order answers arrived; only then is it renamed to ``out`` (mode 0600). An
-  existing ``out`` is replaced only when asked (``force``).
+  The copy is made in a temporary file beside ``out``, loses the sign-in throttle's
+  counters (``_drop_transient``), is switched to rollback-journal mode and
+  ``VACUUM``-ed, so it is one self-contained file without a WAL, without free pages
+  that still hold deleted rows, and with its pages laid out by key rather than in the
+  order answers arrived; only then is it renamed to ``out`` (mode 0600). An existing
+  ``out`` is replaced only when asked (``force``).
 - **SQLite restore** first builds a checked copy of the backup in a temporary file
   beside the database: it must be a portal database (``user_version`` and tables) no
   newer than this portal (an older one is upgraded by the usual migrations) and pass
@@ -28,7 +29,8 @@ Rules (see docs/cli.md, "Backup and restore"):
   (``RestoreTableFromBackup``), which then gets the TTL setting a restore does not
   carry over; the portal is switched to it by configuration. Point-in-time recovery is
   neither used nor switched on here (it keeps per-second history; see
-  docs/anonymity.md).
+  docs/anonymity.md). A DynamoDB backup cannot leave items out: it holds the throttle's
+  counters too, and TTL removes them from the restored table.
 """
 
 from __future__ import annotations
@@ -127,6 +129,7 @@ def backup_sqlite(database: str | Path, out: str | Path, *, force: bool = False)
             finally:
                 live.close()
             _check_integrity(temp, source)
+            _drop_transient(temp)
             _compact(temp, journal_mode="DELETE")
         except sqlite3.Error as exc:
             raise StorageError(f"Cannot back up {source}: {exc}") from exc
@@ -210,6 +213,21 @@ def _check_portal_database(conn: sqlite3.Connection, path: Path) -> None:
         )
 
 
+def _drop_transient(path: Path) -> None:
+    """Leave the sign-in throttle's counters out of a backup.
+
+    They hold keyed hashes of client addresses that the portal keeps for at most one
+    15-minute window; a backup would keep them as long as the backup lives, and a
+    restored database needs none of them.
+    """
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'attempts'").fetchone():
+            conn.execute("DELETE FROM attempts")
+    finally:
+        conn.close()
+
+
 def _compact(path: Path, *, journal_mode: str, page_size: int | None = None) -> None:
     """Rebuild ``path`` with VACUUM (no free pages, pages in key order) in one journal mode."""
     conn = sqlite3.connect(path, isolation_level=None)
@@ -229,6 +247,8 @@ def _check_integrity(path: Path, named: Path) -> None:
     conn = _read_only(path)
     try:
         found = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+    except sqlite3.DatabaseError as exc:  # damage bad enough to stop the check itself
+        found = [str(exc)]
     finally:
         conn.close()
     if found != ["ok"]:

@@ -88,6 +88,18 @@ def test_a_backup_holds_answers_still_in_the_wal(tmp_path: Path) -> None:
     assert comments.count("recent") == 5
 
 
+def test_a_backup_leaves_out_the_sign_in_throttles_hashed_client_addresses(
+    tmp_path: Path,
+) -> None:
+    live = filled(tmp_path / "live.sqlite3", 2)
+    client = "client:" + secrets.token_hex(16)
+    assert live.take_attempt(client, limit=20, window=900, now=1_800_000_000)
+    out = tmp_path / "backup.sqlite3"
+    backup_sqlite(live.path, out)
+    assert sqlite3.connect(out).execute("SELECT count(*) FROM attempts").fetchone() == (0,)
+    assert client.encode() not in out.read_bytes()
+
+
 def test_a_row_deleted_before_the_backup_leaves_no_trace_in_the_backup(tmp_path: Path) -> None:
     live = filled(tmp_path / "live.sqlite3", 200, comment="kept " + "k" * 80)
     secret = "WITHDRAWN-" + secrets.token_hex(8)

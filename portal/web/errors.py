@@ -141,10 +141,15 @@ def portal_error(exc: PortalError) -> Response:
         return error_response(409, str(exc))
     if isinstance(exc, ValidationError):
         return error_response(400, str(exc))
-    if isinstance(exc, StorageError) and exc.transient:
-        log.warning("transient storage failure: %s", exc)
+    if isinstance(exc, StorageError):
+        # The store is out of reach, locked, full or read-only: the portal is unavailable,
+        # not broken, so readers get a 503 (never the store's words); the log gets the reason.
+        if exc.transient:
+            log.warning("transient storage failure: %s", exc)
+        else:
+            log.error("storage failure: %s", exc)
         response = error_response(503)
-        response.headers["Retry-After"] = "5"
+        response.headers["Retry-After"] = "5" if exc.transient else "60"
         return response
     log.error("unhandled portal error: %s", exc, exc_info=exc)
     return error_response(500)

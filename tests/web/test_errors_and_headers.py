@@ -96,6 +96,20 @@ def test_a_transient_storage_failure_is_a_503_that_promises_nothing_was_lost(app
     assert "Nothing was lost" in response.get_data(as_text=True)
 
 
+def test_a_full_or_read_only_store_is_a_503_that_names_no_path_and_is_logged(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.get("/full")
+    def full() -> str:
+        raise StorageError("SQLite error: database or disk is full (/srv/portal/portal.sqlite3)")
+
+    with caplog.at_level("ERROR", logger="portal.web.errors"):
+        response = app.test_client().get("/full")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "60"
+    assert "/srv/portal" not in response.get_data(as_text=True)
+    assert any("disk is full" in r.getMessage() for r in caplog.records)
+
+
 def test_every_answer_has_a_strict_content_security_policy(client: FlaskClient) -> None:
     for path in ("/", "/nope", "/healthz"):
         csp = client.get(path).headers["Content-Security-Policy"]

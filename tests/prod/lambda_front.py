@@ -42,7 +42,6 @@ import threading
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -75,8 +74,8 @@ TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javas
 # --------------------------------------------------------------------------- events
 
 
-def _header_pairs(headers: Message) -> list[tuple[str, str]]:
-    return [(name, value) for name, value in headers.items() if name.lower() not in HOP_BY_HOP]
+def _end_to_end(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(name, value) for name, value in headers if name.lower() not in HOP_BY_HOP]
 
 
 def _is_text(content_type: str | None) -> bool:
@@ -97,6 +96,7 @@ def rest_api_event(
     """Return the REST API (payload v1) proxy event for a request to ``/STAGE/...``."""
     split = urllib.parse.urlsplit(target)
     path = split.path[len(stage) + 1 :] or "/"
+    headers = _end_to_end(headers)
     forwarded = [value for name, value in headers if name.lower() == "x-forwarded-for"]
     headers = [(n, v) for n, v in headers if n.lower() not in {"x-forwarded-for"}]
     headers += [
@@ -157,7 +157,7 @@ def http_api_event(
     split = urllib.parse.urlsplit(target)
     joined: dict[str, str] = {}
     cookies: list[str] = []
-    for name, value in headers:
+    for name, value in _end_to_end(headers):
         key = name.lower()
         if key == "cookie":
             cookies += [c.strip() for c in value.split(";") if c.strip()]
@@ -259,7 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         method = self.command
         port = self.server.server_address[1]
-        pairs = _header_pairs(self.headers)
+        pairs = list(self.headers.items())
         if self.server.payload == "v1":
             path = urllib.parse.urlsplit(self.path).path
             if not (path == f"/{STAGE}" or path.startswith(f"/{STAGE}/")):

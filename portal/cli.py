@@ -740,13 +740,16 @@ def assets_build() -> None:
     "(see docs/self-hosting-server.md); without it, the built-in server for local trials.",
 )
 @click.option(
-    "--workers", type=click.IntRange(1, 64), default=None, help="With --production: processes."
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="With --production: processes (default 2; about one per core).",
 )
 @click.option(
     "--threads",
     type=click.IntRange(1, 256),
     default=None,
-    help="With --production: threads per process.",
+    help="With --production: threads per process (default 8).",
 )
 @click.option(
     "--access-log",

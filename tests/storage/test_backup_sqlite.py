@@ -241,7 +241,12 @@ def test_restore_refuses_files_that_are_not_portal_databases(tmp_path: Path) -> 
         restore_sqlite(other, target)
     with pytest.raises(NotFound):
         restore_sqlite(tmp_path / "missing.sqlite3", target)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "other.sqlite3"]
+    filled(tmp_path / "live.sqlite3", 1).close()
+    backup_sqlite(tmp_path / "live.sqlite3", tmp_path / "backup.sqlite3")
+    with pytest.raises(ValidationError, match="move it away"):
+        restore_sqlite(tmp_path / "backup.sqlite3", text, force=True)
+    assert text.read_text() == "not a database at all"
+    assert not (tmp_path / "portal.sqlite3").exists()
 
 
 def test_restore_refuses_a_backup_from_a_newer_portal(tmp_path: Path) -> None:

@@ -375,7 +375,11 @@ def invoke(
 
 
 class LambdaError(RuntimeError):
-    """The emulated Lambda process died or did not answer in time."""
+    """The emulated Lambda process died or did not answer in time (``timed_out``)."""
+
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
 
 
 class LambdaProcess:
@@ -448,7 +452,8 @@ class LambdaProcess:
             answer = self._answers.get(timeout=timeout)
         except queue.Empty:
             self.close()
-            raise LambdaError(self._failure(f"no answer within {timeout:.0f} s")) from None
+            failure = self._failure(f"no answer within {timeout:.0f} s")
+            raise LambdaError(failure, timed_out=True) from None
         if answer is None:
             self._process.wait(timeout=10)
             raise LambdaError(self._failure(f"the process ended (exit {self._process.returncode})"))
@@ -503,6 +508,7 @@ class LambdaPool:
         self._options = process_options
         self._idle: queue.LifoQueue[LambdaProcess] = queue.LifoQueue()
         self._all: list[LambdaProcess] = []
+        self._retired: list[LambdaProcess] = []
         self._starting = 0
         self._lock = threading.Lock()
 
@@ -529,14 +535,22 @@ class LambdaPool:
         """Send one event to an idle (or a newly started) process and return its answer."""
         process = self._take()
         try:
-            return process.invoke(event)
-        finally:
-            self._idle.put(process)
+            answer = process.invoke(event)
+        except LambdaError:
+            # A crashed or timed-out container is gone; the next request starts a new one.
+            process.close()
+            with self._lock:
+                self._all.remove(process)
+                self._retired.append(process)
+            raise
+        self._idle.put(process)
+        return answer
 
     @property
     def log(self) -> list[str]:
         """Return what every process logged so far."""
-        return [line for process in list(self._all) for line in process.log]
+        processes = [*self._retired, *self._all]
+        return [line for process in processes for line in process.log]
 
     def close(self) -> None:
         """End every process."""

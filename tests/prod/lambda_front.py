@@ -53,6 +53,8 @@ from tests.prod.deployment import Deployment, make_certificate
 STAGE = "dev"
 REGION = "eu-west-1"
 API_HOST = f"{harness.API_ID}.execute-api.{REGION}.amazonaws.com"
+#: API Gateway gives up on the function after this many seconds (504).
+INTEGRATION_TIMEOUT = 29.0
 #: Lambda refuses a synchronous invocation or an answer larger than this.
 PAYLOAD_LIMIT = 6 * 1024 * 1024
 #: Hop-by-hop headers: the connection's business, never forwarded.
@@ -275,7 +277,16 @@ class _Handler(BaseHTTPRequestHandler):
         if len(json.dumps(event)) > PAYLOAD_LIMIT:
             self._send(*gateway_error(413, "Request Too Long"))
             return
-        self._send(*http_answer(self.server.invoke(event)))
+        try:
+            answer = self.server.invoke(event)
+        except harness.LambdaError as failure:
+            # What API Gateway answers when the function crashes or runs past its timeout.
+            if failure.timed_out:
+                self._send(*gateway_error(504, "Endpoint request timed out"))
+            else:
+                self._send(*gateway_error(502, "Internal server error"))
+            return
+        self._send(*http_answer(answer))
 
     def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         # API Gateway names no server software; it adds its own request id.
@@ -335,6 +346,7 @@ def lambda_deployment(
             endpoint=endpoint,
             environment=environment,
             region=settings["aws_region"],
+            timeout=INTEGRATION_TIMEOUT,
         )
 
         def close_due_waves() -> None:

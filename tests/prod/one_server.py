@@ -59,13 +59,13 @@ def caddy_executable() -> str:
 def caddyfile(port: int, upstream: int, certificate: Certificate, storage: Path) -> str:
     """Return the Caddyfile: TLS on ``port`` with ``certificate``, proxying to ``upstream``.
 
-    The site block is the one the server guide gives, with the test's own
-    certificate instead of an automatic one. ``reverse_proxy`` replaces any
-    X-Forwarded-For the client sent with the address it really came from (it
-    trusts no proxies before it), which is why the portal may trust exactly one
-    hop. ``bind`` keeps the test's listener on loopback (a real server listens
-    on its public address). Caddy writes no access log unless told to, so client addresses and
-    link tokens stay out of its log too.
+    The site block is the one ``docs/self-hosting-server.md`` gives (step 6:
+    ``reverse_proxy`` and ``header -Server``), with the test's own certificate instead of an
+    automatic one. ``reverse_proxy`` replaces any X-Forwarded-For the client sent with the
+    address it really came from (it trusts no proxies before it), which is why the portal
+    may trust exactly one hop. ``bind`` keeps the test's listener on loopback (a real server
+    listens on its public address). Caddy writes no access log unless told to, so client
+    addresses and link tokens stay out of its log too.
     """
     return (
         "{\n"
@@ -77,6 +77,7 @@ def caddyfile(port: int, upstream: int, certificate: Certificate, storage: Path)
         "\tbind 127.0.0.1\n"
         f"\ttls {certificate.cert_pem} {certificate.key_pem}\n"
         f"\treverse_proxy 127.0.0.1:{upstream}\n"
+        "\theader -Server\n"
         "}\n"
     )
 
@@ -165,24 +166,6 @@ def wait_for_health(
 
 def app_server_command(port: int) -> list[str]:
     """Return the one documented command that serves the portal in production."""
-    # TEMPORARY until `portal serve --production` lands: gunicorn directly.
-    helptext = subprocess.run(
-        [str(PORTAL_CLI), "serve", "--help"], capture_output=True, text=True
-    ).stdout
-    if "--production" not in helptext:
-        gunicorn = str(PORTAL_CLI.parent / "gunicorn")
-        return [
-            gunicorn,
-            "-b",
-            f"127.0.0.1:{port}",
-            "-k",
-            "gthread",
-            "--threads",
-            "8",
-            "-w",
-            "2",
-            "portal.app:create_app()",
-        ]
     return [str(PORTAL_CLI), "serve", "--production", "--host", "127.0.0.1", "--port", str(port)]
 
 

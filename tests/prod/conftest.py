@@ -8,7 +8,7 @@ front or one server, one browser at a time).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -73,7 +73,9 @@ def prod_browser(deployment: Deployment) -> Iterator[Browser]:
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Keep each test's call report on the item, so a journey knows its step failed."""
     report = yield
     if report.when == "call":

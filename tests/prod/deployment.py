@@ -189,7 +189,7 @@ class _LocalHTTPSHandler(urllib.request.HTTPSHandler):
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         connection = functools.partial(_LocalHTTPSConnection, local_hosts=self._local_hosts)
-        return self.do_open(connection, req, context=self._ssl_context)  # type: ignore[arg-type]
+        return self.do_open(connection, req, context=self._ssl_context)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -38,6 +38,7 @@ from __future__ import annotations
 import base64
 import json
 import ssl
+import sys
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -247,6 +248,12 @@ class _Front(ThreadingHTTPServer):
     daemon_threads = True
     payload: str
     invoke: Any
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A browser dropping a spare connection (or its TLS handshake) is not an error here.
+        if isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import subprocess
 import urllib.error
@@ -30,7 +31,15 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Download, Page, Response, expect
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Download,
+    Page,
+    Response,
+    ViewportSize,
+    expect,
+)
 
 from tests.prod.deployment import ROOT, Deployment
 from tests.qr_decode import decode_qr
@@ -46,7 +55,7 @@ DEPARTMENTS_CSV = (
 )
 #: Responses through plain HTTPS posts, on top of one per path through Chromium.
 EXTRA_RESPONSES = {"CPH-SALES": 3, "OSL-OPS": 2}
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 PYTHON = ROOT / ".venv" / "bin" / "python"
 
 
@@ -175,8 +184,6 @@ def move_planned_close(deployment: Deployment, day: date) -> None:
 
 
 def _clean_env() -> dict[str, str]:
-    import os
-
     return {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "AWS_"))}
 
 

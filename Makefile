@@ -84,6 +84,7 @@ bench: install assets system-deps
 	$(BIN)/python bench/results.py
 	$(BIN)/python bench/scorecard.py
 	$(BIN)/python bench/scorecard_pdf.py
+	$(BIN)/python bench/https.py
 
 clean:
 	rm -rf $(VENV) .venv-lambda node_modules static/gen dist build .pytest_cache .mypy_cache .ruff_cache

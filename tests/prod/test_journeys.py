@@ -139,8 +139,8 @@ def one_time_password(output: str) -> str:
     return match.group(1)
 
 
-def post(page: Page, button: str) -> None:
-    """Press a form's button and check the server took the post (no 4xx/5xx answer).
+def post(page: Page, button: str) -> str | None:
+    """Press a form's button, check the server took the post; return the Referer it carried.
 
     Over HTTPS a refused admin post is what a ``Referrer-Policy: no-referrer``
     causes: Flask-WTF's strict Referer check answers 400 "We could not use
@@ -149,10 +149,11 @@ def post(page: Page, button: str) -> None:
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         page.get_by_role("button", name=button).click()
     answer = posted.value
+    referer = answer.request.all_headers().get("referer")
     assert answer.status < 400, (
-        f"{button!r}: the post was refused with {answer.status}; "
-        f"Referer sent: {answer.request.headers.get('referer')!r}"
+        f"{button!r}: the post was refused with {answer.status}; Referer sent: {referer!r}"
     )
+    return referer
 
 
 def saved(download: Download) -> bytes:
@@ -242,7 +243,8 @@ def fill_questionnaire(page: Page, seed: int) -> None:
         value = str(1 + (seed + number) % 5)
         page.locator(f"input[name='{name}'][value='{value}']").check()
     page.locator("#comment").fill("Answered on a phone, over HTTPS.")
-    post(page, "Send my answers")
+    # The questionnaire's address holds the link token: the browser must not send it on.
+    assert post(page, "Send my answers") is None
 
 
 def api_get(deployment: Deployment, path: str, token: str | None) -> tuple[int, object]:
@@ -275,7 +277,8 @@ def test_1_an_admin_sets_up_a_wave_and_its_links_posters_and_codes(
     assert "/admin/login" in page.url
     page.get_by_label("E-mail address").fill(ADMIN)
     page.get_by_label("Password").fill(password)
-    post(page, "Sign in")
+    referer = post(page, "Sign in")
+    assert referer is not None and referer.startswith(f"{url}/admin/login")
     page.wait_for_url(f"{url}/admin/password")
     page.get_by_label("Current password").fill(password)
     page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)

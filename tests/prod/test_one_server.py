@@ -98,7 +98,12 @@ def sign_in(
     referer: bool = True,
     token: bool = True,
 ) -> requests.Response:
-    """Post the sign-in form through Caddy as Chromium would, with its same-origin Referer."""
+    """Post the sign-in form through Caddy as Chromium would.
+
+    The Referer is the one a browser sends under the page's Referrer-Policy as
+    it arrived through Caddy (none under ``no-referrer``), or none at all when
+    ``referer`` is false.
+    """
     login = f"{deployment.base_url}/admin/login"
     page = session.get(login, headers=headers)
     assert page.status_code == 200, page.text[:300]
@@ -107,8 +112,19 @@ def sign_in(
         form["csrf_token"] = csrf_token(page.text)
     sent = dict(headers or {})
     if referer:
-        sent["Referer"] = login
+        sent.update(browser_referer(login, page.headers.get("Referrer-Policy")))
     return session.post(login, data=form, headers=sent, allow_redirects=False)
+
+
+def browser_referer(page_url: str, policy: str | None) -> dict[str, str]:
+    """Return the Referer a browser sends from ``page_url`` to a page of the same origin."""
+    # A list of policies means the last one the browser knows; all of these are known.
+    chosen = (policy or "strict-origin-when-cross-origin").split(",")[-1].strip().lower()
+    if chosen == "no-referrer":
+        return {}
+    if chosen in ("origin", "strict-origin"):
+        return {"Referer": page_url.split("/admin/", 1)[0] + "/"}
+    return {"Referer": page_url}
 
 
 def signs_in_at_the_app_server(deployment: Deployment, client: str) -> requests.Response:

@@ -40,7 +40,9 @@ import json
 import ssl
 import sys
 import threading
+import time
 import urllib.parse
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -134,9 +136,9 @@ def rest_api_event(
             "identity": {"sourceIp": client[0], "userAgent": user_agent},
             "path": split.path,
             "protocol": "HTTP/1.1",
-            "requestId": "front",
+            "requestId": str(uuid.uuid4()),
             # API Gateway's own clock; the portal must never store it near a response.
-            "requestTimeEpoch": 0,
+            "requestTimeEpoch": int(time.time() * 1000),
             "resourceId": "front",
             "resourcePath": "/" if root else "/{proxy+}",
             "stage": stage,
@@ -189,11 +191,11 @@ def http_api_event(
                 "sourceIp": client[0],
                 "userAgent": joined.get("user-agent", ""),
             },
-            "requestId": "front",
+            "requestId": str(uuid.uuid4()),
             "routeKey": "$default",
             "stage": "$default",
-            "time": "01/Jan/1970:00:00:00 +0000",
-            "timeEpoch": 0,
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
+            "timeEpoch": int(time.time() * 1000),
         },
         "isBase64Encoded": False,
     }

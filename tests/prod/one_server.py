@@ -118,16 +118,22 @@ def _running(
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM (a graceful stop for gunicorn and Caddy), then kill the group if it hangs."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=STOP_TIMEOUT)
-    # Workers left behind by a master that died are in the same group.
+    if process.poll() is not None:
+        # It died on its own: workers it left behind (same group) may still hold the port.
+        _kill_group(process.pid)
+        return
+    process.send_signal(signal.SIGTERM)
     try:
-        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        _kill_group(process.pid)
+        process.wait(timeout=STOP_TIMEOUT)
+
+
+def _kill_group(pgid: int) -> None:
+    """Kill the process group this module started (its leader's id is ``pgid``)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
     except ProcessLookupError:
         pass
 

@@ -22,6 +22,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -146,19 +147,23 @@ def tail(log: Path, lines: int = 40) -> str:
 
 
 def wait_for_health(
-    url: str, process: subprocess.Popen[bytes], log: Path, context: object | None = None
+    url: str, process: subprocess.Popen[bytes], log: Path, context: ssl.SSLContext | None = None
 ) -> None:
     """Poll ``url`` until it answers 200; fail with the process's log if it dies or hangs."""
+    # No proxy from the environment may carry a request for 127.0.0.1 anywhere else.
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
+    )
     deadline = time.monotonic() + START_TIMEOUT
     problem = "no answer"
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(
-                f"{process.args[0]} exited with {process.returncode} before {url} answered:\n"
-                + tail(log)
+                f"{Path(command_of(process)).name} exited with {process.returncode} "
+                f"before {url} answered:\n" + tail(log)
             )
         try:
-            with urllib.request.urlopen(url, timeout=2, context=context) as response:  # type: ignore[arg-type]
+            with opener.open(url, timeout=2) as response:
                 if response.status == 200:
                     return
                 problem = f"status {response.status}"
@@ -168,6 +173,12 @@ def wait_for_health(
     raise RuntimeError(
         f"{url} did not answer 200 within {START_TIMEOUT:.0f} s ({problem}):\n" + tail(log)
     )
+
+
+def command_of(process: subprocess.Popen[bytes]) -> str:
+    """Return the program ``process`` runs (for messages)."""
+    args = process.args
+    return str(args[0] if isinstance(args, list) else args)
 
 
 def app_server_command(port: int) -> list[str]:

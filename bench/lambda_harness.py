@@ -7,6 +7,11 @@ folder holds copies of the libraries the Python 3.11 Lambda runtime provides
 with ``-I -S -B`` sees only those two folders plus the standard library, never
 the test venv's site-packages, and writes no bytecode, as on Lambda's read-only
 file system. Every AWS call goes to a moto server through ``AWS_ENDPOINT_URL``.
+
+``invoke`` runs one fresh process for a list of events (cold starts);
+``LambdaProcess`` keeps one process warm and sends it events one at a time, as a
+Lambda container gets them, and ``LambdaPool`` starts such containers on demand
+(``tests/prod/lambda_front.py`` serves browsers through them).
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import zipfile
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 import yaml
 
 from bench import lambda_harness as harness
+from tests.lambda_zip import shared_lambda_zip
 
 pytestmark = pytest.mark.slow
 
@@ -59,13 +59,7 @@ FORBIDDEN_TOP_LEVEL = (
 @pytest.fixture(scope="session")
 def lambda_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Build the dev zip once per run (parallel workers share the first worker's build)."""
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    output = shared / f"lambda-{STAGE}.zip"
-    with harness.locked(shared / f"lambda-{STAGE}.lock"):
-        if not output.exists():
-            harness.build_zip(STAGE, output)
-    return output
+    return shared_lambda_zip(tmp_path_factory, STAGE)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ front or one server, one browser at a time).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from bench import lambda_harness as harness
+from tests.lambda_zip import shared_lambda_zip
 from tests.live_server import CHROMIUM
 from tests.prod.deployment import Deployment
 from tests.prod.lambda_front import STAGE, lambda_deployment
@@ -25,13 +25,7 @@ DEPLOYMENTS = ["lambda-v1", "lambda-v2", "one-server"]
 @pytest.fixture(scope="session")
 def lambda_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Build the stage's zip once per run (parallel workers share the first worker's build)."""
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    output = shared / f"lambda-{STAGE}.zip"
-    with harness.locked(shared / f"lambda-{STAGE}.lock"):
-        if not output.exists():
-            harness.build_zip(STAGE, output)
-    return output
+    return shared_lambda_zip(tmp_path_factory, STAGE)
 
 
 @pytest.fixture(scope="session")

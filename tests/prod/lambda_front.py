@@ -260,6 +260,9 @@ class _Front(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; without TCP_NODELAY a short answer waits
+    # ~40 ms for the client's delayed ACK, which API Gateway does not add.
+    disable_nagle_algorithm = True
     server: _Front
 
     def log_message(self, format: str, *args: Any) -> None:

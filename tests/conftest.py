@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -45,3 +46,12 @@ def app(sqlite_store: SqliteStore) -> Flask:
 def client(app: Flask) -> FlaskClient:
     """Return a test client for ``app``."""
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Any]:
+    """Start Playwright once per test process: a second sync instance in one process fails."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as running:
+        yield running

@@ -8,10 +8,11 @@ front or one server, one browser at a time).
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Playwright
 
 from bench import lambda_harness as harness
 from tests.lambda_zip import shared_lambda_zip
@@ -35,18 +36,14 @@ def lambda_task(lambda_zip: Path, tmp_path_factory: pytest.TempPathFactory) -> t
     return harness.unzip(lambda_zip, base / "task"), harness.make_runtime_dir(base / "runtime")
 
 
-@pytest.fixture(scope="session", params=DEPLOYMENTS)
-def deployment(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def start_deployment(
+    name: str, request: pytest.FixtureRequest, folder: Path
 ) -> Iterator[Deployment]:
     """Run the portal as production does, empty, behind HTTPS on 127.0.0.1."""
-    name: str = request.param
-    folder = tmp_path_factory.mktemp(name)
     if name == "one-server":
-        try:
-            from tests.prod.one_server import one_server_deployment
-        except ImportError:  # pragma: no cover - until the one-server mode lands
-            pytest.skip("tests/prod/one_server.py (the one-server deployment) is not there yet")
+        from tests.prod.one_server import one_server_deployment
+
         with one_server_deployment(folder) as running:
             yield running
         return
@@ -55,15 +52,24 @@ def deployment(
         yield running
 
 
+@pytest.fixture(scope="session", params=DEPLOYMENTS)
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    """Run the portal as production does, empty, behind HTTPS on 127.0.0.1."""
+    name: str = request.param
+    with start_deployment(name, request, tmp_path_factory.mktemp(name)) as running:
+        yield running
+
+
 @pytest.fixture(scope="session")
-def prod_browser(deployment: Deployment) -> Iterator[Browser]:
+def prod_browser(playwright: Playwright, deployment: Deployment) -> Iterator[Browser]:
     """Launch Debian's Chromium trusting the deployment's certificate through its flags only."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=deployment.chromium_args()
-        )
-        yield chromium
-        chromium.close()
+    chromium = playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=deployment.chromium_args()
+    )
+    yield chromium
+    chromium.close()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -16,6 +16,7 @@ import datetime
 import functools
 import hashlib
 import http.client
+import http.cookiejar
 import ipaddress
 import os
 import socket
@@ -137,14 +138,24 @@ class Deployment:
         return self.certificate.client_context()
 
     def urlopen(
-        self, request: str | urllib.request.Request, *, timeout: float = 30
+        self,
+        request: str | urllib.request.Request,
+        *,
+        timeout: float = 30,
+        cookies: http.cookiejar.CookieJar | None = None,
     ) -> http.client.HTTPResponse:
         """Open an address on this deployment over HTTPS, trusting its certificate alone.
 
         Redirects are not followed; an error status raises ``urllib.error.HTTPError``.
+        With ``cookies``, cookies are sent from and kept in that jar, as a browser does.
         """
-        handler = _LocalHTTPSHandler(self.local_hosts, self.ssl_context())
-        opener = urllib.request.build_opener(handler, _NoRedirect())
+        handlers: list[urllib.request.BaseHandler] = [
+            _LocalHTTPSHandler(self.local_hosts, self.ssl_context()),
+            _NoRedirect(),
+        ]
+        if cookies is not None:
+            handlers.append(urllib.request.HTTPCookieProcessor(cookies))
+        opener = urllib.request.build_opener(*handlers)
         response: http.client.HTTPResponse = opener.open(request, timeout=timeout)
         return response
 

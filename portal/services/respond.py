@@ -179,22 +179,23 @@ def describe_wave_links(store: Store, survey_slug: str, wave_id: str) -> list[Ba
 def open_code(store: Store, code: str) -> tuple[Ballot, str]:
     """Resolve a typed single-use code to its ballot and the code's hash.
 
-    Raise ``NotFound`` for an unknown code, ``CodeAlreadyUsed`` for a used
-    one, and ``Unavailable`` when its wave is not open.
+    Raise ``NotFound`` for an unknown code and ``Unavailable`` when its wave
+    is not open. A used code opens its questionnaire exactly like an unused
+    one (see ``open_code_hash``).
     """
     code_hash = hash_code(code)
     return open_code_hash(store, code_hash), code_hash
 
 
-def open_code_hash(store: Store, code_hash: str, *, allow_used: bool = False) -> Ballot:
-    """Resolve a code, known by its hash, to its ballot (see ``open_code``).
+def open_code_hash(store: Store, code_hash: str) -> Ballot:
+    """Resolve a code, known by its hash, to its ballot, whether it was used or not.
 
-    ``allow_used`` lets a submission through to the store, which tells a retry
-    of the same form (already stored) from a second use of the code (refused).
+    Rule: whoever holds the list of codes (HR) must not learn from the portal
+    whether a particular person's code was used, so a used and an unused code
+    read the same records and open the same questionnaire; only the
+    submission tells them apart, and ``submit`` answers both alike.
     """
     access = store.get_access_code(code_hash)
-    if access.used and not allow_used:
-        raise CodeAlreadyUsed("This code was already used.")
     return _ballot(store, access.survey_slug, access.wave_id, access.department_code, None)
 
 
@@ -234,23 +235,33 @@ def submit(
     today: date,
     code_hash: str | None = None,
 ) -> StoreOutcome:
-    """Store a ballot's answers once (see ``record_response`` for the rules)."""
+    """Store a ballot's answers once (see ``record_response`` for the rules).
+
+    With a code that was used for an earlier response (by another form), the
+    answers are discarded and ``ALREADY_STORED`` is returned, exactly as for
+    a retry of the form that used it: the respondent sees the same thank-you
+    page either way, so the submission tells nobody whether the code had been
+    used, and a code still counts only once (the first answers stay).
+    """
     if ballot.link and ballot.link.audience and ballot.link.audience is not audience:
         raise NotFound("This link is for another group of respondents.")
-    return record_response(
-        store,
-        survey=ballot.survey,
-        wave=ballot.wave,
-        questionnaire=ballot.questionnaire,
-        department_code=ballot.department.code,
-        audience=audience,
-        language=language,
-        answers=answers,
-        comment=comment,
-        key=key,
-        today=today,
-        code_hash=code_hash,
-    )
+    try:
+        return record_response(
+            store,
+            survey=ballot.survey,
+            wave=ballot.wave,
+            questionnaire=ballot.questionnaire,
+            department_code=ballot.department.code,
+            audience=audience,
+            language=language,
+            answers=answers,
+            comment=comment,
+            key=key,
+            today=today,
+            code_hash=code_hash,
+        )
+    except CodeAlreadyUsed:
+        return StoreOutcome.ALREADY_STORED
 
 
 def normalise_code(code: str) -> str:

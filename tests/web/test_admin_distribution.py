@@ -255,7 +255,8 @@ def test_codes_come_as_a_csv_download_once_and_each_one_answers(
     access = re.search(r'name="access" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
     data = {"key": key, "access": access, "lang": "en", "aud": "employee", **full_answers()}
     assert respondent.post("/code/answer", data=data).status_code == 303
-    assert respondent.post("/code", data={"code": codes[0]}).status_code == 409
+    # A used code opens the same questionnaire (HR must not learn whose code was used).
+    assert respondent.post("/code", data={"code": codes[0]}).status_code == 200
 
     [event] = audit_events(open_wave_with_links, "codes.create")
     assert event.target == f"{SLUG}/{WAVE}/WH" and "7 single-use code" in event.detail

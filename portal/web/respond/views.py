@@ -232,7 +232,14 @@ def thanks(token: str) -> Response:
 
 @bp.route("/code", methods=["GET", "POST"])
 def code() -> Response:
-    """Ask for a single-use code, then show its questionnaire."""
+    """Ask for a single-use code, then show its questionnaire, used or not.
+
+    A used code opens the questionnaire exactly like an unused one (and its
+    answers are then thanked for and discarded), so HR, who hold the codes,
+    cannot learn here whose code was used. An unknown code is asked for
+    again: it is most likely mistyped, and telling so reveals nothing HR
+    does not know (they made the codes).
+    """
     _interface_language()
     if request.method == "GET":
         return _no_store(make_response(render_template("respond/code.html", error=None)))
@@ -263,13 +270,17 @@ def code() -> Response:
 
 @bp.post("/code/answer")
 def submit_code() -> BaseResponse:
-    """Store the answers sent with a single-use code, using the code up."""
+    """Store the answers sent with a single-use code, using the code up.
+
+    A code used by an earlier form gets the same thank-you and its answers are
+    discarded (``respond.submit``): the first answers sent with a code count.
+    """
     code_hash = request.form.get("access", "")
     if not CODE_HASH_RE.match(code_hash):
         abort(400)
     scope, action = f"code:{code_hash}", url_for("respond.submit_code")
     try:
-        ballot = respond.open_code_hash(get_reads(), code_hash, allow_used=True)
+        ballot = respond.open_code_hash(get_reads(), code_hash)
     except StorageError:
         return _not_saved(scope=scope, action=action, code_hash=code_hash)
     return _submit(

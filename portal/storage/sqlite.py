@@ -4,14 +4,27 @@ The database runs in WAL mode so that readers never block the respondent who
 is writing. The schema is versioned with ``PRAGMA user_version`` and upgraded by
 forward-only migrations (``MIGRATIONS``); ``create_schema`` applies the missing ones.
 
-The WAL is kept short: once it passes ``WAL_TRUNCATE_BYTES`` after a commit,
-its pages are copied into the database and the file is truncated to zero
-(``PRAGMA wal_checkpoint(TRUNCATE)``), and ``journal_size_limit`` caps what a
-checkpoint that could not truncate leaves behind. So a burst of submissions
-does not keep megabytes of disk (a nearly full disk gets its space back by
-itself), and the WAL never holds more than a handful of recent writes in the
-order they arrived. Backend failures are logged on ``portal.storage``, by
-class and SQLite's message only (never a value that was written).
+The files keep no history and no order (docs/anonymity.md, "Storage"):
+
+- After every transaction that left anything in the WAL, its pages are copied
+  into the database and the WAL is truncated to zero bytes
+  (``PRAGMA wal_checkpoint(TRUNCATE)``), so it never holds answers, or a used
+  code's flag beside the answers committed with it, in arrival order. A
+  checkpoint that is busy (another process reading) is retried after the next
+  transaction; ``journal_size_limit`` caps what it leaves meanwhile.
+- ``secure_delete`` overwrites deleted rows and freed pages with zeros (old
+  snapshots, replaced rows), so nothing deleted can be read back from the file.
+- Responses live in a WITHOUT ROWID table keyed by their random key, and after
+  every stored response the file is rebuilt with ``VACUUM`` (``_compact``):
+  SQLite places a new row in its page by arrival (later rows lower in the
+  page) and allocates pages as they fill, so without a rebuild the byte layout
+  would order the responses within a page. Rebuilt, every table lies in key
+  order and the file is a function of its content only. The cost grows with
+  the file: about 6 ms per submission at 1,000 responses and 30 ms at 5,000
+  (one-server scale); a failed rebuild never fails the stored response.
+
+Backend failures are logged on ``portal.storage``, by class and SQLite's
+message only (never a value that was written).
 """
 
 from __future__ import annotations
@@ -206,6 +219,7 @@ class SqliteStore:
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, uri=uri)
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA secure_delete = ON")
             conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
             main = conn.execute("PRAGMA database_list").fetchone()[2]
             self._local.wal = f"{main}-wal" if main else None
@@ -217,7 +231,7 @@ class SqliteStore:
         """Run a block in one IMMEDIATE transaction, translating SQLite errors.
 
         A failure leaves no transaction open (the next call starts afresh) and is
-        logged. After the commit, a long WAL is checkpointed (``_trim_wal``).
+        logged. After the commit, the WAL is emptied (``_trim_wal``).
         """
         conn: sqlite3.Connection | None = None
         try:
@@ -252,14 +266,16 @@ class SqliteStore:
             pass  # the connection is unusable; the next statement reports it again
 
     def _trim_wal(self, conn: sqlite3.Connection) -> None:
-        """Checkpoint the WAL into the database and truncate it once it is long.
+        """Checkpoint the WAL into the database and truncate it to zero bytes.
 
-        Never fails the write that was just committed: a checkpoint that is busy
-        or fails is left to a later commit (a failure is logged).
+        Runs after every transaction; one that wrote nothing finds the WAL empty
+        and costs a ``stat``. Never fails the write that was just committed: a
+        checkpoint that is busy (a reader in another process) or fails is
+        retried after the next transaction (a failure is logged).
         """
         wal = getattr(self._local, "wal", None)
         try:
-            if not wal or os.stat(wal).st_size < WAL_TRUNCATE_BYTES:
+            if not wal or os.stat(wal).st_size == 0:
                 return
         except OSError:
             return
@@ -271,6 +287,24 @@ class SqliteStore:
                 conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         except sqlite3.Error as exc:
             log.error("SQLite checkpoint failed: %s: %s", type(exc).__name__, exc)
+
+    def _compact(self) -> None:
+        """Rebuild the file with ``VACUUM`` so its layout no longer shows arrival order.
+
+        Rule: after a response is stored, every table is rewritten in key order
+        (random keys for responses, hashes for codes), free pages are dropped and
+        the WAL emptied before and after, so the bytes on disk depend on what is
+        stored, never on when. Never fails the stored response: a rebuild that is
+        busy or fails (e.g. a full disk; it needs the file's size again) is logged
+        and the next stored response rebuilds again.
+        """
+        conn = self._connect()
+        self._trim_wal(conn)
+        try:
+            conn.execute("VACUUM")
+        except sqlite3.Error as exc:
+            log.error("SQLite rebuild failed: %s: %s", type(exc).__name__, exc)
+        self._trim_wal(conn)
 
     def _check_version(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -562,7 +596,10 @@ class SqliteStore:
                     response.comment,
                 ),
             )
-        return StoreOutcome.STORED if cursor.rowcount == 1 else StoreOutcome.ALREADY_STORED
+        if cursor.rowcount != 1:
+            return StoreOutcome.ALREADY_STORED
+        self._compact()
+        return StoreOutcome.STORED
 
     def list_responses(
         self, survey_slug: str, wave_id: str, *, cursor: str | None = None, limit: int = 500

@@ -118,16 +118,21 @@ def test_a_row_deleted_before_the_backup_leaves_no_trace_in_the_backup(tmp_path:
 
 def test_a_backup_lays_responses_out_by_key_not_by_arrival(tmp_path: Path) -> None:
     live = filled(tmp_path / "live.sqlite3", 0)
-    keys = []
-    for _ in range(400):
-        response = make_response(comment="c" * 120)
-        live.add_response(response)
-        keys.append(response.key)
+    keys = [make_response().key for _ in range(400)]
+    # Rows inserted one by one as plain SQLite does, without the store's rebuild after each
+    # (a file from before the store rebuilt itself, or a copy of one mid-write).
     conn = sqlite3.connect(live.path, isolation_level=None)
+    for key in keys:
+        conn.execute(
+            "INSERT INTO responses (survey_slug, wave_id, key, department, audience, language, "
+            "day, answers, comment) VALUES ('crm-rollout', 'baseline', ?, 'SALES', 'employee', "
+            "'en', '2026-03-02', '{\"purpose-why\": 4}', ?)",
+            (key, "c" * 120),
+        )
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     in_live = leaf_pages_in_key_order(Path(live.path), keys)
-    assert in_live != sorted(in_live)  # page splits in the live file follow arrivals
+    assert in_live != sorted(in_live)  # page splits in such a file follow arrivals
     out = tmp_path / "backup.sqlite3"
     backup_sqlite(live.path, out)
     in_backup = leaf_pages_in_key_order(out, keys)

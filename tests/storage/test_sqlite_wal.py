@@ -11,7 +11,7 @@ from portal.instruments import get_questionnaire
 from portal.services import respond
 from portal.services.results import compute_snapshot, refresh_snapshot, verify
 from portal.services.surveys import add_wave, create_survey, open_wave
-from portal.storage.sqlite import JOURNAL_SIZE_LIMIT, WAL_TRUNCATE_BYTES, SqliteStore
+from portal.storage.sqlite import JOURNAL_SIZE_LIMIT, SqliteStore
 
 CSV = "code,name,site,headcount\nSALES,Sales,Aarhus,600\n"
 SUBMISSIONS = 500
@@ -42,7 +42,7 @@ def test_a_burst_of_500_submissions_leaves_a_short_wal_and_every_row(
         )  # fmt: skip
         longest = max(longest, os.path.getsize(wal))
     assert longest < JOURNAL_SIZE_LIMIT, "the WAL grew past its limit during the burst"
-    assert os.path.getsize(wal) < WAL_TRUNCATE_BYTES + 16 * 1024, "the WAL did not shrink back"
+    assert os.path.getsize(wal) == 0, "the WAL was not emptied after the last submission"
     assert compute_snapshot(store, "crm-rollout", "baseline", now=datetime.now(UTC)).responses == (
         SUBMISSIONS
     )
@@ -50,13 +50,12 @@ def test_a_burst_of_500_submissions_leaves_a_short_wal_and_every_row(
     assert verify(store, "crm-rollout", "baseline") == []
 
 
-def test_the_wal_is_emptied_once_it_passes_the_threshold(sqlite_store: SqliteStore) -> None:
+def test_the_wal_is_emptied_after_every_write(sqlite_store: SqliteStore) -> None:
     from tests.builders import make_response
 
     wal = f"{sqlite_store.path}-wal"
     sizes = []
-    for _ in range(60):
+    for _ in range(20):
         sqlite_store.add_response(make_response(comment="x" * 2000))
         sizes.append(os.path.getsize(wal))
-    assert 0 in sizes  # truncated to nothing at least once, not merely reused
-    assert max(sizes) < WAL_TRUNCATE_BYTES + 16 * 1024
+    assert sizes == [0] * 20  # truncated to nothing each time, not merely reused

@@ -31,6 +31,7 @@ from portal.services import respond
 from portal.services.accounts import audit
 from portal.services.respond import Ballot
 from portal.services.results import current_snapshot
+from portal.services.structure import wave_departments
 from portal.storage.port import Store
 
 #: Spreadsheet programs run a cell starting with one of these as a formula.
@@ -310,13 +311,15 @@ def read_participation(
     mix of departments is a group nobody else sees, and two such readers could
     subtract their totals from each other's. Every department is listed, retired ones
     included (marked), so a department's presence never depends on whether it
-    has responses. The minimum group size is the wave's locked one.
+    has responses. The minimum group size is the wave's locked one, and the
+    departments (names, sites, headcounts, retired marks) are the wave's own
+    as of its opening (``structure.wave_departments``).
     """
     survey = store.get_survey(survey_slug)
     wave = store.get_wave(survey_slug, wave_id)
     counts, computed_at = count_responses(store, survey_slug, wave_id)
     allowed = may_read or (lambda _code: True)
-    departments = store.list_departments(survey_slug)
+    departments = wave_departments(store, wave)  # as of the wave's opening, never today's
     known = {d.code for d in departments}
     groups = [
         GroupCount(d.code, d.name, d.site, d.headcount, counts.get(d.code, 0), d.retired)

@@ -55,6 +55,7 @@ from portal.domain.entities import Audience, Response
 from portal.instruments import get_questionnaire
 from portal.services.accounts import audit
 from portal.services.readiness import UNLISTED_SITE, safe_cell
+from portal.services.structure import wave_departments
 from portal.storage.port import MAX_PAGE_SIZE, Store
 
 #: How a "don't know / not applicable" answer is written.
@@ -136,7 +137,7 @@ def export_raw_responses(
         survey.questionnaire_id, wave.questionnaire_version or survey.questionnaire_version
     )
     responses = _all_responses(store, survey_slug, wave_id)
-    site_of = {d.code: d.site for d in store.list_departments(survey_slug)}
+    site_of = {d.code: d.site for d in wave_departments(store, wave)}
     k = wave.effective_thresholds(survey).min_group_size
     decision = raw_decision(site_of, responses, k)
     present = {response.audience for response in responses}

@@ -14,7 +14,9 @@ responses — and publishes only what ``portal.domain.anonymity`` allows:
   filter yields no rows at all, whatever the reason (``refused``);
 * the employee-versus-manager gap of a unit only when both its employee and
   its manager groups are published; the change since the previous wave only
-  when the group is published in both waves' decisions;
+  when the group is published in both waves' decisions (each made on its
+  own wave's departments as of its opening, ``structure.wave_departments``)
+  and covers the same departments in both;
 * a department's free-text comments (``department_comments``) only when the
   department is published to the reader and has at least the wave's comment
   threshold of respondents (only disjoint department lists are shown, see
@@ -66,6 +68,7 @@ from portal.domain.text import printable
 from portal.instruments import get_questionnaire
 from portal.services.accounts import audit
 from portal.services.results import current_snapshot
+from portal.services.structure import wave_departments
 from portal.storage.port import Store
 
 #: The site that departments named by responses but missing from the survey are put under.
@@ -89,7 +92,8 @@ class GroupResult:
     whose headcount is unknown). ``gaps`` is ``None`` unless both the
     employee and the manager group of the unit are published (and no
     audience filter is set); ``changes`` is ``None`` unless the group is
-    published in the previous wave too.
+    published in the previous wave too (in that wave's own decision, on its
+    own departments) and covers the same departments in both waves.
     """
 
     responses: int
@@ -292,6 +296,8 @@ def _group_result(
     if (
         before is not None
         and before[1].visible(group)
+        # the same people: a site whose departments changed between the waves is not compared
+        and before[0].disclosure.structure.departments_of(unit) == structure.departments_of(unit)
         and _same_version(before[0].questionnaire, q)
     ):
         earlier = _merged(before[0], structure, unit, audience)
@@ -330,12 +336,14 @@ def department_results(
 ) -> tuple[WaveResults, ResultRow]:
     """Return a wave's results and the row of one department.
 
-    Raise ``NotFound`` for a department the survey does not have, and
-    ``NotAllowed`` for one the reader may not see. A hidden department's row
-    is returned like an empty one (``result`` is ``None``).
+    Raise ``NotFound`` for a department the wave does not have (one added
+    after it opened reads like an unknown one), and ``NotAllowed`` for one
+    the reader may not see. A hidden department's row is returned like an
+    empty one (``result`` is ``None``).
     """
-    if code not in {d.code for d in store.list_departments(survey_slug)}:
-        raise NotFound(f"Survey {survey_slug!r} has no department {code!r}.")
+    wave = store.get_wave(survey_slug, wave_id)
+    if code not in {d.code for d in wave_departments(store, wave)}:
+        raise NotFound(f"Wave {wave_id!r} of survey {survey_slug!r} has no department {code!r}.")
     if allowed is not None and not allowed(code):
         raise NotAllowed("You may not read this department's results.")
     report = _wave_results(store, survey_slug, wave_id, allowed=allowed, comments=True)
@@ -422,11 +430,12 @@ def _wave_results(
     """Build ``wave_results``; with ``comments``, also the reader's comment decision."""
     survey = store.get_survey(survey_slug)
     wave = store.get_wave(survey_slug, wave_id)
-    departments = store.list_departments(survey_slug)
+    # Each wave is decided on its own departments as of its opening, never today's.
+    departments = wave_departments(store, wave)
     previous = _previous(store.list_waves(survey_slug), wave_id)
     snapshot = current_snapshot(store, survey_slug, wave_id)
     earlier_snapshot = current_snapshot(store, survey_slug, previous.wave_id) if previous else None
-    structure = _structure(departments, [s for s in (snapshot, earlier_snapshot) if s])
+    structure = _structure(departments, [snapshot])
     data = _wave_data(survey, wave, snapshot, structure)
     k = data.disclosure.min_group_size
     may_read = allowed or (lambda _code: True)
@@ -434,7 +443,8 @@ def _wave_results(
     shown = project(data.disclosure, readable)
     before = None
     if previous is not None and earlier_snapshot is not None:
-        earlier = _wave_data(survey, previous, earlier_snapshot, structure)
+        earlier_structure = _structure(wave_departments(store, previous), [earlier_snapshot])
+        earlier = _wave_data(survey, previous, earlier_snapshot, earlier_structure)
         before = (earlier, project(earlier.disclosure, readable))
 
     readable_sites = tuple(
@@ -611,7 +621,7 @@ def instrument_quality(store: Store, survey_slug: str, wave_id: str) -> Instrume
     survey = store.get_survey(survey_slug)
     wave = store.get_wave(survey_slug, wave_id)
     snapshot = current_snapshot(store, survey_slug, wave_id)
-    structure = _structure(store.list_departments(survey_slug), [snapshot])
+    structure = _structure(wave_departments(store, wave), [snapshot])
     data = _wave_data(survey, wave, snapshot, structure)
     responses = data.disclosure.count(Group())
     found: tuple[Reliability, ...] = ()

@@ -45,6 +45,7 @@ from portal.services.scorecard_model import (
     Scorecard,
     ScorecardPage,
 )
+from portal.services.structure import wave_departments
 from portal.storage.port import Store
 
 #: Languages the scorecard can be printed in (the catalogue and ``TEXTS`` carry both).
@@ -368,7 +369,7 @@ def _context(
         plans=plans,
         wave_order={w.wave_id: position for position, w in enumerate(waves)},
         wave_names={w.wave_id: w.name for w in waves},
-        headcounts={d.code: d.headcount for d in store.list_departments(survey.slug)},
+        headcounts={d.code: d.headcount for d in wave_departments(store, results.wave)},
         language=language,
         origins={
             wave_id: readiness.wave_results(store, survey.slug, wave_id, allowed=allowed)
@@ -425,13 +426,19 @@ def scorecard(
     )
 
 
-def units(store: Store, survey_slug: str, allowed: Callable[[str], bool]) -> list[tuple[str, str]]:
+def units(
+    store: Store, survey_slug: str, allowed: Callable[[str], bool], wave_id: str | None = None
+) -> list[tuple[str, str]]:
     """Return the units a reader may ask a scorecard for: (key, label), by name.
 
     The organisation (``ORGANISATION``) comes first, and only for a reader
-    of every department, as on the results pages.
+    of every department, as on the results pages. With ``wave_id``, the
+    departments are that wave's as of its opening (``structure.wave_departments``).
     """
-    departments = store.list_departments(survey_slug)
+    if wave_id is None:
+        departments = store.list_departments(survey_slug)
+    else:
+        departments = wave_departments(store, store.get_wave(survey_slug, wave_id))
     readable = sorted((d for d in departments if allowed(d.code)), key=lambda d: (d.name, d.code))
     found = [(d.code, d.name) for d in readable]
     if len(readable) == len(departments):

@@ -24,6 +24,7 @@ from portal.domain.errors import AlreadyExists, Conflict, NotFound, ValidationEr
 from portal.domain.questionnaire import Questionnaire
 from portal.instruments import DEFAULT_QUESTIONNAIRE, get_questionnaire
 from portal.services.respond import make_links
+from portal.services.structure import freeze_structure
 from portal.storage.port import Store
 
 #: Departments shown per page in the admin listing.
@@ -109,11 +110,18 @@ def add_wave(
 
 
 def open_wave(store: Store, survey_slug: str, wave_id: str, *, today: date) -> Wave:
-    """Open a draft wave, locking the survey's thresholds and questionnaire version."""
+    """Open a draft wave, locking the survey's thresholds, questionnaire version and departments.
+
+    The departments are read before the wave opens and frozen with it right
+    after (``structure.freeze_structure``); later edits apply from the next
+    wave on. Should the freeze be interrupted, the wave's first read freezes it.
+    """
     survey = store.get_survey(survey_slug)
     wave = store.get_wave(survey_slug, wave_id)
     opened = wave.opened(survey, today)
+    departments = store.list_departments(survey_slug)
     store.update_wave(opened, expected_status=WaveStatus.DRAFT)
+    freeze_structure(store, opened, departments)
     return opened
 
 

@@ -89,6 +89,22 @@ class CachedStore:
             )
         )
 
+    def get_frozen_departments(self, survey_slug: str, wave_id: str) -> list[Department] | None:
+        """Return a wave's frozen departments, from memory when fresh (frozen ones never change)."""
+        key = ("frozen", survey_slug, wave_id)
+        found = self._cached(key, lambda: self.store.get_frozen_departments(survey_slug, wave_id))
+        if found is None:
+            self.forget(*key)  # not frozen yet: ask the store again next time
+        return None if found is None else list(found)
+
+    def freeze_departments(
+        self, survey_slug: str, wave_id: str, departments: Sequence[Department]
+    ) -> list[Department]:
+        """Freeze a wave's departments (the first list stored wins)."""
+        kept = self.store.freeze_departments(survey_slug, wave_id, departments)
+        self.forget("frozen", survey_slug, wave_id)
+        return kept
+
     # -- writes drop what they change ----------------------------------------
 
     def add_survey(self, survey: Survey) -> None:

@@ -17,6 +17,8 @@ sign-in attempts       ``ATTEMPTS#<key>#<window>``  ``A`` (expires by TTL)
 aggregate cell         ``AGG#<slug>#<wave>#<snap>`` ``<department code>``
 aggregate comments     ``AGGTXT#<slug>#<wave>#<s>`` ``<department code>``
 aggregate pointer      ``SURVEY#<slug>``            ``AGGHEAD#<wave id>``
+wave's departments     ``FROZEN#<slug>#<wave id>``  ``<freeze id>#<code>``
+their pointer          ``FROZEN#<slug>#<wave id>``  ``HEAD``
 response               ``RESP#<slug>#<wave id>``    ``<random key>``
 API token (by hash)    ``TOKEN#<sha-256>``          ``TOKEN``
 API token (by account) ``USER#<e-mail>``            ``TOKEN#<created day>#<sha-256>``
@@ -45,6 +47,12 @@ texts must live in other items — and another partition keeps the cells' query
 a plain one that also reads snapshots written before the split. A department
 page reads its texts with one ``GetItem``.
 
+A wave's departments as of its opening (``freeze_departments``) are written under
+a fresh random freeze id, then claimed by one conditional put of the ``HEAD`` item:
+the first claim wins, and a loser deletes its own items. Reading them is one
+``Query`` of the partition (the head and the winner's items; strongly consistent
+only if an eventually consistent read returned fewer items than the head counts).
+
 The table is injected (a boto3 ``Table`` resource); this module never creates a
 client or resource at import time.
 """
@@ -52,6 +60,7 @@ client or resource at import time.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -104,6 +113,9 @@ log = logging.getLogger("portal.storage")
 #: Fields kept beside pk/sk on a response item; ``tests/storage`` pins this list.
 RESPONSE_FIELDS = ("pk", "sk", "dept", "aud", "lang", "day", "ans", "comment")
 
+
+#: The ``sk`` of the item naming a wave's frozen departments (theirs are ``<freeze id>#<code>``).
+FROZEN_HEAD = "HEAD"
 
 #: The attribute DynamoDB's TTL deletes items by (sign-in attempt counters).
 TTL_ATTRIBUTE = "expires_at"
@@ -326,6 +338,63 @@ class DynamoStore:
         """Return a survey's waves, oldest first (one query)."""
         waves = [codec.wave_from_dict(i) for i in self._query(f"SURVEY#{survey_slug}", "WAVE#")]
         return sorted(waves, key=lambda w: (w.created_on, w.wave_id))
+
+    # -- a wave's departments as of its opening ----------------------------
+
+    def freeze_departments(
+        self, survey_slug: str, wave_id: str, departments: Sequence[Department]
+    ) -> list[Department]:
+        """Store the wave's departments unless it has some; return the stored ones.
+
+        Costs one query when frozen already; otherwise one write per department
+        (batches of 25) and one conditional put of the head.
+        """
+        existing = self.get_frozen_departments(survey_slug, wave_id)
+        if existing is not None:
+            return existing
+        pk, freeze = f"FROZEN#{survey_slug}#{wave_id}", secrets.token_hex(8)
+        with self._calls("freezing a wave's departments"), self.table.batch_writer() as batch:
+            for d in departments:
+                fields = _without_none(codec.department_to_dict(d))
+                batch.put_item(Item={"pk": pk, "sk": f"{freeze}#{d.code}", **fields})
+        try:
+            with self._calls("freezing a wave's departments"):
+                self.table.put_item(
+                    Item={"pk": pk, "sk": FROZEN_HEAD, "freeze": freeze, "count": len(departments)},
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+        except StorageError as exc:
+            if not _condition_failed(exc):
+                raise
+            with self._calls("dropping an unused copy of a wave's departments"):
+                with self.table.batch_writer() as batch:
+                    for d in departments:
+                        batch.delete_item(Key={"pk": pk, "sk": f"{freeze}#{d.code}"})
+            won = self.get_frozen_departments(survey_slug, wave_id)
+            if won is None:  # a head is never deleted; only a broken table gets here
+                raise StorageError("A wave's frozen departments vanished; try again.") from exc
+            return won
+        return sorted(departments, key=lambda d: d.code)
+
+    def get_frozen_departments(self, survey_slug: str, wave_id: str) -> list[Department] | None:
+        """Return the wave's frozen departments by code, or ``None`` (one query)."""
+        pk = f"FROZEN#{survey_slug}#{wave_id}"
+        for consistent in (False, True):
+            items = self._query(pk, consistent=consistent)
+            head = next((i for i in items if i["sk"] == FROZEN_HEAD), None)
+            if head is None:
+                if consistent:
+                    return None
+                continue
+            prefix = f"{head['freeze']}#"
+            found = [i for i in items if i["sk"].startswith(prefix)]
+            if len(found) == head["count"]:
+                departments = [codec.department_from_dict(i) for i in found]
+                return sorted(departments, key=lambda d: d.code)
+        raise StorageError(
+            f"Wave {wave_id!r}: the frozen departments are incomplete; try again.",
+            transient=True,
+        )
 
     @staticmethod
     def _wave_item(wave: Wave) -> dict[str, Any]:
@@ -811,7 +880,9 @@ class DynamoStore:
 
     # -- helpers -----------------------------------------------------------
 
-    def _query(self, pk: str, prefix: str | None = None) -> list[dict[str, Any]]:
+    def _query(
+        self, pk: str, prefix: str | None = None, *, consistent: bool = False
+    ) -> list[dict[str, Any]]:
         """Return every item of a partition (optionally an ``sk`` prefix), all pages."""
         expression = "pk = :pk" + (" AND begins_with(sk, :prefix)" if prefix else "")
         values: dict[str, Any] = {":pk": pk}
@@ -821,6 +892,8 @@ class DynamoStore:
             "KeyConditionExpression": expression,
             "ExpressionAttributeValues": values,
         }
+        if consistent:
+            kwargs["ConsistentRead"] = True
         found: list[dict[str, Any]] = []
         while True:
             with self._calls("querying"):

@@ -91,6 +91,19 @@ class Store(Protocol):
     def list_waves(self, survey_slug: str) -> list[Wave]:
         """Return the survey's waves, oldest first (by creation day, then id)."""
 
+    def freeze_departments(
+        self, survey_slug: str, wave_id: str, departments: Sequence[Department]
+    ) -> list[Department]:
+        """Keep ``departments`` as the wave's structure unless it has one; return the kept one.
+
+        The first list stored for a wave wins and never changes afterwards,
+        however many callers race (the others get the winner's list back);
+        an empty list is a structure too. Ordered by code.
+        """
+
+    def get_frozen_departments(self, survey_slug: str, wave_id: str) -> list[Department] | None:
+        """Return the departments frozen for a wave, by code, or ``None`` if none were."""
+
     def put_links(self, links: Sequence[Link]) -> None:
         """Create or replace survey links (matched by token)."""
 

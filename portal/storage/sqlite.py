@@ -185,6 +185,21 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (survey_slug, wave_id, snapshot_id, department)
     ) WITHOUT ROWID;
     """,
+    # 8: each opened wave's departments as of its opening (``freeze_departments``). Waves
+    # opened before this version are frozen now, with the departments as they are.
+    """
+    CREATE TABLE wave_departments (
+        survey_slug TEXT NOT NULL,
+        wave_id TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (survey_slug, wave_id)
+    ) WITHOUT ROWID;
+    INSERT INTO wave_departments (survey_slug, wave_id, data)
+    SELECT w.survey_slug, w.wave_id,
+           (SELECT json_group_array(json(d.data)) FROM departments AS d
+            WHERE d.survey_slug = w.survey_slug)
+    FROM waves AS w WHERE w.status <> 'draft';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _TRANSIENT = ("database is locked", "database is busy", "disk i/o error")
@@ -474,6 +489,37 @@ class SqliteStore:
                 (survey_slug,),
             ).fetchall()
         return [codec.wave_from_dict(json.loads(row[0])) for row in rows]
+
+    def freeze_departments(
+        self, survey_slug: str, wave_id: str, departments: Sequence[Department]
+    ) -> list[Department]:
+        """Store the wave's departments unless it has some; return the stored ones."""
+        data = json.dumps([codec.department_to_dict(d) for d in departments])
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO wave_departments (survey_slug, wave_id, data) "
+                "VALUES (?, ?, ?)",
+                (survey_slug, wave_id, data),
+            )
+            row = conn.execute(
+                "SELECT data FROM wave_departments WHERE survey_slug = ? AND wave_id = ?",
+                (survey_slug, wave_id),
+            ).fetchone()
+        return self._frozen(row[0])
+
+    def get_frozen_departments(self, survey_slug: str, wave_id: str) -> list[Department] | None:
+        """Return the wave's frozen departments by code, or ``None``."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT data FROM wave_departments WHERE survey_slug = ? AND wave_id = ?",
+                (survey_slug, wave_id),
+            ).fetchone()
+        return None if row is None else self._frozen(row[0])
+
+    @staticmethod
+    def _frozen(data: str) -> list[Department]:
+        found = [codec.department_from_dict(d) for d in json.loads(data)]
+        return sorted(found, key=lambda d: d.code)
 
     @staticmethod
     def _wave_row(wave: Wave) -> tuple[str, str, str, str, str]:

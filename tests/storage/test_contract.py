@@ -173,6 +173,49 @@ def test_refuses_to_update_a_wave_that_does_not_exist(store: Store) -> None:
         store.update_wave(make_wave(), expected_status=WaveStatus.DRAFT)
 
 
+# -- a wave's departments as of its opening -----------------------------------
+
+
+def test_a_wave_has_no_frozen_departments_until_they_are_frozen(store: Store) -> None:
+    store.add_survey(make_survey())
+    store.add_wave(make_wave())
+    assert store.get_frozen_departments("crm-rollout", "baseline") is None
+
+
+def test_frozen_departments_read_back_by_code_and_ignore_later_edits(store: Store) -> None:
+    store.add_survey(make_survey())
+    departments = [
+        make_department(code="WH", name="Warehouse", site="Hamburg", headcount=40),
+        make_department(code="SALES", parent="WH", retired=True),
+    ]
+    store.put_departments(departments)
+    kept = store.freeze_departments("crm-rollout", "baseline", departments)
+    assert kept == sorted(departments, key=lambda d: d.code)
+
+    store.put_departments([make_department(code="WH", name="Moved", site="Oslo", headcount=1)])
+    store.put_departments([make_department(code="NEW")])
+    assert store.get_frozen_departments("crm-rollout", "baseline") == kept
+
+
+def test_the_first_frozen_department_list_of_a_wave_wins_for_good(store: Store) -> None:
+    first = [make_department(code="A"), make_department(code="B", site="Oslo")]
+    second = [make_department(code="A", site="Oslo"), make_department(code="C")]
+    assert store.freeze_departments("crm-rollout", "baseline", first) == first
+    assert store.freeze_departments("crm-rollout", "baseline", second) == first
+    assert store.get_frozen_departments("crm-rollout", "baseline") == first
+    # another wave, and another survey's wave of the same id, are frozen apart
+    assert store.freeze_departments("crm-rollout", "follow-up", second) == second
+    other = [make_department(survey_slug="other", code="A")]
+    assert store.freeze_departments("other", "baseline", other) == other
+    assert store.get_frozen_departments("crm-rollout", "baseline") == first
+
+
+def test_an_empty_department_list_is_a_frozen_structure_too(store: Store) -> None:
+    assert store.freeze_departments("crm-rollout", "baseline", []) == []
+    assert store.get_frozen_departments("crm-rollout", "baseline") == []
+    assert store.freeze_departments("crm-rollout", "baseline", [make_department()]) == []
+
+
 # -- responses --------------------------------------------------------------
 
 

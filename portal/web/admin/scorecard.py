@@ -66,7 +66,7 @@ def sheet(slug: str, wave_id: str) -> str:
     return render_template(
         "admin/scorecard/sheet.html",
         card=asked.card,
-        units=service.units(get_store(), slug, asked.allowed),
+        units=service.units(get_store(), slug, asked.allowed, wave_id),
         unit=asked.unit,
         language=asked.language,
         languages=LANGUAGE_CHOICES,

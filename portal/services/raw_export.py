@@ -1,67 +1,123 @@
-"""The raw, anonymous responses of a wave as CSV: for admins' own analysis, audited.
+"""The raw, anonymous responses of a closed wave as CSV: for admins' own analysis, audited.
 
 Every other output publishes aggregates; this one hands over one row per
 response, so it is for admins only, every download is written to the audit
 trail, and free-text comments are left out unless the admin asks for them.
 
+**Closed waves only.** An open wave's file would differ from the next
+download by the people who answered in between, row for row. A closed wave's
+figures are final; the export is also refused while the wave's published
+figures do not hold every stored response (answers that arrived after the
+last published state would show as the difference).
+
 **Columns.** ``wave``, ``department``, ``site``, ``audience``, ``language``,
-``day`` (the calendar day, as stored), then one column per item of the
-questionnaire (by item id, in questionnaire order), then ``comment`` only when
-comments are included. An answer reads ``1``–``5`` as the respondent chose it
-(reverse-scored items are *not* flipped), ``dont_know`` for "don't know / not
-applicable", and empty when the item was skipped or not asked of the
-respondent's audience.
+then one column per item of the questionnaire (by item id, in questionnaire
+order), then ``comment`` only when comments are included. An answer reads
+``1``–``5`` as the respondent chose it (reverse-scored items are *not*
+flipped), ``dont_know`` for "don't know / not applicable", and empty when the
+item was skipped or not asked of the respondent's audience. There is no day
+column: the day someone answered is the one thing a colleague is likely to
+know ("she did it on Sunday"), a wave runs a few weeks so even a month would
+split small groups, and the wave already dates every row.
 
-**Small groups.** A department code next to a row makes a group of two
-people's answers readable one by one, so the labels are coarsened with the
-wave's disclosure decision (``anonymity.disclose`` on the raw counts per
-department and audience, with the wave's minimum group size):
+**Which rows, with which label (intersection safety).** A row's label group
+is the set of rows sharing its department and audience. The results pages
+publish, for every published group, answer shares per statement — exact
+counts for small groups — so a row whose label straddles a published group
+(a "site only" label next to a department page) can be put back in that
+group by matching subsets of rows against the shares. The rule is therefore:
 
-* a row keeps its department (and site) when the department's group for the
-  row's audience is published — employees and managers of a unit are
-  published as a pair, so a department whose managers are too few loses the
-  code on its employees' rows too (else the department's published total
-  minus its employees would isolate the managers);
-* otherwise it keeps only its site, when the site's group for that audience
-  is published;
-* otherwise it keeps neither, when the organisation's group for that
-  audience is published;
-* otherwise (fewer than the minimum of that audience in the whole
-  organisation) the row is left out.
+* a row is exported, with its department, site and audience, only where the
+  department's employees *and* managers are both published in the wave's
+  decision — the very decision the pages use (``readiness.wave_results``), so
+  every label group is a leaf cell (department × audience) of at least the
+  minimum, and every published group holds a label group wholly or not at
+  all: nothing published splits a label group further;
+* rows of every other department are left out entirely (no coarsened site or
+  organisation label); the file's page and the audit note say how many, per
+  reason — counts that are differences of published counts anyway;
+* one exception: when nobody of one audience answered at all, the label group
+  is the department (all its rows are of the other audience), exported where
+  the department is published.
 
-One exception: when nobody of one audience answered at all, the other
-audience's rows are the wave's rows, and the pair rule would leave out every
-row; the groups of all respondents are then used instead (the file then says
-only that nobody of the other audience answered).
+**Language** is shown for a label group only when every language in it has at
+least the minimum of rows; otherwise it is blank for that whole label group
+(nothing else publishes languages). **Comments** (when asked for) are shown
+for a department only when each of its label groups holds at least the
+wave's comment minimum; otherwise they are blank for the whole department, so
+its comment list on the department page cannot be split by audience.
 
-Rule 3 of the engine makes every set of rows that share a label (shown
-department; site without department; neither) hold 0 or at least the minimum
-of that audience, and every such set is a difference of groups the results
-pages already publish, so the file adds no count that the pages hide. What the
-rule does not cover: the language and day columns, and the answers
-themselves, can still single a person out inside a group (the only one who
-answered in Danish, or on a Sunday); hence admins only, the audit trail and
-the "handle with care" label.
+What the rule does not cover: the answers themselves, read together, can
+still single a person out inside a label group (the only one who answered
+"1" everywhere), and comments can identify their writers; hence admins only,
+the audit trail and the "handle with care" label.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
-from portal.domain.anonymity import Disclosure, Group, Structure, disclose
-from portal.domain.entities import Audience, Response
+from portal.domain.anonymity import Disclosure, Group
+from portal.domain.entities import Audience, Response, WaveStatus
+from portal.domain.errors import Conflict
 from portal.instruments import get_questionnaire
 from portal.services.accounts import audit
-from portal.services.readiness import UNLISTED_SITE, safe_cell
-from portal.services.structure import wave_departments
+from portal.services.readiness import safe_cell, wave_results
 from portal.storage.port import MAX_PAGE_SIZE, Store
 
 #: How a "don't know / not applicable" answer is written.
 DONT_KNOW = "dont_know"
 #: The columns before the items.
-LEADING = ("wave", "department", "site", "audience", "language", "day")
+LEADING = ("wave", "department", "site", "audience", "language")
+#: Why rows are left out, as the page and the audit note say it.
+HIDDEN = "their department's results are not published"
+UNPAIRED = "their department's employees and managers are not both published"
+#: Why the export is refused.
+NOT_CLOSED = (
+    "The raw responses can be downloaded once the wave is closed: while it is open, two "
+    "downloads would differ by the people who answered in between."
+)
+NOT_FINAL = (
+    "Some answers of this wave arrived after its figures were last published, so the raw "
+    "responses would show them; the download is not offered."
+)
+
+NOTHING_PUBLISHED = "the wave's figures are not published (too few responses), so no rows"
+
+#: A label group: department and audience (audience ``None`` when one audience answered alone).
+Label = tuple[str, Audience | None]
+
+
+@dataclass(frozen=True)
+class RawPlan:
+    """What a wave's raw export holds, decided before anything is written.
+
+    ``refusal`` says why there is no export at all (an open wave), ``note``
+    why a file holds no rows without saying how many were left out; otherwise
+    ``rows`` are the exported responses with their label group, ``left_out``
+    the number of rows left out per reason, and ``blank_language`` /
+    ``blank_comments`` the label groups and departments whose language or
+    comments are blanked.
+    """
+
+    refusal: str | None = None
+    note: str | None = None
+    rows: tuple[tuple[Label, Response], ...] = ()
+    left_out: dict[str, int] = field(default_factory=dict)
+    blank_language: frozenset[Label] = frozenset()
+    blank_comments: frozenset[str] = frozenset()
+    site_of: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """Return one line saying how many rows the file holds and what was left out."""
+        parts = [f"{len(self.rows)} row(s)", *([self.note] if self.note else [])]
+        parts += [f"{n} left out because {why}" for why, n in self.left_out.items() if n]
+        if self.blank_language:
+            parts.append(f"language blank in {len(self.blank_language)} group(s)")
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -72,6 +128,7 @@ class RawExport:
     text: str
     rows: int
     comments: bool
+    plan: RawPlan
 
 
 def _all_responses(store: Store, survey_slug: str, wave_id: str) -> list[Response]:
@@ -85,78 +142,108 @@ def _all_responses(store: Store, survey_slug: str, wave_id: str) -> list[Respons
         cursor = page.next_cursor
 
 
-def label(decision: Disclosure, response: Response, alone: bool = False) -> tuple[str, str] | None:
-    """Return the (department, site) a row may carry, blanks for coarsened, ``None`` to omit.
+def exported_label(decision: Disclosure, response: Response, alone: bool) -> Label | None:
+    """Return the label group a row is exported under, or ``None`` to leave it out.
 
-    Rules (see the module docstring): the department when its group for the
-    response's audience is published; else the site when that is; else
-    blanks when the organisation's audience group is; else ``None``. With
-    ``alone`` (nobody of the other audience answered at all) the groups of
-    all respondents are asked instead, since they are the same people.
+    Rule: the (department, audience) cell when the department's employee and
+    manager groups are both published; with ``alone`` (nobody of the other
+    audience answered at all) the department, when it is published; else
+    ``None``.
     """
     code = response.department_code
-    audience = None if alone else response.audience
-    site = decision.structure.site_of[code]
-    if decision.visible(Group(department=code, audience=audience)):
-        return code, site
-    if decision.visible(Group(site=site, audience=audience)):
-        return "", site
-    if decision.visible(Group(audience=audience)):
-        return "", ""
-    return None
+    if alone:
+        return (code, None) if decision.visible(Group(department=code)) else None
+    paired = all(decision.visible(Group(department=code, audience=a)) for a in Audience)
+    return (code, response.audience) if paired else None
 
 
-def raw_decision(
-    site_of: dict[str, str], responses: list[Response], min_group_size: int
-) -> Disclosure:
-    """Return the disclosure decision over the responses' own counts per department and audience."""
+def plan_raw_export(store: Store, survey_slug: str, wave_id: str) -> RawPlan:
+    """Decide which rows of a wave the raw export holds (see the module docstring).
+
+    Reads the wave's published decision and every raw response: an admin's
+    rare request, not a page view. Raises ``NotFound`` for an unknown survey
+    or wave; an open or draft wave, or published figures that miss stored
+    answers, give a plan with a ``refusal``.
+    """
+    survey = store.get_survey(survey_slug)
+    wave = store.get_wave(survey_slug, wave_id)
+    if wave.status is not WaveStatus.CLOSED:
+        return RawPlan(refusal=NOT_CLOSED)
+    decision = wave_results(store, survey_slug, wave_id).disclosure
+    responses = _all_responses(store, survey_slug, wave_id)
+    published = decision.count(Group())
+    if published is None:
+        # Too few to publish anything: say no number (the count itself is hidden).
+        return RawPlan(note=NOTHING_PUBLISHED)
+    if published != len(responses):
+        # Responses are only ever added, so equal totals mean the same responses.
+        return RawPlan(refusal=NOT_FINAL)
+    thresholds = wave.effective_thresholds(survey)
+    k, k_comments = thresholds.min_group_size, thresholds.min_comment_group_size
+    alone = len({r.audience for r in responses}) == 1
+
+    rows: list[tuple[Label, Response]] = []
+    left_out = {HIDDEN: 0, UNPAIRED: 0}
     for response in responses:
-        site_of.setdefault(response.department_code, UNLISTED_SITE)
-    counts: dict[tuple[str, Audience], int] = {}
-    for response in responses:
-        cell = (response.department_code, response.audience)
-        counts[cell] = counts.get(cell, 0) + 1
-    return disclose(Structure(site_of), counts, min_group_size)
+        label = exported_label(decision, response, alone)
+        if label is not None:
+            rows.append((label, response))
+        elif decision.visible(Group(department=response.department_code)):
+            left_out[UNPAIRED] += 1
+        else:
+            left_out[HIDDEN] += 1
+
+    languages: dict[Label, Counter[str]] = {}
+    for label, response in rows:
+        languages.setdefault(label, Counter())[response.language] += 1
+    blank_language = frozenset(label for label, seen in languages.items() if min(seen.values()) < k)
+    blank_comments = frozenset(
+        code for code, _ in languages if any(
+            sum(seen.values()) < k_comments
+            for (other, _), seen in languages.items()
+            if other == code
+        )
+    )  # fmt: skip
+    return RawPlan(
+        rows=tuple(rows),
+        left_out=left_out,
+        blank_language=blank_language,
+        blank_comments=blank_comments,
+        site_of=dict(decision.structure.site_of),
+    )
 
 
 def export_raw_responses(
     store: Store, survey_slug: str, wave_id: str, *, actor: str, include_comments: bool
 ) -> RawExport:
-    """Return a wave's raw anonymous responses as CSV and record the download in the audit trail.
+    """Return a closed wave's raw anonymous responses as CSV; record the download in the audit.
 
-    Reads every raw response of the wave (an admin's rare request, not a
-    page view). Rows are sorted by site, department and audience; within
-    those, the order is the store's random key order, which says nothing
-    about arrival. Every text cell is made formula-safe (a leading ``'``
-    before ``=``, ``+``, ``-``, ``@``, tab or carriage return) — comments
-    included. Raises ``NotFound`` for an unknown survey or wave.
+    Rows follow ``plan_raw_export``. They are sorted by site, department,
+    audience and then by their own cells, so their order says nothing about
+    arrival. Every text cell is made formula-safe (a leading ``'`` before
+    ``=``, ``+``, ``-``, ``@``, tab or carriage return) — comments included.
+    Raises ``Conflict`` for a wave that is not closed (or whose published
+    figures miss stored answers), ``NotFound`` for an unknown survey or wave.
     """
+    plan = plan_raw_export(store, survey_slug, wave_id)
+    if plan.refusal is not None:
+        raise Conflict(plan.refusal)
     survey = store.get_survey(survey_slug)
     wave = store.get_wave(survey_slug, wave_id)
     questionnaire = get_questionnaire(
         survey.questionnaire_id, wave.questionnaire_version or survey.questionnaire_version
     )
-    responses = _all_responses(store, survey_slug, wave_id)
-    site_of = {d.code: d.site for d in wave_departments(store, wave)}
-    k = wave.effective_thresholds(survey).min_group_size
-    decision = raw_decision(site_of, responses, k)
-    present = {response.audience for response in responses}
-
     items = [item.id for item in questionnaire.items]
     header = [*LEADING, *items, *(["comment"] if include_comments else [])]
     lines: list[tuple[tuple[str, str, str], list[str]]] = []
-    for response in responses:
-        labels = label(decision, response, alone=len(present) == 1)
-        if labels is None:
-            continue
-        code, site = labels
+    for label, response in plan.rows:
+        code = response.department_code
         line = [
             wave_id,
             code,
-            site,
+            plan.site_of[code],
             response.audience.value,
-            response.language,
-            response.day.isoformat(),
+            "" if label in plan.blank_language else response.language,
         ]
         for item_id in items:
             if item_id not in response.answers:
@@ -165,9 +252,9 @@ def export_raw_responses(
                 answer = response.answers[item_id]
                 line.append(DONT_KNOW if answer is None else str(answer))
         if include_comments:
-            line.append(response.comment or "")
-        lines.append(((site, code, response.audience.value), line))
-    lines.sort(key=lambda entry: entry[0])
+            line.append("" if code in plan.blank_comments else response.comment or "")
+        lines.append(((plan.site_of[code], code, response.audience.value), line))
+    lines.sort()
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -179,7 +266,7 @@ def export_raw_responses(
         actor,
         "results.raw-export",
         f"{survey_slug}/{wave_id}",
-        f"raw responses: {len(lines)} row(s); {included}",
+        f"raw responses: {plan.summary()}; {included}",
     )
     suffix = "with-comments" if include_comments else "without-comments"
     return RawExport(
@@ -187,4 +274,5 @@ def export_raw_responses(
         text=out.getvalue(),
         rows=len(lines),
         comments=include_comments,
+        plan=plan,
     )

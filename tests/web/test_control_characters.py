@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import replace
+from datetime import date
 
 import pytest
 from flask.testing import FlaskClient
@@ -23,6 +24,7 @@ from openpyxl import load_workbook
 from portal.domain.entities import Response
 from portal.domain.text import printable, unprintable_characters
 from portal.services.participation import create_missing_links
+from portal.services.surveys import close_wave
 from portal.storage.port import Store
 from tests.web.conftest import csrf_token
 from tests.web.test_results import SLUG
@@ -128,6 +130,7 @@ def test_the_workbook_downloads_with_the_names_made_printable(
 def test_every_csv_export_writes_the_names_made_printable(
     admin: FlaskClient, stored_badly: Store
 ) -> None:
+    close_wave(stored_badly, SLUG, "baseline", today=date.today())  # raw export: closed only
     raw_page = admin.get(f"{WAVE}/results/raw").get_data(as_text=True)
     downloads = {
         "results": admin.get(f"{WAVE}/results.csv"),

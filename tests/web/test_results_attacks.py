@@ -253,7 +253,10 @@ def test_hidden_and_empty_groups_render_byte_for_byte_alike(
 def test_nothing_an_admin_or_the_api_adds_exposes_a_small_group(
     app: Flask, make_account: Callable[..., object], site_of: Mapping[str, str], cells: Cells
 ) -> None:
+    from datetime import date
+
     from portal.services.raw_export import export_raw_responses
+    from portal.services.surveys import close_wave
     from tests.web.test_api import api, collect, token_for
 
     departments = {code: (f"Dept {code}", site, 10) for code, site in site_of.items()}
@@ -288,7 +291,9 @@ def test_nothing_an_admin_or_the_api_adds_exposes_a_small_group(
     )
     assert small_computable_sets(published, counts) == []
 
-    # The raw export: every set of rows sharing department, site and audience is 0 or ≥ k.
+    # The raw export (closed waves only): every set of rows sharing department, site and
+    # audience is 0 or ≥ k (tests/web/test_raw_export_safety.py attacks it in full).
+    close_wave(store, SLUG, "baseline", today=date.today())
     raw = export_raw_responses(store, SLUG, "baseline", actor="a@example.com",
                                include_comments=True)  # fmt: skip
     labels: dict[tuple[str, str, str], int] = {}

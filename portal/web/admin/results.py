@@ -134,17 +134,23 @@ def quality(slug: str, wave_id: str) -> str:
 @bp.get(WAVE + "/results/raw")
 @require(Role.ADMIN)
 def raw(slug: str, wave_id: str) -> Response:
-    """Explain the raw export and offer its download form (admins only)."""
+    """Explain the raw export, say what the file holds, offer its download (closed waves)."""
     store = get_store()
     survey, wave = store.get_survey(slug), store.get_wave(slug, wave_id)
-    page = render_template("admin/results/raw.html", survey=survey, wave=wave, form=RawExportForm())
+    plan = raw_export.plan_raw_export(store, slug, wave_id)
+    page = render_template(
+        "admin/results/raw.html", survey=survey, wave=wave, plan=plan, form=RawExportForm()
+    )
     return _no_store(make_response(page))
 
 
 @bp.post(WAVE + "/results/raw.csv")
 @require(Role.ADMIN)
 def raw_csv(slug: str, wave_id: str) -> Response:
-    """Download the raw anonymous responses, comments only if ticked; audited."""
+    """Download the raw anonymous responses, comments only if ticked; audited.
+
+    Refused (409, ``Conflict``) for a wave that is not closed.
+    """
     form = RawExportForm()
     if not form.validate_on_submit():
         abort(400)

@@ -23,13 +23,20 @@ A computation builds a complete new snapshot and the store switches to it only
 at the end, so an interrupted computation changes nothing and a retry counts
 every response exactly once. ``verify`` recomputes everything from the raw
 responses and lists every difference.
+
+Nothing stored tells when a snapshot was computed beyond its day
+(``snapshot_day``), and its id is random: a precise time beside the raw rows
+would single out the responses that arrived after it (docs/anonymity.md,
+"Storage"). The rows keep their day anyway, so the day adds nothing. How old a
+snapshot is, for the refresh rule, is known from this process's memory only
+(``snapshot_age``).
 """
 
 from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from portal.domain import aggregates
 from portal.domain.aggregates import Aggregate, Snapshot
@@ -47,7 +54,7 @@ def compute_snapshot(store: Store, survey_slug: str, wave_id: str, *, now: datet
     wave = store.get_wave(survey_slug, wave_id)
     version = wave.questionnaire_version or survey.questionnaire_version
     questionnaire = get_questionnaire(survey.questionnaire_id, version)
-    snapshot_id = f"{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
+    snapshot_id = secrets.token_hex(8)
     cells: dict[str, Aggregate] = {}
     written: dict[str, list[tuple[Audience, str | None]]] = defaultdict(list)
     cursor: str | None = None
@@ -66,11 +73,12 @@ def compute_snapshot(store: Store, survey_slug: str, wave_id: str, *, now: datet
     # Capped once, on all of a department's comments: the cap depends only on them,
     # so a recomputation (and ``verify``) keeps exactly the same texts.
     kept = {code: aggregates.collect_comments(snapshot_id, got) for code, got in written.items()}
+    _remember(snapshot_id, now)
     return Snapshot(
         survey_slug,
         wave_id,
         snapshot_id,
-        now,
+        snapshot_day(now),
         dict(sorted(cells.items())),
         {code: texts for code, texts in sorted(kept.items()) if texts.texts},
     )
@@ -107,7 +115,7 @@ def current_snapshot(
         and wave.closed_on is not None
         and snapshot.computed_at.date() > wave.closed_on
     )
-    if final or now - snapshot.computed_at <= timedelta(seconds=max_age):
+    if final or snapshot_age(snapshot, now) <= timedelta(seconds=max_age):
         return snapshot
     return refresh_snapshot(store, survey_slug, wave_id, now=now)
 
@@ -115,6 +123,44 @@ def current_snapshot(
 def outdated(snapshot: Snapshot) -> bool:
     """Tell whether any cell of ``snapshot`` is stored in an older aggregate layout."""
     return any(cell.schema != aggregates.SCHEMA_VERSION for cell in snapshot.cells.values())
+
+
+def snapshot_day(now: datetime) -> datetime:
+    """Return the time a snapshot records for ``now``: the start of its UTC day.
+
+    Rule: a snapshot keeps its day only, never the hour, minute or second, in
+    storage and on every page ("Figures as of 2026-11-23").
+    """
+    return datetime.combine(now.astimezone(UTC).date(), time(), tzinfo=UTC)
+
+
+#: When this process computed (or first read) each snapshot, by snapshot id: precise
+#: times live here, in memory, never in storage. Bounded; the oldest are forgotten first.
+_first_seen: dict[str, datetime] = {}
+_FIRST_SEEN_MAX = 1000
+
+
+def _remember(snapshot_id: str, at: datetime) -> datetime:
+    _first_seen.setdefault(snapshot_id, at)
+    while len(_first_seen) > _FIRST_SEEN_MAX:
+        del _first_seen[next(iter(_first_seen))]
+    return _first_seen.get(snapshot_id, at)
+
+
+def snapshot_age(snapshot: Snapshot, now: datetime) -> timedelta:
+    """Return how old ``snapshot`` is, for the refresh rule, as far as this process knows.
+
+    Rules: a snapshot this process computed is as old as the time since; one it
+    did not (another process, or before a restart) counts from the first time
+    this process reads it if it is from today — so it is at most ``max_age``
+    late here — and from the start of its day otherwise, so an older day's
+    snapshot is due at once.
+    """
+    seen = _first_seen.get(snapshot.snapshot_id)
+    if seen is None:
+        today = snapshot.computed_at.date() == now.astimezone(UTC).date()
+        seen = _remember(snapshot.snapshot_id, now if today else snapshot.computed_at)
+    return now - seen
 
 
 class NothingToVerify(PortalError):

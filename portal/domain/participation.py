@@ -5,11 +5,18 @@ Why counts are hidden although they are not scores: in a small group, knowing
 and three of them know they answered, the fourth is exposed as the one who did
 not — and "1 response" in a department where one person mentioned the survey
 points at that person's answers in every later breakdown. So a participation
-count obeys the wave's number threshold like any other number: below it, the
-table says "fewer than N", and a department where nobody answered reads the
-same, so an empty cell cannot be told from a hidden one.
+count is a published number like any other.
 
-Everything here is pure: it takes plain counts and returns what may be shown.
+Which counts may be shown is **not decided here**: it is the results' own
+disclosure decision (``anonymity.disclose`` on the same snapshot and
+structure, made once in ``portal.services.readiness``), so participation
+never shows a department the results hide to protect another one (Site
+Aarhus 42 − Customer service 13 − Sales 16 − Finance 9 would give People and
+culture's 4). This module only lays out what that decision publishes: a
+hidden count reads "not shown", exactly like an empty department, whatever
+the reason it is hidden.
+
+Everything here is pure: it takes decided counts and returns what may be shown.
 """
 
 from __future__ import annotations
@@ -23,13 +30,13 @@ TARGET_PERCENT = 60
 
 @dataclass(frozen=True)
 class GroupCount:
-    """One department's raw figures, before anything is hidden."""
+    """One department's figures as decided: ``responses`` is ``None`` when not published."""
 
     code: str
     name: str
     site: str
     headcount: int
-    responses: int
+    responses: int | None
     retired: bool = False
 
 
@@ -48,7 +55,7 @@ class Figures:
 
     @property
     def hidden(self) -> bool:
-        """Tell whether the count is withheld ("fewer than N")."""
+        """Tell whether the count is withheld ("not shown")."""
         return self.responses is None
 
     @property
@@ -88,16 +95,6 @@ class ParticipationTable:
         return self.total.over_headcount or any(r.figures.over_headcount for r in self.rows)
 
 
-def shown_count(count: int, min_group_size: int) -> int | None:
-    """Return ``count`` if it may be shown, else ``None`` ("fewer than N").
-
-    Rule: a count is shown only when it is at least ``min_group_size``. Zero
-    is hidden too, so that a department without responses looks exactly like
-    one with a few.
-    """
-    return count if count >= min_group_size else None
-
-
 def response_rate(responses: int, headcount: int) -> float | None:
     """Return responses / headcount in per cent with one decimal, cut off (not rounded).
 
@@ -133,73 +130,48 @@ def is_under_target(responses: int, headcount: int, target: int = TARGET_PERCENT
 
 
 def department_figures(
-    responses: int, headcount: int, min_group_size: int, target: int = TARGET_PERCENT
+    responses: int | None, headcount: int, target: int = TARGET_PERCENT
 ) -> Figures:
-    """Return what may be shown of one department.
+    """Return what may be shown of one department, given its decided count.
 
-    A hidden department shows no rate. It is still flagged when *every* count
-    that would be hidden (0 to ``min_group_size`` − 1) is under the target — a
-    fact that follows from the headcount and the threshold alone, so the flag
-    tells nothing about the actual count.
+    A hidden department (``responses`` ``None``) shows no count, no rate and
+    no flag: it may be hidden for being small or to protect another
+    department, and an under-target flag would be a claim about a number
+    nobody may know.
     """
-    shown = shown_count(responses, min_group_size)
-    if shown is None:
-        flagged = is_under_target(min_group_size - 1, headcount, target)
-        return Figures(headcount, None, None, flagged)
+    if responses is None:
+        return Figures(headcount, None, None, False)
     return Figures(
-        headcount, shown, response_rate(shown, headcount), is_under_target(shown, headcount, target)
+        headcount,
+        responses,
+        response_rate(responses, headcount),
+        is_under_target(responses, headcount, target),
     )
 
 
-def total_may_be_shown(counts: Iterable[int], min_group_size: int) -> bool:
-    """Tell whether the total of ``counts`` may be shown next to the parts.
-
-    Rules: the total must reach ``min_group_size`` itself; and it must not let
-    anyone work out the hidden parts by subtraction. Total minus the shown
-    parts is the sum of the hidden parts, so that sum must be either zero with
-    nothing hidden, or itself at least ``min_group_size``. Otherwise one hidden
-    department's exact count (or that the hidden ones are all empty, which a
-    hidden cell must never give away) could be computed, and the total is
-    withheld instead.
-    """
-    counts = list(counts)
-    total = sum(counts)
-    if total < min_group_size:
-        return False
-    hidden = [c for c in counts if shown_count(c, min_group_size) is None]
-    return not hidden or sum(hidden) >= min_group_size
-
-
 def summarise_participation(
-    groups: Iterable[GroupCount], min_group_size: int, target: int = TARGET_PERCENT
+    groups: Iterable[GroupCount],
+    total: int | None,
+    min_group_size: int,
+    target: int = TARGET_PERCENT,
 ) -> ParticipationTable:
-    """Build the participation table from raw counts, hiding what the threshold requires.
+    """Build the participation table from decided counts.
 
-    Rows are sorted by department code. The total covers exactly the given
-    groups (for a department viewer: only their departments), its headcount
-    is the sum of theirs, and its count and rate are shown only when
-    ``total_may_be_shown`` allows; a withheld total is never flagged.
+    Rows are sorted by department code; each shows its count only where the
+    decision publishes it (``GroupCount.responses``). The total's headcount
+    is the sum of the given groups' (for a department viewer: only their
+    departments); its count is ``total`` — the decision's count of exactly
+    these departments together, ``None`` when not published — and a withheld
+    total is never flagged.
     """
     ordered = sorted(groups, key=lambda g: g.code)
     rows = tuple(
         ParticipationRow(
-            g.code,
-            g.name,
-            g.site,
-            g.retired,
-            department_figures(g.responses, g.headcount, min_group_size, target),
+            g.code, g.name, g.site, g.retired, department_figures(g.responses, g.headcount, target)
         )
         for g in ordered
     )
     headcount = sum(g.headcount for g in ordered)
-    responses = sum(g.responses for g in ordered)
-    if total_may_be_shown((g.responses for g in ordered), min_group_size):
-        total = Figures(
-            headcount,
-            responses,
-            response_rate(responses, headcount),
-            is_under_target(responses, headcount, target),
-        )
-    else:
-        total = Figures(headcount, None, None, False)
-    return ParticipationTable(rows, total, min_group_size, target)
+    return ParticipationTable(
+        rows, department_figures(total, headcount, target), min_group_size, target
+    )

@@ -3,7 +3,8 @@
 Use cases behind the admin distribution and participation pages: list a
 wave's links per department, add kiosk links, replace a leaked link, make
 single-use codes, gather the poster sheet, and count responses per department
-(hidden below the wave's minimum group size, see ``portal.domain.participation``).
+(shown exactly where the results' disclosure decision shows them, see
+``read_participation``).
 Every change and every export is written to the audit trail; single-use codes
 never are.
 """
@@ -13,24 +14,23 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from portal.domain.anonymity import ORGANISATION, Group
 from portal.domain.entities import Department, Link, Survey, Wave, WaveStatus
 from portal.domain.errors import Conflict, NotFound, Unavailable, ValidationError
 from portal.domain.participation import (
-    Figures,
     GroupCount,
     ParticipationTable,
     summarise_participation,
 )
 from portal.domain.text import printable
-from portal.services import respond
+from portal.services import readiness, respond
 from portal.services.accounts import audit
 from portal.services.respond import Ballot
-from portal.services.results import current_snapshot
+from portal.services.results import held_back
 from portal.services.structure import wave_departments
 from portal.storage.port import Store
 
@@ -277,24 +277,8 @@ class ParticipationReport:
     wave: Wave
     table: ParticipationTable
     computed_at: datetime
-
-
-#: How old the counts behind the participation page may be while a wave is open.
-PARTICIPATION_MAX_AGE = 60
-
-
-def count_responses(store: Store, survey_slug: str, wave_id: str) -> tuple[Counter[str], datetime]:
-    """Count a wave's responses per department code, and say as of when.
-
-    The counts come from the wave's result snapshot (the exact aggregates the
-    results pages read), so a page view costs the same whatever the number of
-    responses. While the wave is open the snapshot is recomputed when it is
-    older than ``PARTICIPATION_MAX_AGE`` seconds, so a new response shows
-    within a minute; a closed wave's counts are final.
-    """
-    snapshot = current_snapshot(store, survey_slug, wave_id, max_age=PARTICIPATION_MAX_AGE)
-    counts = Counter({code: cell.responses for code, cell in snapshot.cells.items()})
-    return counts, snapshot.computed_at
+    #: A closed wave whose last answers could not be released safely (``results.held_back``).
+    held_back: bool = False
 
 
 def read_participation(
@@ -304,36 +288,54 @@ def read_participation(
     *,
     may_read: Callable[[str], bool] | None = None,
 ) -> ParticipationReport:
-    """Return responses, headcount and rate per department, small groups hidden.
+    """Return responses, headcount and rate per department, as the results decide them.
 
-    ``may_read(code)`` limits the table to the departments a reader may see.
-    A reader limited to some departments gets no total: a total over their own
-    mix of departments is a group nobody else sees, and two such readers could
-    subtract their totals from each other's. Every department is listed, retired ones
-    included (marked), so a department's presence never depends on whether it
-    has responses. The minimum group size is the wave's locked one, and the
-    departments (names, sites, headcounts, retired marks) are the wave's own
-    as of its opening (``structure.wave_departments``).
+    Rule: a count is shown exactly where the results show it — the same
+    snapshot (moved in release steps, ``results.current_snapshot``) and the
+    same disclosure decision, taken from ``readiness.wave_results`` itself, so
+    the participation page, its CSV and every results output together reveal
+    nothing beyond that one decision. A department hidden in the results
+    (small, or hidden to protect another) reads "not shown" here too.
+
+    ``may_read(code)`` limits the table to the departments a reader may see;
+    the decision is cut down to them (never re-decided), so a reader limited
+    to some departments gets no total: a total over their own mix of
+    departments is a group nobody else sees. Every department is listed,
+    retired ones included (marked), so a department's presence never depends
+    on whether it has responses. The departments (names, sites, headcounts,
+    retired marks) are the wave's own as of its opening
+    (``structure.wave_departments``); the minimum group size is the wave's
+    locked one.
     """
-    survey = store.get_survey(survey_slug)
-    wave = store.get_wave(survey_slug, wave_id)
-    counts, computed_at = count_responses(store, survey_slug, wave_id)
+    results = readiness.wave_results(store, survey_slug, wave_id, allowed=may_read)
+    decision = results.disclosure
     allowed = may_read or (lambda _code: True)
-    departments = wave_departments(store, wave)  # as of the wave's opening, never today's
+    departments = wave_departments(store, results.wave)  # as of the wave's opening
     known = {d.code for d in departments}
+
+    def decided(code: str) -> int | None:
+        return decision.count(Group(department=code))
+
     groups = [
-        GroupCount(d.code, d.name, d.site, d.headcount, counts.get(d.code, 0), d.retired)
+        GroupCount(d.code, d.name, d.site, d.headcount, decided(d.code), d.retired)
         for d in departments
     ]
     # Responses name known departments, but a table that silently dropped some would lie.
-    groups += [GroupCount(c, c, "", 0, n) for c, n in counts.items() if c not in known]
+    groups += [
+        GroupCount(c, c, "", 0, decided(c))
+        for c in decision.structure.departments
+        if c not in known
+    ]
     visible = [g for g in groups if allowed(g.code)]
-    min_group = wave.effective_thresholds(survey).min_group_size
-    table = summarise_participation(visible, min_group)
-    if len(visible) < len(groups):
-        hidden_total = Figures(table.total.headcount, None, None, False)
-        table = replace(table, total=hidden_total)
-    return ParticipationReport(survey, wave, table, computed_at)
+    total = decision.count(ORGANISATION) if len(visible) == len(groups) else None
+    table = summarise_participation(visible, total, results.min_group_size)
+    return ParticipationReport(
+        results.survey,
+        results.wave,
+        table,
+        results.computed_at,
+        held_back=held_back(store, results.wave),
+    )
 
 
 def export_participation(
@@ -359,10 +361,9 @@ def export_participation(
 def participation_csv(table: ParticipationTable, total_label: str) -> str:
     """Return the (already suppressed) participation table as CSV, with a closing total row.
 
-    Hidden counts read "fewer than N" and carry no rate, exactly as on the page;
+    Hidden counts read "not shown" and carry no rate, exactly as on the page;
     a withheld total reads "not shown".
     """
-    n = table.min_group_size
     header = [
         "department", "name", "site", "retired", "headcount",
         "responses", "response_rate_percent", f"under_{table.target_percent}_percent",
@@ -378,7 +379,7 @@ def participation_csv(table: ParticipationTable, total_label: str) -> str:
                 row.site,
                 "yes" if row.retired else "",
                 str(f.headcount),
-                f"fewer than {n}" if f.responses is None else str(f.responses),
+                "not shown" if f.responses is None else str(f.responses),
                 _rate_cell(f.rate, f.headcount, f.hidden),
                 "yes" if f.under_target else "",
                 "yes" if f.over_headcount else "",

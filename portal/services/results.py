@@ -40,9 +40,11 @@ from datetime import UTC, datetime, time, timedelta
 
 from portal.domain import aggregates
 from portal.domain.aggregates import Aggregate, Snapshot
-from portal.domain.entities import Audience, Response, WaveStatus
+from portal.domain.entities import Audience, Response, Wave, WaveStatus
 from portal.domain.errors import PortalError
+from portal.domain.release import release_allowed
 from portal.instruments import get_questionnaire
+from portal.services.structure import wave_departments
 from portal.storage.port import MAX_PAGE_SIZE, Store
 
 REFRESH_SECONDS = 300
@@ -99,25 +101,80 @@ def current_snapshot(
     now: datetime | None = None,
     max_age: int = REFRESH_SECONDS,
 ) -> Snapshot:
-    """Return the snapshot a view should use, recomputing it only when it is due.
+    """Return the snapshot a view should use: the wave's published state, moved in release steps.
 
-    Rules: none yet, or stored in an older layout (``outdated``) → compute;
-    closed wave and computed after its closing day → final, never recomputed;
-    otherwise recomputed when older than ``max_age``.
+    Rules: none yet, or stored in an older layout (``outdated``) → compute
+    and publish; closed wave and computed after its closing day → final,
+    never recomputed; otherwise, when the published snapshot is older than
+    ``max_age``, a candidate is computed and replaces it only if
+    ``release.release_allowed`` lets it (the two states together isolate
+    nobody: every group a reader can follow grew by 0 or at least the
+    minimum) — else the published one stays, and the next candidate is
+    computed ``max_age`` later (``held_back``). A closed wave whose final
+    candidate is held back keeps its last published state for good.
     """
     now = now or datetime.now(UTC)
     snapshot = store.get_snapshot(survey_slug, wave_id)
     if snapshot is None or outdated(snapshot):
         return refresh_snapshot(store, survey_slug, wave_id, now=now)
     wave = store.get_wave(survey_slug, wave_id)
-    final = (
-        wave.status is WaveStatus.CLOSED
-        and wave.closed_on is not None
-        and snapshot.computed_at.date() > wave.closed_on
-    )
+    closed = wave.status is WaveStatus.CLOSED and wave.closed_on is not None
+    final = closed and wave.closed_on is not None and snapshot.computed_at.date() > wave.closed_on
     if final or snapshot_age(snapshot, now) <= timedelta(seconds=max_age):
         return snapshot
-    return refresh_snapshot(store, survey_slug, wave_id, now=now)
+    key = (survey_slug, wave_id, snapshot.snapshot_id)
+    checked = _held_back.get(key)
+    if checked is not None and (checked[1] or now - checked[0] <= timedelta(seconds=max_age)):
+        return snapshot
+    candidate = compute_snapshot(store, survey_slug, wave_id, now=now)
+    if _releasable(store, wave, snapshot, candidate):
+        store.put_snapshot(candidate)
+        return candidate
+    # A candidate with nothing new holds nothing back; it is only not worth storing.
+    _held_back[key] = (now, closed, candidate.responses != snapshot.responses)
+    return snapshot
+
+
+#: Published snapshots whose last candidate was not released: (survey, wave, snapshot id)
+#: → (when it was checked, whether the wave was closed then — a closed wave's counts no
+#: longer change, so that answer is final —, whether the candidate held more answers).
+#: Per process; a process that has not checked yet checks once itself, and the rule
+#: gives every process the same answer.
+_held_back: dict[tuple[str, str, str], tuple[datetime, bool, bool]] = {}
+
+
+def held_back(store: Store, wave: Wave) -> bool:
+    """Tell whether a closed wave's published figures leave out its last answers for good.
+
+    True once ``current_snapshot`` found that the wave's final counts cannot
+    be released safely after its last published state (too few answers
+    arrived since it to be shown without singling anyone out). Reads the
+    stored snapshot only for a closed wave.
+    """
+    if wave.status is not WaveStatus.CLOSED:
+        return False
+    snapshot = store.get_snapshot(wave.survey_slug, wave.wave_id)
+    if snapshot is None:
+        return False
+    checked = _held_back.get((wave.survey_slug, wave.wave_id, snapshot.snapshot_id))
+    return checked is not None and checked[1] and checked[2]
+
+
+def _releasable(store: Store, wave: Wave, published: Snapshot, candidate: Snapshot) -> bool:
+    """Tell whether ``candidate`` may replace ``published`` (``release.release_allowed``).
+
+    Both are decided exactly as every results view decides them: on the
+    wave's departments as of its opening (plus any department only the
+    responses name), with the wave's locked minimum group size.
+    """
+    # The results views read their snapshots through this module, so their
+    # decision's building blocks are imported here, when first needed.
+    from portal.services import readiness
+
+    survey = store.get_survey(wave.survey_slug)
+    structure = readiness._structure(wave_departments(store, wave), [published, candidate])
+    k = wave.effective_thresholds(survey).min_group_size
+    return release_allowed(structure, readiness._counts(published), readiness._counts(candidate), k)
 
 
 def outdated(snapshot: Snapshot) -> bool:

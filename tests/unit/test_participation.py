@@ -1,4 +1,8 @@
-"""Participation counts hide small groups, and the total never gives a hidden one away."""
+"""Participation lays out the results' decided counts: hidden reads alike, rates are exact.
+
+Which counts are shown is decided by ``anonymity.disclose`` (the results'
+decision, see tests/web/test_one_decision.py); here only the layout.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,12 @@ from portal.domain.participation import (
     department_figures,
     is_under_target,
     response_rate,
-    shown_count,
     summarise_participation,
-    total_may_be_shown,
 )
 
 
-def group(code: str, responses: int, headcount: int = 20, **overrides: object) -> GroupCount:
-    """Build a department's raw count."""
+def group(code: str, responses: int | None, headcount: int = 20, **overrides: object) -> GroupCount:
+    """Build a department's decided count (``None``: not published)."""
     fields: dict[str, object] = {"name": f"Dept {code}", "site": "Aarhus", "retired": False}
     fields |= overrides
     return GroupCount(code=code, responses=responses, headcount=headcount, **fields)  # type: ignore[arg-type]
@@ -25,26 +27,14 @@ def group(code: str, responses: int, headcount: int = 20, **overrides: object) -
 # -- one department --------------------------------------------------------------
 
 
-def test_a_count_exactly_at_the_minimum_is_shown() -> None:
-    assert shown_count(5, 5) == 5
-
-
-def test_a_count_one_below_the_minimum_is_hidden() -> None:
-    assert shown_count(4, 5) is None
-
-
-def test_a_department_without_responses_is_hidden_like_a_small_one() -> None:
-    assert shown_count(0, 5) is None
-    assert department_figures(0, 40, 5) == department_figures(3, 40, 5)
-
-
-def test_the_minimum_comes_from_the_wave_not_a_fixed_five() -> None:
-    assert shown_count(5, 7) is None and shown_count(7, 7) == 7
-    assert shown_count(3, 3) == 3
+def test_a_hidden_department_reads_like_an_empty_one_whatever_its_count() -> None:
+    # Hidden for being small or to protect a sibling: the decision says None for both.
+    assert department_figures(None, 40) == department_figures(None, 40)
+    assert department_figures(None, 40).responses is None
 
 
 def test_a_hidden_department_shows_no_rate() -> None:
-    figures = department_figures(4, 10, 5)
+    figures = department_figures(None, 10)
     assert figures.hidden and figures.responses is None and figures.rate is None
 
 
@@ -61,7 +51,7 @@ def test_the_rate_has_one_decimal_cut_off_never_rounded_up(
 
 def test_a_department_without_headcount_has_no_rate_and_no_flag() -> None:
     assert response_rate(7, 0) is None
-    figures = department_figures(7, 0, 5)
+    figures = department_figures(7, 0)
     assert figures.responses == 7 and figures.rate is None
     assert figures.no_headcount and not figures.under_target
 
@@ -77,50 +67,23 @@ def test_under_sixty_per_cent_is_flagged_exactly(
 
 
 def test_a_rate_that_would_round_to_sixty_is_shown_below_it_and_flagged() -> None:
-    figures = department_figures(5996, 10000, 5)
+    figures = department_figures(5996, 10000)
     assert figures.rate == 59.9 and figures.under_target
 
 
-def test_a_hidden_department_is_flagged_only_when_every_hidden_count_is_under_target() -> None:
-    # Fewer than 5 of 40 is under 60 % whatever the count, so the flag says nothing new.
-    assert department_figures(0, 40, 5).under_target
-    assert department_figures(4, 40, 5).under_target
-    # Fewer than 5 of 5 could be 80 %: a flag would tell 0–2 from 3–4, so there is none.
-    assert not department_figures(0, 5, 5).under_target
-    assert not department_figures(4, 5, 5).under_target
+def test_a_hidden_department_is_never_flagged() -> None:
+    # It may be hidden to protect another department with any count at all, so a
+    # flag would be a claim about a number nobody may know.
+    assert not department_figures(None, 40).under_target
+    assert not department_figures(None, 5).under_target
 
 
-# -- the total ---------------------------------------------------------------------
+# -- the table ---------------------------------------------------------------------
 
 
-def test_a_total_below_the_minimum_is_withheld() -> None:
-    assert not total_may_be_shown([4], 5)
-    assert not total_may_be_shown([2, 2], 5)
-
-
-def test_a_total_exactly_at_the_minimum_is_shown_when_nothing_is_hidden() -> None:
-    assert total_may_be_shown([5], 5)
-    assert total_may_be_shown([5, 9], 5)
-
-
-def test_a_total_that_would_reveal_one_hidden_department_is_withheld() -> None:
-    # 5 + 3 = 8 shown next to "5" would give the hidden 3 away.
-    assert not total_may_be_shown([5, 3], 5)
-
-
-def test_a_total_that_would_reveal_hidden_departments_are_empty_is_withheld() -> None:
-    assert not total_may_be_shown([5, 0], 5)
-    assert not total_may_be_shown([9, 0, 0], 5)
-
-
-def test_a_total_is_shown_when_the_hidden_departments_together_reach_the_minimum() -> None:
-    assert total_may_be_shown([5, 3, 2], 5)
-    assert total_may_be_shown([4, 1], 5)  # nothing shown but the total itself
-
-
-def test_the_table_is_sorted_by_code_and_hides_small_departments() -> None:
+def test_the_table_is_sorted_by_code_and_shows_only_decided_counts() -> None:
     table = summarise_participation(
-        [group("WH", 3, 40), group("SALES", 5, 12), group("HR", 0, 0)], 5
+        [group("WH", None, 40), group("SALES", 5, 12), group("HR", None, 0)], None, 5
     )
     assert [row.code for row in table.rows] == ["HR", "SALES", "WH"]
     hr, sales, wh = (row.figures for row in table.rows)
@@ -132,18 +95,18 @@ def test_the_table_is_sorted_by_code_and_hides_small_departments() -> None:
 
 
 def test_the_table_total_shows_responses_rate_and_flag_when_safe() -> None:
-    table = summarise_participation([group("A", 8, 10), group("B", 6, 10)], 5)
+    table = summarise_participation([group("A", 8, 10), group("B", 6, 10)], 14, 5)
     assert table.total.responses == 14 and table.total.rate == 70.0
     assert not table.total.under_target
 
 
-def test_the_table_looks_the_same_whether_a_small_department_has_none_or_some() -> None:
-    empty = summarise_participation([group("A", 5, 12), group("B", 0, 40)], 5)
-    some = summarise_participation([group("A", 5, 12), group("B", 3, 40)], 5)
-    assert empty == some
+def test_a_withheld_total_shows_no_count_rate_or_flag() -> None:
+    table = summarise_participation([group("A", None, 10), group("B", None, 10)], None, 5)
+    assert table.total.hidden and table.total.rate is None and not table.total.under_target
+    assert table.total.headcount == 20
 
 
 def test_a_retired_department_keeps_its_row_and_mark() -> None:
-    table = summarise_participation([group("OLD", 6, 10, retired=True)], 5)
+    table = summarise_participation([group("OLD", 6, 10, retired=True)], 6, 5)
     [row] = table.rows
     assert row.retired and row.figures.responses == 6

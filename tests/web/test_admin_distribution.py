@@ -328,16 +328,17 @@ def test_the_poster_sheet_leaves_out_withdrawn_links_and_retired_departments(
 # -- participation ---------------------------------------------------------------------------
 
 
-def test_participation_shows_exact_counts_only_at_or_above_the_minimum(
+def test_participation_shows_exactly_the_counts_the_results_show(
     app: Flask, admin: FlaskClient, open_wave_with_links: OpenWave
 ) -> None:
     answer(app, open_wave_with_links.token("SALES"), 5)
     answer(app, open_wave_with_links.token("WH"), 3)
     page = admin.get(f"{BASE}/participation").get_data(as_text=True)
-    assert cells(page, "SALES")[1:] == ["Aarhus", "12", "5", "41.6 % under 60 %"]
-    assert cells(page, "WH")[1:] == ["Hamburg", "40", "fewer than 5", "under 60 %"]
-    # 8 next to "5" would give the Warehouse's 3 away, so the total is withheld too.
-    assert total_cells(page) == ["All departments", "", "52", "not shown", ""]
+    # 8 − Sales 5 would give the Warehouse's 3 away: the results hide Sales to protect
+    # it and show the organisation's 8, and participation shows exactly that.
+    assert cells(page, "SALES")[1:] == ["Aarhus", "12", "not shown", ""]
+    assert cells(page, "WH")[1:] == ["Hamburg", "40", "not shown", ""]
+    assert total_cells(page) == ["All departments", "", "52", "8", "15.3 % under 60 %"]
     assert '<th scope="col" class="num">Responses</th>' in page and "<caption>" in page
 
 
@@ -371,7 +372,7 @@ def test_a_department_without_headcount_says_so(
 ) -> None:
     open_wave_with_links.store.put_departments([Department(SLUG, "HR", "People", "Aarhus", 0)])
     page = admin.get(f"{BASE}/participation").get_data(as_text=True)
-    assert cells(page, "HR")[2:] == ["0", "fewer than 5", "no headcount"]
+    assert cells(page, "HR")[2:] == ["0", "not shown", "no headcount"]
     assert re.findall(r'<tr id="dept-([^"]+)">', page) == ["HR", "SALES", "WH"]
 
 
@@ -387,9 +388,9 @@ def test_the_participation_csv_is_the_same_hidden_table_and_is_audited(
     assert lines == [
         ["department", "name", "site", "retired", "headcount", "responses",
          "response_rate_percent", "under_60_percent", "more_than_headcount"],
-        ["SALES", "Sales", "Aarhus", "", "12", "5", "41.6", "yes", ""],
-        ["WH", "Warehouse", "Hamburg", "", "40", "fewer than 5", "", "yes", ""],
-        ["TOTAL", "All departments", "", "", "52", "not shown", "", "", ""],
+        ["SALES", "Sales", "Aarhus", "", "12", "not shown", "", "", ""],
+        ["WH", "Warehouse", "Hamburg", "", "40", "not shown", "", "", ""],
+        ["TOTAL", "All departments", "", "", "52", "8", "15.3", "yes", ""],
     ]  # fmt: skip
     [event] = audit_events(open_wave_with_links, "participation.export")
     assert event.actor == "hr@example.com" and event.target == f"{SLUG}/{WAVE}"

@@ -72,11 +72,23 @@ Oslo list and the managers' list are the Oslo managers'), not only subtract.
 Every set of people obtained by intersecting and subtracting the groups whose
 comments are shown must therefore hold 0 or at least the comment threshold.
 
+**Per-measure minimum** (``disclose_measure``). A lever's score sums only
+the respondents who scored at least one of its statements, and a
+statement's answer shares only those who chose a point on the scale: "don't
+know" makes a measure's own count smaller than its group's. So each measure
+(a lever, a statement) gets its own decision: rules 1–3 run again on the
+measure's counts per leaf cell, and the measure is published for a group
+only where both that decision and the group decision show the group. Any
+subset of a safe publication is safe (it spans fewer combinations), so the
+guarantee above holds for each measure's sums on its own counts: no set of
+1 to ``k`` − 1 people who answered a measure can be computed from its
+published sums.
+
 **Known limits** (the guarantee is about exact linear differencing within one
 decision): answers compared across time on a live dashboard (two refreshes
 differ by the people who answered in between), across waves with the same
 people, or against a decision made on other counts (a structure or threshold
-change mid-wave, per-item counts with "don't know"); bounds from
+change mid-wave); bounds from
 non-negativity (a remainder can show that a hidden cell is at least 1); what
 the suppression pattern itself implies (a visible total with two hidden parts
 means one of them is small); non-additive statistics (minimum, maximum,
@@ -384,6 +396,48 @@ def check_filter(
     if not disclose(structure, counts, k).visible(group):
         return FilterRefusal.PROTECTS_ANOTHER_GROUP
     return None
+
+
+def disclose_measure(
+    decision: Disclosure, counts: Counts, audiences: Iterable[Audience] = AUDIENCES
+) -> Disclosure:
+    """Decide for which groups one measure (a lever's score, a statement's shares) may be shown.
+
+    ``decision`` is the group decision (``disclose`` on the respondents per
+    leaf cell, for the whole organisation); ``counts`` are the measure's own
+    respondents per leaf cell — for a lever, those who scored at least one of
+    its statements; for a statement, those who chose a point on the scale
+    ("don't know" and unanswered left out); ``audiences`` the audiences the
+    measure is asked of. Rules:
+
+    * rules 1–3 run again on ``counts`` with the same ``k``: a group of fewer
+      than ``k`` respondents *to the measure* shows none of its figures, and
+      published measure sums can be differenced no more than group counts
+      (a site's lever sum minus its shown departments' is the rest's, whose
+      measure count must be no department or at least ``k``);
+    * the measure is shown for a group only where the group decision shows
+      the group too (a subset of a safe decision is safe; never more than
+      the group decision);
+    * a measure asked of only some audiences, shown for a group of every
+      audience, sums the asked audiences' groups alone: it is shown only
+      where the group decision shows each of those groups too (its n next to
+      the group's count would otherwise give the other audience's count).
+
+    The result's counts are the measure's respondents; hidden and empty read
+    alike (``None``). Project it for a department viewer with ``visible_to``,
+    like the group decision.
+    """
+    asked = frozenset(Audience(a) for a in audiences)
+    own = disclose(decision.structure, counts, decision.min_group_size)
+    shown: dict[Group, int] = {}
+    for group, n in own.shown.items():
+        if not decision.visible(group):
+            continue
+        if group.audience is None and asked != frozenset(AUDIENCES):
+            if not all(decision.visible(group.with_audience(a)) for a in asked):
+                continue
+        shown[group] = n
+    return Disclosure(decision.structure, decision.min_group_size, MappingProxyType(shown))
 
 
 def visible_to(disclosure: Disclosure, allowed_departments: Iterable[str]) -> Disclosure:

@@ -114,11 +114,15 @@ class Distribution:
 
 @dataclass(frozen=True)
 class AudienceGap:
-    """Employees' and managers' scores on one lever, and how far apart they are."""
+    """Employees' and managers' scores on one lever, and how far apart they are.
+
+    A side is ``None`` where it may not be shown (``services.measures``); the
+    gap is then ``None`` too.
+    """
 
     lever_id: str
-    employee: LeverScore
-    manager: LeverScore
+    employee: LeverScore | None
+    manager: LeverScore | None
     gap: float | None
 
 
@@ -142,11 +146,15 @@ class Trend(StrEnum):
 
 @dataclass(frozen=True)
 class WaveChange:
-    """A lever's index in two waves, the change in index points, its test and outcome."""
+    """A lever's index in two waves, the change in index points, its test and outcome.
+
+    ``before`` and ``after`` are ``None`` (and the change "not enough data")
+    where either wave's score may not be shown (``services.measures``).
+    """
 
     lever_id: str
-    before: LeverScore
-    after: LeverScore
+    before: LeverScore | None
+    after: LeverScore | None
     change: float | None
     test: WelchTest | None
     outcome: Trend

@@ -33,7 +33,7 @@ import math
 import random
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
@@ -67,6 +67,7 @@ from portal.domain.scoring import (
 from portal.domain.text import printable
 from portal.instruments import get_questionnaire
 from portal.services.accounts import audit
+from portal.services.measures import Measures, audience_gaps, lever_scores, wave_changes
 from portal.services.results import current_snapshot
 from portal.services.structure import wave_departments
 from portal.storage.port import Store
@@ -144,6 +145,8 @@ class WaveResults:
     disclosure: Disclosure
     #: Which groups' comments this reader may see; only built for a department page.
     comment_disclosure: Disclosure | None = None
+    #: Which lever scores and statement shares this reader may see (one decision per measure).
+    measures: Measures | None = field(default=None, compare=False, repr=False)
     #: Reads one department's comment texts of the snapshot these results come from
     #: (``None`` once another snapshot replaced it); only set for a department page,
     #: and called only for a department whose comments may be shown.
@@ -182,6 +185,8 @@ class _WaveData:
     questionnaire: Questionnaire
     snapshot: Snapshot
     disclosure: Disclosure
+    #: The per-lever and per-statement decisions, for the whole organisation.
+    measures: Measures
 
 
 def _structure(departments: Iterable[Department], snapshots: Iterable[Snapshot]) -> Structure:
@@ -210,7 +215,8 @@ def _questionnaire(survey: Survey, wave: Wave) -> Questionnaire:
 def _wave_data(survey: Survey, wave: Wave, snapshot: Snapshot, structure: Structure) -> _WaveData:
     k = wave.effective_thresholds(survey).min_group_size
     disclosure = disclose(structure, _counts(snapshot), k)
-    return _WaveData(wave, _questionnaire(survey, wave), snapshot, disclosure)
+    q = _questionnaire(survey, wave)
+    return _WaveData(wave, q, snapshot, disclosure, Measures(q, snapshot, disclosure))
 
 
 def _previous(waves: list[Wave], wave_id: str) -> Wave | None:
@@ -241,24 +247,6 @@ def _merged(
     return aggregates.merge_all([aggregates.empty_aggregate(data.questionnaire), *cells])
 
 
-def _asked(q: Questionnaire, item_audience: Callable[[Audience], bool]) -> tuple[Audience, ...]:
-    return tuple(a for a in Audience if item_audience(a))
-
-
-def _lever_publishable(q: Questionnaire, lever_id: str, shown: Disclosure, unit: Group) -> bool:
-    """Tell whether a unit's lever score covers only published people.
-
-    A lever that one audience is not asked at all is scored by the other
-    audience alone, so it is published only when that audience's group is.
-    (The default questionnaire asks both audiences on every lever.)
-    """
-    items = [i for i in q.items if i.lever == lever_id]
-    audiences = _asked(q, lambda a: any(i.applies_to(a) for i in items))
-    return len(audiences) == len(Audience) or all(
-        shown.visible(unit.with_audience(a)) for a in audiences
-    )
-
-
 def _same_version(first: Questionnaire, second: Questionnaire) -> bool:
     # Waves answered with different questionnaire versions are not compared lever by lever.
     return (first.id, first.version) == (second.id, second.version)
@@ -267,31 +255,32 @@ def _same_version(first: Questionnaire, second: Questionnaire) -> bool:
 def _group_result(
     data: _WaveData,
     shown: Disclosure,
-    before: tuple[_WaveData, Disclosure] | None,
+    before: tuple[_WaveData, Disclosure, Measures] | None,
     structure: Structure,
     unit: Group,
     audience: Audience | None,
     headcount: int,
+    measures: Measures,
 ) -> GroupResult | None:
-    """Return a unit's result crossed with ``audience``, or ``None`` when not published."""
+    """Return a unit's result crossed with ``audience``, or ``None`` when not published.
+
+    Each lever's figures (score, gap sides, change) only where the lever's own
+    decision shows the group (``services.measures``), in both waves for a change.
+    """
     group = unit.with_audience(audience)
     responses = shown.count(group)
     if responses is None:
         return None
     q = data.questionnaire
     merged = _merged(data, structure, unit, audience)
-    scores = {
-        lever_id: score
-        for lever_id, score in aggregates.score_levers(q, merged).items()
-        if audience is not None or _lever_publishable(q, lever_id, shown, unit)
-    }
+    scores = lever_scores(q, merged, measures, group)
     gaps = None
     if (
         audience is None
         and shown.visible(unit.with_audience(Audience.EMPLOYEE))
         and shown.visible(unit.with_audience(Audience.MANAGER))
     ):
-        gaps = {lever.id: aggregates.compare_audiences(q, merged, lever.id) for lever in q.levers}
+        gaps = audience_gaps(q, merged, measures, unit)
     changes = None
     if (
         before is not None
@@ -301,9 +290,7 @@ def _group_result(
         and _same_version(before[0].questionnaire, q)
     ):
         earlier = _merged(before[0], structure, unit, audience)
-        changes = {
-            lever.id: aggregates.compare_waves(q, earlier, merged, lever.id) for lever in q.levers
-        }
+        changes = wave_changes(q, earlier, merged, before[2], measures, group)
     rate = response_rate(responses, headcount) if audience is None else None
     return GroupResult(
         responses=responses,
@@ -356,12 +343,13 @@ def department_results(
 def item_distributions(results: WaveResults, row: ResultRow) -> tuple[ItemResult, ...]:
     """Return every item's answer distribution for a published row, in questionnaire order.
 
-    Rule: an item asked of one audience only (e.g. managers about their own
-    role) is answered by that audience's group alone, so its distribution is
-    shown only when that group is published too; an item asked of everyone
-    follows the row. Nothing for a hidden row.
+    Rule: a statement's shares are shown only where its own decision
+    (``services.measures``: its answers on the scale per cell, rules 1–3,
+    under the row's group decision) shows the row's group; so an item asked
+    of one audience only (e.g. managers about their own role) also needs that
+    audience's group published. Nothing for a hidden row.
     """
-    if row.result is None:
+    if row.result is None or results.measures is None:
         return ()
     q = results.questionnaire
     unit = {
@@ -369,15 +357,10 @@ def item_distributions(results: WaveResults, row: ResultRow) -> tuple[ItemResult
         RowKind.SITE: Group(site=row.key),
         RowKind.DEPARTMENT: Group(department=row.key),
     }[row.kind]
+    group = unit.with_audience(results.audience)
     found = []
     for item in q.items:
-        audiences = _asked(q, item.applies_to)
-        if results.audience is not None:
-            publishable = results.audience in audiences
-        else:
-            publishable = len(audiences) == len(Audience) or all(
-                results.disclosure.visible(unit.with_audience(a)) for a in audiences
-            )
+        publishable = results.measures.item_shown(item.id, group)
         dist = aggregates.distribute_item(q, row.result.aggregate, item.id) if publishable else None
         found.append(ItemResult(item, dist))
     return tuple(found)
@@ -441,11 +424,16 @@ def _wave_results(
     may_read = allowed or (lambda _code: True)
     readable = frozenset(d for d in structure.departments if may_read(d))
     shown = project(data.disclosure, readable)
+    measures = data.measures.for_reader(readable)
     before = None
     if previous is not None and earlier_snapshot is not None:
         earlier_structure = _structure(wave_departments(store, previous), [earlier_snapshot])
         earlier = _wave_data(survey, previous, earlier_snapshot, earlier_structure)
-        before = (earlier, project(earlier.disclosure, readable))
+        before = (
+            earlier,
+            project(earlier.disclosure, readable),
+            earlier.measures.for_reader(readable),
+        )
 
     readable_sites = tuple(
         s for s in structure.sites if set(structure.departments_in(s)) & readable
@@ -464,7 +452,7 @@ def _wave_results(
 
         def row(kind: RowKind, unit: Group, key: str, label: str, where: str) -> ResultRow:
             people = sum(headcount.get(c, 0) for c in structure.departments_of(unit))
-            result = _group_result(data, shown, before, structure, unit, audience, people)
+            result = _group_result(data, shown, before, structure, unit, audience, people, measures)
             return ResultRow(kind, key, label, where, result)
 
         sites = readable_sites if site is None else (site,)
@@ -491,6 +479,7 @@ def _wave_results(
         rows=tuple(rows),
         previous_wave=previous,
         disclosure=shown,
+        measures=measures,
         comment_disclosure=_comment_disclosure(survey, wave, shown) if comments else None,
         comment_texts=_comment_reader(store, snapshot) if comments else None,
     )
@@ -615,8 +604,10 @@ def instrument_quality(store: Store, survey_slug: str, wave_id: str) -> Instrume
     exactly); over every respondent, so each lever's items are those asked
     of every audience that scored it (manager-only items are left out while
     employees answered too); nothing unless the whole-organisation decision
-    publishes the organisation. Raises ``NotFound`` for an unknown survey or
-    wave.
+    publishes the organisation. A lever's alpha (not its row) is withheld
+    unless the lever's own decision shows the organisation and at least the
+    minimum group size of complete cases went into it (``services.measures``).
+    Raises ``NotFound`` for an unknown survey or wave.
     """
     survey = store.get_survey(survey_slug)
     wave = store.get_wave(survey_slug, wave_id)
@@ -628,7 +619,13 @@ def instrument_quality(store: Store, survey_slug: str, wave_id: str) -> Instrume
     if responses is not None:
         merged = _merged(data, structure, Group(), None)
         q = data.questionnaire
-        found = tuple(aggregates.cronbach_alpha(q, merged, lever.id) for lever in q.levers)
+        k = data.disclosure.min_group_size
+        found = tuple(
+            rel
+            if rel.n >= k and data.measures.lever_shown(rel.lever_id, Group())
+            else replace(rel, alpha=None)
+            for rel in (aggregates.cronbach_alpha(q, merged, lever.id) for lever in q.levers)
+        )
     return InstrumentQuality(
         survey=survey,
         wave=wave,

@@ -136,8 +136,8 @@ def _lever_lines(ctx: _Context, result: GroupResult | None) -> tuple[LeverLine, 
                 light=light.value,
                 light_word=ctx.texts[light.value],
                 gap_to_target=None if shown is None else shown - target,
-                employees=_index(gap.employee.index) if gap is not None else None,
-                managers=_index(gap.manager.index) if gap is not None else None,
+                employees=_index(gap.employee.index) if gap and gap.employee else None,
+                managers=_index(gap.manager.index) if gap and gap.manager else None,
                 change=moved,
                 trend_word=_trend_word(ctx, change.outcome) if change is not None else None,
             )
@@ -166,9 +166,11 @@ def _change_since(
 ) -> WaveChange | None:
     """Return how an action's lever moved for its unit since the wave it was planned in.
 
-    Rule (the results' rule for a change): only when the unit is published in
-    both waves to this reader and both waves were answered with the same
-    questionnaire version; the previous wave's change is the results' own.
+    Rule (the results' rule for a change): only when the unit and the
+    action's lever score are published in both waves to this reader (each
+    wave's per-lever decision, ``services.measures``) and both waves were
+    answered with the same questionnaire version; the previous wave's change
+    is the results' own.
     """
     if result is None:
         return None
@@ -180,6 +182,8 @@ def _change_since(
         return None
     row = next((r for r in earlier.rows if unit_key(r) == key and r.kind is not RowKind.SITE), None)
     if row is None or row.result is None:
+        return None
+    if action.lever_id not in row.result.scores or action.lever_id not in result.scores:
         return None
     q = ctx.results.questionnaire
     return aggregates.compare_waves(q, row.result.aggregate, result.aggregate, action.lever_id)

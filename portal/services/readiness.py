@@ -10,6 +10,10 @@ responses — and publishes only what ``portal.domain.anonymity`` allows:
   down to their departments (``visible_to``), never a decision of their own;
 * a hidden group carries no number at all — not its count, not a score, not
   a rate — and reads exactly like a group without responses (``None``);
+* a lever's figures (score, gap sides, change) and a statement's shares only
+  where that measure's own decision shows the group too (``services.measures``,
+  ``anonymity.disclose_measure``): at least the minimum answered it, and its
+  sums cannot be differenced down to fewer;
 * a site or audience filter is first checked with ``check_filter``; a refused
   filter yields no rows at all, whatever the reason (``refused``);
 * the employee-versus-manager gap of a unit only when both its employee and
@@ -22,7 +26,8 @@ responses — and publishes only what ``portal.domain.anonymity`` allows:
   threshold of respondents (only disjoint department lists are shown, see
   ``_comment_disclosure``) — shuffled, texts only, no dates;
 * Cronbach's alpha (``instrument_quality``, for admins) only for the whole
-  organisation, and only when the organisation is published.
+  organisation, only when the organisation is published, and per lever only
+  where the lever is shown for it and the minimum answered all its statements.
 """
 
 from __future__ import annotations

@@ -386,15 +386,20 @@ def waves_links(survey_slug: str, wave_id: str, kiosk_departments: tuple[str, ..
     """List the wave's links, creating any missing ones (and kiosk links if asked)."""
     from portal.domain.entities import Link
     from portal.services.respond import make_links
+    from portal.services.structure import taking_part
 
     with _reported():
         settings = _settings()
         store = open_store(settings)
         links = make_links(store, survey_slug, wave_id)
-        known = {d.code for d in store.list_departments(survey_slug)}
+        wave = store.get_wave(survey_slug, wave_id)
+        known = {d.code for d in taking_part(store, wave) if not d.retired}
         for code in kiosk_departments:
             if code not in known:
-                raise ValidationError(f"There is no department {code!r} in {survey_slug!r}.")
+                raise ValidationError(
+                    f"There is no active department {code!r} in wave {wave_id!r} of "
+                    f"{survey_slug!r} (one added after the wave opened takes part from the next)."
+                )
         if kiosk_departments:
             store.put_links(
                 [
@@ -428,16 +433,18 @@ def waves_codes(survey_slug: str, wave_id: str, department: str, count: int, out
     import csv
 
     from portal.services.respond import make_codes
+    from portal.services.structure import taking_part
 
     with _reported():
         settings = _settings()
         store = open_store(settings)
-        active = {d.code for d in store.list_departments(survey_slug) if not d.retired}
+        wave = store.get_wave(survey_slug, wave_id)
+        active = {d.code for d in taking_part(store, wave) if not d.retired}
         if department not in active:
             raise ValidationError(
-                f"There is no active department {department!r} in {survey_slug!r}."
+                f"There is no active department {department!r} in wave {wave_id!r} of "
+                f"{survey_slug!r} (one added after the wave opened takes part from the next)."
             )
-        store.get_wave(survey_slug, wave_id)
         codes = make_codes(store, survey_slug, wave_id, department, count)
     base = (settings.public_url or "http://127.0.0.1:5000").rstrip("/")
     with out.open("w", newline="", encoding="utf-8") as handle:

@@ -31,7 +31,7 @@ from portal.services import readiness, respond
 from portal.services.accounts import audit
 from portal.services.respond import Ballot
 from portal.services.results import held_back
-from portal.services.structure import wave_departments
+from portal.services.structure import taking_part, wave_departments
 from portal.storage.port import Store
 
 #: Spreadsheet programs run a cell starting with one of these as a formula.
@@ -80,7 +80,8 @@ def describe_distribution(store: Store, survey_slug: str, wave_id: str) -> Distr
 
     Costs one query for the departments and one for the links, whatever the
     number of departments. Retired departments are left out (their links no
-    longer open) and only counted.
+    longer open) and only counted; departments added after the wave opened
+    take no part in it and are not listed (``structure.taking_part``).
     """
     survey = store.get_survey(survey_slug)
     wave = store.get_wave(survey_slug, wave_id)
@@ -88,7 +89,7 @@ def describe_distribution(store: Store, survey_slug: str, wave_id: str) -> Distr
     for link in store.list_links(survey_slug, wave_id):
         by_department.setdefault(link.department_code, []).append(link)
     rows, retired = [], 0
-    for department in store.list_departments(survey_slug):
+    for department in taking_part(store, wave):
         if department.retired:
             retired += 1
             continue
@@ -107,10 +108,15 @@ def _wave_taking_links(store: Store, survey_slug: str, wave_id: str) -> Wave:
     return wave
 
 
-def _active_department(store: Store, survey_slug: str, code: str) -> Department:
-    department = next((d for d in store.list_departments(survey_slug) if d.code == code), None)
+def _active_department(store: Store, wave: Wave, code: str) -> Department:
+    department = next((d for d in taking_part(store, wave) if d.code == code), None)
     if department is None:
-        raise NotFound(f"There is no department {code!r} in survey {survey_slug!r}.")
+        if any(d.code == code for d in store.list_departments(wave.survey_slug)):
+            raise ValidationError(
+                f"Department {code!r} was added after wave {wave.wave_id!r} opened; "
+                "it takes part from the next wave."
+            )
+        raise NotFound(f"There is no department {code!r} in survey {wave.survey_slug!r}.")
     if department.retired:
         raise ValidationError(f"Department {code!r} is retired; it takes no more answers.")
     return department
@@ -127,13 +133,13 @@ def create_missing_links(store: Store, survey_slug: str, wave_id: str, *, actor:
     department whose only links are kiosk or audience-fixed ones gets its
     open link here too. Refused (``Conflict``) for a closed wave.
     """
-    _wave_taking_links(store, survey_slug, wave_id)
+    wave = _wave_taking_links(store, survey_slug, wave_id)
     before = len(store.list_links(survey_slug, wave_id))
     links = respond.make_links(store, survey_slug, wave_id)
     covered = {x.department_code for x in links if is_open_link(x)}
     extra = [
         Link(_new_token(), survey_slug, wave_id, d.code)
-        for d in store.list_departments(survey_slug)
+        for d in taking_part(store, wave)
         if not d.retired and d.code not in covered
     ]
     if extra:
@@ -153,8 +159,8 @@ def add_kiosk_link(
     store: Store, survey_slug: str, wave_id: str, department_code: str, *, actor: str
 ) -> Link:
     """Add a kiosk link (for a shared device) to an active department; not in a closed wave."""
-    _wave_taking_links(store, survey_slug, wave_id)
-    _active_department(store, survey_slug, department_code)
+    wave = _wave_taking_links(store, survey_slug, wave_id)
+    _active_department(store, wave, department_code)
     link = Link(_new_token(), survey_slug, wave_id, department_code, kiosk=True)
     store.put_links([link])
     audit(
@@ -212,8 +218,8 @@ def create_codes(
     The codes exist only in the return value: the store keeps their hashes, and
     the audit trail records the department and the number, never a code.
     """
-    _wave_taking_links(store, survey_slug, wave_id)
-    _active_department(store, survey_slug, department_code)
+    wave = _wave_taking_links(store, survey_slug, wave_id)
+    _active_department(store, wave, department_code)
     codes = respond.make_codes(store, survey_slug, wave_id, department_code, count)
     audit(
         store,

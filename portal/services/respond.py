@@ -25,6 +25,7 @@ from portal.domain.errors import CodeAlreadyUsed, NotFound, Unavailable, Validat
 from portal.domain.questionnaire import Questionnaire
 from portal.instruments import DEFAULT_QUESTIONNAIRE, get_questionnaire
 from portal.services.responses import record_response
+from portal.services.structure import taking_part
 from portal.storage.port import Store
 
 #: Letters and digits that cannot be mistaken for each other on a printed slip.
@@ -296,17 +297,21 @@ def make_codes(
 def make_links(store: Store, survey_slug: str, wave_id: str) -> list[Link]:
     """Give every active department of a wave an open link, keeping existing ones.
 
-    A department counts as linked only by a usable open link: kiosk links,
-    links for one audience and revoked links do not count.
+    The wave's departments are those it opened with (``structure.taking_part``):
+    one added since gets no link for it. A department counts as linked only by
+    a usable open link: kiosk links, links for one audience and revoked links
+    do not count.
     """
     existing = {
         link.department_code
         for link in store.list_links(survey_slug, wave_id)
         if not link.revoked and not link.kiosk and link.audience is None
     }
+    # Only the wave's own departments: one added after it opened takes part from the next wave.
+    wave = store.get_wave(survey_slug, wave_id)
     new = [
         Link(secrets.token_urlsafe(12), survey_slug, wave_id, d.code)
-        for d in store.list_departments(survey_slug)
+        for d in taking_part(store, wave)
         if not d.retired and d.code not in existing
     ]
     if new:

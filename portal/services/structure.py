@@ -45,3 +45,14 @@ def wave_departments(store: Store, wave: Wave) -> list[Department]:
         return store.list_departments(wave.survey_slug)
     frozen = store.get_frozen_departments(wave.survey_slug, wave.wave_id)
     return frozen if frozen is not None else freeze_structure(store, wave)
+
+
+def taking_part(store: Store, wave: Wave) -> list[Department]:
+    """Return the departments that take part in ``wave``, as they are now, by code.
+
+    Rule: the wave's own departments (``wave_departments``) with their current
+    fields, so a department retired since stops taking answers; one added after
+    the wave opened takes no part in it (no link, no code) until the next wave.
+    """
+    members = {d.code for d in wave_departments(store, wave)}
+    return [d for d in store.list_departments(wave.survey_slug) if d.code in members]

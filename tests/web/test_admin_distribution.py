@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from portal.domain.accounts import Role
 from portal.domain.entities import Department
 from portal.services.respond import hash_code
-from portal.services.surveys import close_wave
+from portal.services.surveys import add_wave, close_wave, open_wave
 from tests.web.conftest import OpenWave, csrf_token, full_answers, sign_in, start
 
 SLUG, WAVE = "crm-rollout", "baseline"
@@ -74,6 +74,17 @@ def send(client: FlaskClient, path: str, **fields: str):  # type: ignore[no-unty
     return client.post(path, data={"csrf_token": token, **fields})
 
 
+def opened_with(wave: OpenWave, departments: list[Department]) -> str:
+    """Add departments, then open a follow-up wave on them; return its page's address.
+
+    A wave keeps the departments it opened with, so added ones join the next wave.
+    """
+    wave.store.put_departments(departments)
+    add_wave(wave.store, SLUG, wave_id="follow-up", name="Follow-up", today=date.today())
+    open_wave(wave.store, SLUG, "follow-up", today=date.today())
+    return f"/admin/surveys/{SLUG}/waves/follow-up"
+
+
 @pytest.fixture
 def admin(client: FlaskClient, make_account, open_wave_with_links: OpenWave) -> FlaskClient:  # type: ignore[no-untyped-def]
     """Return a client signed in as an admin, on the open baseline wave."""
@@ -128,18 +139,19 @@ def test_the_page_works_with_five_hundred_departments_a_hundred_at_a_time(
     admin: FlaskClient, open_wave_with_links: OpenWave
 ) -> None:
     store = open_wave_with_links.store
-    store.put_departments(
-        [Department(SLUG, f"D{n:03d}", f"Team {n}", "Oslo", 10) for n in range(498)]
+    base = opened_with(
+        open_wave_with_links,
+        [Department(SLUG, f"D{n:03d}", f"Team {n}", "Oslo", 10) for n in range(498)],
     )
-    page = admin.get(BASE).get_data(as_text=True)
-    assert "498 without an open link" in page
-    made = admin.post(f"{BASE}/links?page=1", data={"csrf_token": csrf_token(page)})
+    page = admin.get(base).get_data(as_text=True)
+    assert "500 without an open link" in page
+    made = admin.post(f"{base}/links?page=1", data={"csrf_token": csrf_token(page)})
     assert made.status_code == 303
-    assert len(store.list_links(SLUG, WAVE)) == 500
-    assert audit_events(open_wave_with_links, "link.create-missing")[0].detail.startswith("498")
+    assert len(store.list_links(SLUG, "follow-up")) == 500
+    assert audit_events(open_wave_with_links, "link.create-missing")[0].detail.startswith("500")
     seen: set[str] = set()
     for number in range(1, 6):
-        listed = admin.get(f"{BASE}?page={number}").get_data(as_text=True)
+        listed = admin.get(f"{base}?page={number}").get_data(as_text=True)
         codes = re.findall(r'<tr id="dept-([^"]+)">', listed)
         assert len(codes) == 100
         seen |= set(codes)
@@ -370,8 +382,8 @@ def test_participation_shows_rates_flags_and_the_total_when_it_is_safe(
 def test_a_department_without_headcount_says_so(
     admin: FlaskClient, open_wave_with_links: OpenWave
 ) -> None:
-    open_wave_with_links.store.put_departments([Department(SLUG, "HR", "People", "Aarhus", 0)])
-    page = admin.get(f"{BASE}/participation").get_data(as_text=True)
+    base = opened_with(open_wave_with_links, [Department(SLUG, "HR", "People", "Aarhus", 0)])
+    page = admin.get(f"{base}/participation").get_data(as_text=True)
     assert cells(page, "HR")[2:] == ["0", "not shown", "no headcount"]
     assert re.findall(r'<tr id="dept-([^"]+)">', page) == ["HR", "SALES", "WH"]
 
@@ -399,9 +411,9 @@ def test_the_participation_csv_is_the_same_hidden_table_and_is_audited(
 def test_a_department_name_cannot_smuggle_a_formula_into_the_csv(
     admin: FlaskClient, open_wave_with_links: OpenWave
 ) -> None:
-    store = open_wave_with_links.store
-    store.put_departments([Department(SLUG, "X1", '=HYPERLINK("http://evil")', "+Oslo", 5)])
-    exported = admin.get(f"{BASE}/participation.csv").data.decode("utf-8-sig")
+    department = Department(SLUG, "X1", '=HYPERLINK("http://evil")', "+Oslo", 5)
+    base = opened_with(open_wave_with_links, [department])
+    exported = admin.get(f"{base}/participation.csv").data.decode("utf-8-sig")
     lines = list(csv.reader(io.StringIO(exported)))
     [x1] = [line for line in lines if line[0] == "X1"]
     assert x1[1].startswith("'=") and x1[2] == "'+Oslo"

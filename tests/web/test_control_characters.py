@@ -24,10 +24,16 @@ from openpyxl import load_workbook
 from portal.domain.entities import Response
 from portal.domain.text import printable, unprintable_characters
 from portal.services.participation import create_missing_links
-from portal.services.surveys import close_wave
+from portal.services.surveys import close_wave, create_survey
 from portal.storage.port import Store
 from tests.web.conftest import csrf_token
-from tests.web.test_results import SLUG
+from tests.web.test_results import (
+    DEPARTMENTS,
+    SLUG,
+    STANDARD,
+    departments_csv,
+    make_organisation,
+)
 
 BASE = f"/admin/surveys/{SLUG}"
 WAVE = f"{BASE}/waves/baseline"
@@ -102,8 +108,13 @@ def test_editing_a_department_refuses_a_control_character(
 
 
 @pytest.fixture
-def stored_badly(store: Store, standard: list[Response]) -> Store:
-    """Give SALES a vertical tab in its name and a form feed in its site, bypassing the checks."""
+def stored_badly(store: Store) -> Store:
+    """Give SALES a vertical tab in its name and a form feed in its site, bypassing the checks.
+
+    The names are stored before the baseline opens, so the wave keeps them as its own.
+    """
+    create_survey(store, slug=SLUG, title="CRM rollout", system_name={"en": "the new CRM"},
+                  today=date.today(), departments_csv=departments_csv(DEPARTMENTS))  # fmt: skip
     departments = {d.code: d for d in store.list_departments(SLUG)}
     store.put_departments(
         [
@@ -111,6 +122,7 @@ def stored_badly(store: Store, standard: list[Response]) -> Store:
             replace(departments["WH"], name="Ware\u202ehouse"),
         ]
     )
+    make_organisation(store, STANDARD, create=False)
     create_missing_links(store, SLUG, "baseline", actor="test")  # for the posters
     return store
 

@@ -161,3 +161,23 @@ def test_the_departments_page_says_edits_apply_from_the_next_wave(
     make_organisation(store, STANDARD)
     page = admin.get(f"/admin/surveys/{SLUG}/departments").get_data(as_text=True)
     assert "apply from the next wave" in page
+
+
+def test_a_department_added_while_a_wave_is_open_gets_no_link_or_code_for_it(
+    admin: FlaskClient, store: Store
+) -> None:
+    make_organisation(store, STANDARD)
+    surveys.add_department(store, Department(SLUG, "NEW", "Newcomers", "Oslo", 9))
+    base = f"/admin/surveys/{SLUG}/waves/baseline"
+
+    def send(path: str, **fields: str) -> int:
+        token = csrf_token(admin.get(base).get_data(as_text=True))
+        return admin.post(path, data={"csrf_token": token, **fields}).status_code
+
+    assert send(f"{base}/links") == 303
+    assert send(f"{base}/departments/NEW/kiosk-links") == 400
+    assert send(f"{base}/codes", department="NEW", count="3") in (400, 409)
+    assert send(f"{base}/departments/WH/kiosk-links") == 303
+    linked = {link.department_code for link in store.list_links(SLUG, "baseline")}
+    assert "NEW" not in linked and {"WH", "SALES", "TINY"} <= linked
+    assert "Newcomers" not in admin.get(base).get_data(as_text=True)

@@ -38,7 +38,7 @@ from portal.domain.entities import Audience, Response
 from portal.domain.questionnaire import Item
 from portal.domain.scorecard import DEFAULT_TARGET
 from portal.instruments import get_questionnaire
-from portal.services.surveys import add_wave, create_survey, open_wave
+from portal.services.surveys import add_wave, close_wave, create_survey, open_wave
 from portal.storage.port import Store
 from tests.builders import make_response
 from tests.unit.test_anonymity_attacks import small_computable_sets
@@ -86,20 +86,27 @@ def answers(rng: random.Random, audience: Audience, blank: set[str]) -> dict[str
     }
 
 
-def build(store: Store, site_of: Mapping[str, str], plan: Plan, seed: int = 7) -> list[Response]:
-    """Create the survey, open its baseline and store the planned responses."""
+def build(
+    store: Store,
+    site_of: Mapping[str, str],
+    plan: Plan,
+    seed: int = 7,
+    wave_id: str = "baseline",
+) -> list[Response]:
+    """Create the survey (for the baseline), open ``wave_id`` and store the planned responses."""
     today = date.today()
     departments = {code: (f"Dept {code}", site, 20) for code, site in site_of.items()}
-    create_survey(
-        store,
-        slug=SLUG,
-        title="CRM rollout",
-        system_name={"en": "the new CRM"},
-        today=today,
-        departments_csv=departments_csv(departments),
-    )
-    add_wave(store, SLUG, wave_id="baseline", name="Baseline", today=today)
-    open_wave(store, SLUG, "baseline", today=today)
+    if wave_id == "baseline":
+        create_survey(
+            store,
+            slug=SLUG,
+            title="CRM rollout",
+            system_name={"en": "the new CRM"},
+            today=today,
+            departments_csv=departments_csv(departments),
+        )
+    add_wave(store, SLUG, wave_id=wave_id, name=wave_id.title(), today=today)
+    open_wave(store, SLUG, wave_id, today=today)
     rng = random.Random(seed)
     stored = []
     for (code, audience), (people, blanks) in plan.items():
@@ -107,7 +114,7 @@ def build(store: Store, site_of: Mapping[str, str], plan: Plan, seed: int = 7) -
             blank = {measure for measure, first in blanks.items() if person < first}
             response = make_response(
                 survey_slug=SLUG,
-                wave_id="baseline",
+                wave_id=wave_id,
                 department_code=code,
                 audience=audience,
                 day=today,
@@ -435,3 +442,64 @@ def test_the_scorecard_pdf_withholds_the_thin_levers(
             assert figures == [str(DEFAULT_TARGET)], line  # the target alone
         elif unit == "MKT":
             assert len(figures) > 1, line
+
+
+def test_a_change_since_a_wave_where_the_lever_was_thin_is_not_shown(
+    app: Flask, make_account: Callable[..., object]
+) -> None:
+    # WH's governance was scored by 4 people in the baseline: its change since then,
+    # next to today's index, would give the baseline's index of those 4.
+    store = app.extensions["portal.store"]
+    build(store, SITES, THIN)
+    close_wave(store, SLUG, "baseline", today=date.today())
+    build(store, SITES, {cell: (people, {}) for cell, (people, _) in THIN.items()},
+          seed=8, wave_id="follow-up")  # fmt: skip
+    make_account("admin@example.com", Role.ADMIN)
+    admin = app.test_client()
+    sign_in(admin, "admin@example.com")
+    follow_up = f"/admin/surveys/{SLUG}/waves/follow-up"
+    page = get(admin, f"{follow_up}/results/departments/WH").get_data(as_text=True)
+    changes = {}
+    levers = re.search(r'<table class="results-levers">(.*?)</table>', page, re.S)
+    assert levers is not None
+    for row in re.findall(r"<tr>(.*?)</tr>", levers.group(1), re.S):
+        name = re.search(r'<th scope="row">(.*?)</th>', row, re.S)
+        if name is not None:
+            cells = [text_of(c) for c in CELL.findall(row)]
+            changes[LEVER_NAMES[text_of(name.group(1))]] = cells[3:5]
+    assert changes["governance"] == ["–", "not enough data"]
+    assert re.fullmatch(r"[+-]\d+\.\d", changes["skills"][0]), changes["skills"]
+
+    secret = token_for(app, make_account, "api@example.com", Role.VIEWER)
+    body = api(app, f"/api/v1/surveys/{SLUG}/waves/follow-up/results/departments/WH", secret)
+    change = {
+        lever["id"]: lever for lever in body.get_json()["rows"][0]["result"]["change"]["levers"]
+    }
+    assert change["governance"]["change"] is None
+    assert change["skills"]["change"] is not None
+    sheet = get(admin, f"{follow_up}/scorecard", unit="WH").get_data(as_text=True)
+    row = re.search(r'<tr data-lever="governance">(.*?)</tr>', sheet, re.S)
+    assert row is not None
+    assert not re.search(r"\d", text_of(CELL.findall(row.group(1))[-1]))
+
+
+def test_the_quality_page_withholds_alpha_from_fewer_complete_answers_than_the_minimum(
+    app: Flask, make_account: Callable[..., object]
+) -> None:
+    # All 15 score governance, but 11 said "don't know" to one of its statements:
+    # alpha would rest on the 4 who answered all three.
+    plan: Plan = {
+        ("SALES", Audience.EMPLOYEE): (10, {"governance-requests": 8}),
+        ("SALES", Audience.MANAGER): (5, {"governance-requests": 3}),
+    }
+    build(app.extensions["portal.store"], {"SALES": "Aarhus"}, plan)
+    make_account("admin@example.com", Role.ADMIN)
+    admin = app.test_client()
+    sign_in(admin, "admin@example.com")
+    page = get(admin, WAVE + "/results/quality").get_data(as_text=True)
+    alphas = {
+        lever: [text_of(c) for c in CELL.findall(row)]
+        for lever, row in re.findall(r'<tr id="alpha-([a-z-]+)">(.*?)</tr>', page, re.S)
+    }
+    assert alphas["governance"][1:3] == ["4", "–"], alphas["governance"]
+    assert re.fullmatch(r"-?\d+\.\d\d", alphas["skills"][2]), alphas["skills"]

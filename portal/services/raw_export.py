@@ -85,7 +85,9 @@ NOT_FINAL = (
     "responses would show them; the download is not offered."
 )
 
-NOTHING_PUBLISHED = "the wave's figures are not published (too few responses), so no rows"
+NOTHING_PUBLISHED = (
+    "the wave's figures are not published (too few responses to show safely), so no rows"
+)
 
 #: A label group: department and audience (audience ``None`` when one audience answered alone).
 Label = tuple[str, Audience | None]

@@ -248,7 +248,9 @@ def test_a_wave_too_small_to_publish_gives_an_empty_file_without_a_count(
     make_organisation(store, {"SALES": (2, 1), "MKT": (1, 0)}, departments=TWO)
     close(store)
     page = admin.get(f"{BASE}/raw").get_data(as_text=True)
-    assert "not published (too few responses)" in page and " 4 " not in page
+    plan = unescape(page[page.index('<ul id="raw-plan">') :].split("</ul>")[0])
+    assert "0 row(s): the wave's figures are not published" in plan
+    assert re.findall(r"\d+", plan) == ["0"]  # the 4 responses are not counted anywhere
     _, text = download(admin, comments=False)
     assert len(parse_csv(text)) == 1
 

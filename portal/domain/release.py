@@ -106,6 +106,49 @@ def release_allowed(
     return all(_in_span(row, old_rows) for row in inside)
 
 
+def release_step(
+    structure: Structure, previous_counts: Counts, new_counts: Counts, k: int
+) -> frozenset[Leaf] | None:
+    """Return the leaf cells whose newcomers may be released now, or ``None`` for none.
+
+    Releasing only whole rounds of newcomers would almost never happen in a
+    live wave: every atom of the new decision must have grown by 0 or at
+    least ``k`` at the same moment. So a release may take some cells' new
+    counts and keep the others at their published ones — each cell stays a
+    real set of responses (all of its respondents as of the previous state,
+    or all as of now) — and the cells kept back wait for the next step.
+
+    Rule: start from every changed cell; while ``release_allowed`` refuses the
+    mix, keep back the cells of every atom (of the mix's own decision) that
+    grew by 1 to ``k`` − 1, or, if there is none, of the atom that grew least
+    (ties: its cells' order); give up when nothing is left. Deterministic.
+    The result always passes ``release_allowed`` on the mixed counts.
+    """
+    leaves = [(d, a) for d in structure.departments for a in AUDIENCES]
+    before = {leaf: previous_counts.get(leaf, 0) for leaf in leaves}
+    after = {leaf: new_counts.get(leaf, 0) for leaf in leaves}
+    if any(after[leaf] < before[leaf] for leaf in leaves):
+        return None
+    update = {leaf for leaf in leaves if after[leaf] != before[leaf]}
+    while update:
+        mixed = {leaf: (after if leaf in update else before)[leaf] for leaf in leaves}
+        if release_allowed(structure, before, mixed, k):
+            return frozenset(update)
+        growth = [
+            (sum(after[leaf] - before[leaf] for leaf in moved), sorted(moved), moved)
+            for atom in atoms(disclose(structure, mixed, k))
+            if (moved := atom & update)
+        ]
+        small = [moved for grown, _, moved in growth if grown < k]
+        if small:
+            update -= frozenset().union(*small)
+        elif growth:
+            update -= min(growth, key=lambda item: (item[0], item[1]))[2]
+        else:
+            return None
+    return None
+
+
 def atoms(decision: Disclosure) -> list[frozenset[Leaf]]:
     """Return the decision's atoms: the non-empty remainders its computable sets are made of.
 

@@ -313,6 +313,8 @@ def read_participation(
     (``structure.wave_departments``); the minimum group size is the wave's
     locked one.
     """
+    # A closed wave's last release is attempted first, so the table shows its outcome.
+    late = held_back(store, store.get_wave(survey_slug, wave_id))
     results = readiness.wave_results(store, survey_slug, wave_id, allowed=may_read)
     decision = results.disclosure
     allowed = may_read or (lambda _code: True)
@@ -340,7 +342,7 @@ def read_participation(
         results.wave,
         table,
         results.computed_at,
-        held_back=held_back(store, results.wave),
+        held_back=late,
     )
 
 

@@ -36,13 +36,14 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 from portal.domain import aggregates
-from portal.domain.aggregates import Aggregate, Snapshot
+from portal.domain.aggregates import Aggregate, DepartmentComments, Snapshot
 from portal.domain.entities import Audience, Response, Wave, WaveStatus
 from portal.domain.errors import PortalError
-from portal.domain.release import release_allowed
+from portal.domain.release import release_step
 from portal.instruments import get_questionnaire
 from portal.services.structure import wave_departments
 from portal.storage.port import MAX_PAGE_SIZE, Store
@@ -105,51 +106,63 @@ def current_snapshot(
 
     Rules: none yet, or stored in an older layout (``outdated``) → compute
     and publish; closed wave and computed after its closing day → final,
-    never recomputed; otherwise, when the published snapshot is older than
-    ``max_age``, a candidate is computed and replaces it only if
-    ``release.release_allowed`` lets it (the two states together isolate
-    nobody: every group a reader can follow grew by 0 or at least the
-    minimum) — else the published one stays, and the next candidate is
-    computed ``max_age`` later (``held_back``). A closed wave whose final
-    candidate is held back keeps its last published state for good.
+    never recomputed; otherwise, once the published snapshot is older than
+    ``max_age``, a candidate is computed from the raw responses and published
+    only as far as ``release.release_step`` allows: the cells whose newcomers
+    may be shown take their new sums, the others keep the published ones
+    until a later step (so no published figure ever moves by fewer than the
+    minimum group size, see docs/anonymity.md "Release steps"). After a look
+    that released nothing, the next look is ``max_age`` later; a closed wave
+    is looked at once more and then kept (``held_back`` tells whether its
+    published figures leave answers out).
     """
     now = now or datetime.now(UTC)
     snapshot = store.get_snapshot(survey_slug, wave_id)
     if snapshot is None or outdated(snapshot):
         return refresh_snapshot(store, survey_slug, wave_id, now=now)
     wave = store.get_wave(survey_slug, wave_id)
-    closed = wave.status is WaveStatus.CLOSED and wave.closed_on is not None
-    final = closed and wave.closed_on is not None and snapshot.computed_at.date() > wave.closed_on
+    final = (
+        wave.status is WaveStatus.CLOSED
+        and wave.closed_on is not None
+        and snapshot.computed_at.date() > wave.closed_on
+    )
     if final or snapshot_age(snapshot, now) <= timedelta(seconds=max_age):
         return snapshot
-    key = (survey_slug, wave_id, snapshot.snapshot_id)
-    checked = _held_back.get(key)
+    checked = _held_back.get((survey_slug, wave_id, snapshot.snapshot_id))
     if checked is not None and (checked[1] or now - checked[0] <= timedelta(seconds=max_age)):
         return snapshot
-    candidate = compute_snapshot(store, survey_slug, wave_id, now=now)
-    if _releasable(store, wave, snapshot, candidate):
-        store.put_snapshot(candidate)
-        return candidate
-    # A candidate with nothing new holds nothing back; it is only not worth storing.
-    _held_back[key] = (now, closed, candidate.responses != snapshot.responses)
-    return snapshot
+    return _release(store, wave, snapshot, now=now)
 
 
-#: Published snapshots whose last candidate was not released: (survey, wave, snapshot id)
-#: → (when it was checked, whether the wave was closed then — a closed wave's counts no
-#: longer change, so that answer is final —, whether the candidate held more answers).
-#: Per process; a process that has not checked yet checks once itself, and the rule
-#: gives every process the same answer.
+#: What this process last found when it looked for a release after a published snapshot:
+#: (survey, wave, snapshot id) → (when, whether the wave was closed then — a closed
+#: wave's counts no longer change, so that answer is final —, whether answers were
+#: left out). Per process; a process that has not looked yet looks once itself, and
+#: the rule gives every process the same answer.
 _held_back: dict[tuple[str, str, str], tuple[datetime, bool, bool]] = {}
 
 
-def held_back(store: Store, wave: Wave) -> bool:
-    """Tell whether a closed wave's published figures leave out its last answers for good.
+def _release(store: Store, wave: Wave, published: Snapshot, *, now: datetime) -> Snapshot:
+    """Compute a candidate, publish what ``release_step`` allows of it; return the published one."""
+    candidate = compute_snapshot(store, wave.survey_slug, wave.wave_id, now=now)
+    step = _release_step(store, wave, published, candidate)
+    if step is not None:
+        published = _mixed(store, published, candidate, step)
+        store.put_snapshot(published)
+    closed = wave.status is WaveStatus.CLOSED
+    left_out = published.responses != candidate.responses
+    _held_back[(wave.survey_slug, wave.wave_id, published.snapshot_id)] = (now, closed, left_out)
+    return published
 
-    True once ``current_snapshot`` found that the wave's final counts cannot
-    be released safely after its last published state (too few answers
-    arrived since it to be shown without singling anyone out). Reads the
-    stored snapshot only for a closed wave.
+
+def held_back(store: Store, wave: Wave) -> bool:
+    """Tell whether a closed wave's published figures leave out some of its answers for good.
+
+    True when the wave's final counts could not be released (in full) safely
+    after its last published state: too few answers arrived since it to be
+    shown without singling anyone out. Only a closed wave is ever held back;
+    for one, this process makes its final release attempt here if it has not
+    yet (once per published snapshot).
     """
     if wave.status is not WaveStatus.CLOSED:
         return False
@@ -157,11 +170,16 @@ def held_back(store: Store, wave: Wave) -> bool:
     if snapshot is None:
         return False
     checked = _held_back.get((wave.survey_slug, wave.wave_id, snapshot.snapshot_id))
-    return checked is not None and checked[1] and checked[2]
+    if checked is None or not checked[1]:
+        snapshot = _release(store, wave, snapshot, now=datetime.now(UTC))
+        checked = _held_back[(wave.survey_slug, wave.wave_id, snapshot.snapshot_id)]
+    return checked[2]
 
 
-def _releasable(store: Store, wave: Wave, published: Snapshot, candidate: Snapshot) -> bool:
-    """Tell whether ``candidate`` may replace ``published`` (``release.release_allowed``).
+def _release_step(
+    store: Store, wave: Wave, published: Snapshot, candidate: Snapshot
+) -> frozenset[tuple[str, Audience]] | None:
+    """Return the cells of ``candidate`` that may replace ``published``'s (``release_step``).
 
     Both are decided exactly as every results view decides them: on the
     wave's departments as of its opening (plus any department only the
@@ -174,7 +192,49 @@ def _releasable(store: Store, wave: Wave, published: Snapshot, candidate: Snapsh
     survey = store.get_survey(wave.survey_slug)
     structure = readiness._structure(wave_departments(store, wave), [published, candidate])
     k = wave.effective_thresholds(survey).min_group_size
-    return release_allowed(structure, readiness._counts(published), readiness._counts(candidate), k)
+    return release_step(structure, readiness._counts(published), readiness._counts(candidate), k)
+
+
+def _mixed(
+    store: Store, published: Snapshot, candidate: Snapshot, cells: frozenset[tuple[str, Audience]]
+) -> Snapshot:
+    """Return ``candidate`` with every (department, audience) part not in ``cells`` as published.
+
+    Each part — its sums and its comment texts — is either all of that cell's
+    responses as of ``published`` or all as of ``candidate``, so the result is
+    the snapshot of a real set of responses; it carries ``candidate``'s id.
+    """
+    if all((code, a) in cells for code in candidate.cells for a in Audience) and set(
+        candidate.cells
+    ) >= set(published.cells):
+        return candidate
+    merged: dict[str, Aggregate] = {}
+    comments: dict[str, DepartmentComments] = {}
+    for code in sorted(set(published.cells) | set(candidate.cells)):
+        template = candidate.cells.get(code) or published.cells[code]
+        old_texts: DepartmentComments | None = None
+        parts, texts = [], {}
+        for audience in sorted(Audience, key=lambda a: a.value):
+            new = (code, audience) in cells
+            source = (candidate if new else published).cells.get(code)
+            part = source.part(audience) if source is not None else None
+            if part is not None:
+                parts.append(part)
+            if new:
+                kept = candidate.comments_of(code).texts.get(audience)
+            else:
+                if old_texts is None:
+                    old_texts = store.get_snapshot_comments(
+                        published.survey_slug, published.wave_id, code
+                    )
+                kept = old_texts.texts.get(audience)
+            if kept:
+                texts[audience] = kept
+        if parts:
+            merged[code] = replace(template, parts=tuple(parts))
+            if texts:
+                comments[code] = DepartmentComments(candidate.snapshot_id, texts)
+    return replace(candidate, cells=merged, comments=comments)
 
 
 def outdated(snapshot: Snapshot) -> bool:

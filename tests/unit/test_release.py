@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from portal.domain.anonymity import AUDIENCES, Counts, Group, Structure, disclose
 from portal.domain.entities import Audience
-from portal.domain.release import atoms, release_allowed
+from portal.domain.release import atoms, release_allowed, release_step
 
 E, M = Audience.EMPLOYEE, Audience.MANAGER
 Leaf = tuple[str, Audience]
@@ -162,6 +162,21 @@ def _exact_cover(target: set[Leaf], pieces: list[frozenset[Leaf]]) -> bool:
     )
 
 
+@BRUTE_FORCE
+@given(two_states())
+def test_a_release_step_takes_some_cells_new_counts_and_the_mix_is_safe_across_both_states(
+    case: tuple[Structure, dict[Leaf, int], dict[Leaf, int], int],
+) -> None:
+    structure, previous, new, k = case
+    step = release_step(structure, previous, new, k)
+    if step is None:
+        return
+    assert step <= {c for c in _leaves(structure) if new.get(c, 0) != previous.get(c, 0)}
+    mixed = {c: (new if c in step else previous).get(c, 0) for c in _leaves(structure)}
+    assert release_allowed(structure, previous, mixed, k)
+    assert leaks_across(structure, previous, mixed, k) == []
+
+
 # -- hand cases -------------------------------------------------------------------------
 
 ONE_SITE = Structure({"CS": "Aarhus", "SALES": "Aarhus", "FIN": "Aarhus"})
@@ -243,3 +258,16 @@ def test_sums_the_new_state_shows_over_unchanged_cells_must_have_been_published_
     after = _counts(D0=(7, 2), D1=(5, 12), D2=(1, 6))
     assert leaks_across(site, before, after, 3) != []
     assert not release_allowed(site, before, after, 3)
+
+
+def test_a_step_releases_the_departments_that_grew_by_k_and_keeps_back_the_others() -> None:
+    before = _counts(CS=(15, 5), SALES=(15, 5), FIN=(15, 5))
+    after = _counts(CS=(20, 5), SALES=(16, 5), FIN=(15, 5))
+    assert not release_allowed(ONE_SITE, before, after, 5)
+    assert release_step(ONE_SITE, before, after, 5) == {("CS", E)}
+
+
+def test_no_step_when_every_change_is_below_k() -> None:
+    before = _counts(CS=(15, 5), SALES=(15, 5), FIN=(15, 5))
+    after = _counts(CS=(16, 6), SALES=(17, 5), FIN=(15, 5))
+    assert release_step(ONE_SITE, before, after, 5) is None

@@ -307,6 +307,13 @@ def test_no_row_can_be_put_back_into_a_group_below_the_minimum(
             alike = [r for r in known if r.language == language]
             assert len(alike) >= K, f"row {index}: one of {len(alike)} answering in {language}"
     assert "day" not in parse_csv(text)[0]
+    # One decision: each label group in the file is a group the pages publish, with its count.
+    header, *body = parse_csv(text)
+    labels = Counter((line[header.index("department")], line[header.index("audience")])
+                     for line in body)  # fmt: skip
+    for (code, audience), n in labels.items():
+        assert code, "a row without its department"
+        assert attacker.published.get(Group(department=code, audience=Audience(audience))) == n
 
 
 def test_the_attack_finds_the_issue_s_rows_in_a_file_with_site_only_labels() -> None:

@@ -37,6 +37,7 @@ from portal.services import scorecard
 from portal.services.accounts import audit
 from portal.services.scorecard import catalogued, language_of, lever_target, suggested_due
 from portal.services.scorecard_model import TEXTS, PlanLine, ScorecardPage
+from portal.services.structure import wave_departments
 from portal.storage.port import Store
 
 # -- the plan --------------------------------------------------------------------------
@@ -366,7 +367,8 @@ def plan_overview(store: Store, survey_slug: str, wave_id: str) -> tuple[Wave, l
         return UnitSummary(code, label, site, len(shown), sum(a.is_open for a in shown))
 
     lines = [summary(ORGANISATION, TEXTS["en"]["organisation"], "")]
-    for d in sorted(store.list_departments(survey_slug), key=lambda d: (d.name, d.code)):
+    # The wave's own departments as of its opening, as its results list them.
+    for d in sorted(wave_departments(store, wave), key=lambda d: (d.name, d.code)):
         line = summary(d.code, d.name, d.site)
         if not d.retired or line.actions:
             lines.append(line)

@@ -10,6 +10,7 @@ byte for byte the same. Edits made while a wave is open apply to the next wave.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from datetime import date
@@ -17,13 +18,14 @@ from datetime import date
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from openpyxl import load_workbook
 
 from portal.domain.accounts import Role
 from portal.domain.entities import Department
 from portal.services import readiness, surveys
 from portal.services.results import refresh_snapshot
 from portal.storage.port import Store
-from tests.web.conftest import csrf_token
+from tests.web.conftest import csrf_token, sign_in
 from tests.web.test_api import token_for
 from tests.web.test_results import DEPARTMENTS, SLUG, STANDARD, make_organisation
 
@@ -31,7 +33,7 @@ MakeAccount = Callable[..., object]
 WAVE = f"/admin/surveys/{SLUG}/waves/baseline"
 API = f"/api/v1/surveys/{SLUG}/waves/baseline"
 #: What differs between two requests for the same page: the form's CSRF token.
-VOLATILE = re.compile(r'(name="csrf_token"[^>]*value=|<meta name="csrf-token" content=)"[^"]*"')
+VOLATILE = re.compile(rb'(name="csrf_token"[^>]*value=|<meta name="csrf-token" content=)"[^"]*"')
 
 
 def edit_everything(store: Store) -> None:
@@ -51,16 +53,24 @@ def edit_everything(store: Store) -> None:
     surveys.add_department(store, Department(SLUG, "NEW", "Newcomers", "Oslo", 9))
 
 
-def outputs(admin: FlaskClient, api: FlaskClient, token: str) -> dict[str, bytes]:
-    """Read every output of the baseline an admin and an API token get, by address."""
+def outputs(
+    admin: FlaskClient, api: FlaskClient, token: str, viewer: FlaskClient
+) -> dict[str, bytes]:
+    """Read every output of the baseline an admin, an API token and a viewer get, by address."""
     got: dict[str, bytes] = {}
 
     def read(client: FlaskClient, path: str, **kwargs: object) -> None:
         response = client.get(path, **kwargs)  # type: ignore[arg-type]
-        got[path] = VOLATILE.sub(r"\1", response.get_data(as_text=True)).encode()
+        path = f"viewer {path}" if client is viewer else path
+        got[path] = VOLATILE.sub(rb"\1", response.get_data())
+        if path.endswith(".xlsx"):  # the workbook's zip records when it was written
+            sheet = load_workbook(io.BytesIO(response.get_data())).active
+            assert sheet is not None
+            got[path] = repr(list(sheet.iter_rows(values_only=True))).encode()
         got[path] += f" {response.status_code}".encode()
 
-    pages = ["/results", "/results.csv", "/results/quality", "/participation"]
+    pages = ["/results", "/results.csv", "/results/quality", "/participation", "/plan"]
+    pages += ["/results.xlsx", "/scorecard.pdf"]
     pages += ["/participation.csv", "/scorecard", "/scorecard?department=*"]
     for site in ("Aarhus", "Hamburg", "Oslo"):
         pages += [f"/results?site={site}", f"/results.csv?site={site}"]
@@ -75,6 +85,10 @@ def outputs(admin: FlaskClient, api: FlaskClient, token: str) -> dict[str, bytes
         read(api, API + path, headers=headers)
     for code in [*DEPARTMENTS, "NEW"]:
         read(api, f"{API}/results/departments/{code}", headers=headers)
+    for page in ["/results", "/results?site=Hamburg", "/results.csv", "/participation"]:
+        read(viewer, WAVE + page)
+    for code in DEPARTMENTS:
+        read(viewer, f"{WAVE}/results/departments/{code}")
     form = csrf_token(admin.get(WAVE + "/results/raw").get_data(as_text=True))
     raw = admin.post(WAVE + "/results/raw.csv", data={"csrf_token": form})
     got["raw.csv"] = raw.get_data() + f" {raw.status_code}".encode()
@@ -82,24 +96,33 @@ def outputs(admin: FlaskClient, api: FlaskClient, token: str) -> dict[str, bytes
 
 
 @pytest.fixture
-def readers(app: Flask, make_account: MakeAccount) -> tuple[FlaskClient, FlaskClient, str]:
-    """Return an admin's client, a client for the API and an admin's API token."""
-    from tests.web.conftest import sign_in
+def readers(
+    app: Flask, make_account: MakeAccount
+) -> tuple[FlaskClient, FlaskClient, str, FlaskClient]:
+    """Return an admin's client, an API client, an admin's API token and a viewer's client.
 
+    The viewer reads every department but TINY (the one the edits move).
+    """
     token = token_for(app, make_account, "api@example.com", Role.ADMIN)
     make_account("hr@example.com", Role.ADMIN)
     admin = app.test_client()
     sign_in(admin, "hr@example.com")
-    return admin, app.test_client(), token
+    scope = tuple(f"{SLUG}/{code}" for code in DEPARTMENTS if code != "TINY")
+    make_account("dv@example.com", Role.DEPARTMENT_VIEWER, departments=scope)
+    viewer = app.test_client()
+    sign_in(viewer, "dv@example.com")
+    return admin, app.test_client(), token, viewer
 
 
 def test_every_output_of_a_closed_wave_is_unchanged_by_later_department_edits(
-    store: Store, readers: tuple[FlaskClient, FlaskClient, str]
+    store: Store, readers: tuple[FlaskClient, FlaskClient, str, FlaskClient]
 ) -> None:
     make_organisation(store, STANDARD)
     surveys.close_wave(store, SLUG, "baseline", today=date.today())
     before = outputs(*readers)
     assert b"Tiny team" in before[WAVE + "/participation"]
+    assert before[f"viewer {WAVE}/results"].endswith(b" 200")
+    assert before[f"{API}/results/departments/SALES"].endswith(b" 200")
 
     edit_everything(store)
     # A recomputed snapshot (e.g. after the closing day) must not change anything either.

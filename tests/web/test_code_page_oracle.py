@@ -21,8 +21,10 @@ from flask.testing import FlaskClient
 from portal.app import create_app
 from portal.domain.entities import Audience
 from portal.services.respond import hash_code, make_codes
+from portal.storage.dynamodb import DynamoStore
 from portal.storage.sqlite import SqliteStore
 from tests.web.conftest import OpenWave, full_answers
+from tests.web.test_respond_resilience import dynamo_app  # noqa: F401 (a fixture)
 
 SLUG, WAVE = "crm-rollout", "baseline"
 KEY = re.compile(r'name="key" value="[^"]+"')
@@ -178,3 +180,18 @@ def test_a_used_and_an_unused_code_read_the_same_records(
         assert page.status_code == 200
         seen.append(list(recorded.calls))
     assert seen[0] == seen[1] and "get_access_code" in seen[0]
+
+
+def test_on_dynamodb_too_a_used_code_looks_unused_and_its_second_answers_drop(
+    dynamo_app: tuple[FlaskClient, DynamoStore, str],  # noqa: F811 (the imported fixture)
+) -> None:
+    client, store, _ = dynamo_app
+    used, unused = make_codes(store, SLUG, WAVE, "WH", 2)
+    assert answer(client, used)[0] == 303
+    pages = [client.post("/code", data={"code": c, "aud": "manager", "lang": "da"})
+             for c in (used, unused)]  # fmt: skip
+    assert [p.status_code for p in pages] == [200, 200]
+    assert neutral(pages[0].get_data(as_text=True)) == neutral(pages[1].get_data(as_text=True))
+    assert answer(client, used, value="1")[0] == 303
+    [kept] = store.list_responses(SLUG, WAVE).items
+    assert kept.answers["managers-own-mandate"] == 4

@@ -58,6 +58,7 @@ class Measures:
         self.decision = decision
         self.readable = readable
         self._decided = {} if _decided is None else _decided
+        self._projected: dict[tuple[str, str], Disclosure] = {}
 
     def for_reader(self, readable: Iterable[str]) -> Measures:
         """Return the same decisions cut down to a reader's departments."""
@@ -77,8 +78,13 @@ class Measures:
         return self._decide("lever", lever_id, scored, asked)
 
     def item(self, item_id: str) -> Disclosure:
-        """Return the groups whose answer shares of statement ``item_id`` this reader may see."""
-        item = next(i for i in self.questionnaire.items if i.id == item_id)
+        """Return the groups whose answer shares of statement ``item_id`` this reader may see.
+
+        Raise ``KeyError`` for a statement the questionnaire does not have.
+        """
+        item = next((i for i in self.questionnaire.items if i.id == item_id), None)
+        if item is None:
+            raise KeyError(item_id)
         asked = [a for a in Audience if item.applies_to(a)]
 
         def on_scale(part: aggregates.AudiencePart) -> int:
@@ -99,10 +105,13 @@ class Measures:
         self, kind: str, measure: str, count: _CellCount, asked: list[Audience]
     ) -> Disclosure:
         key = (kind, measure)
-        if key not in self._decided:
-            self._decided[key] = disclose_measure(self.decision, self._counts(count), asked)
-        whole = self._decided[key]
-        return whole if self.readable is None else visible_to(whole, self.readable)
+        if key not in self._projected:
+            if key not in self._decided:
+                self._decided[key] = disclose_measure(self.decision, self._counts(count), asked)
+            whole = self._decided[key]
+            readable = self.readable
+            self._projected[key] = whole if readable is None else visible_to(whole, readable)
+        return self._projected[key]
 
     def _counts(self, count: _CellCount) -> Counts:
         counts: dict[tuple[str, Audience], int] = {}

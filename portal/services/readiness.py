@@ -20,7 +20,7 @@ responses — and publishes only what ``portal.domain.anonymity`` allows:
   its manager groups are published; the change since the previous wave only
   when the group is published in both waves' decisions (each made on its
   own wave's departments as of its opening, ``structure.wave_departments``)
-  and covers the same departments in both;
+  and covers the same earlier respondents on both (``_same_respondents``);
 * a department's free-text comments (``department_comments``) only when the
   department is published to the reader and has at least the wave's comment
   threshold of respondents (only disjoint department lists are shown, see
@@ -99,7 +99,7 @@ class GroupResult:
     employee and the manager group of the unit are published (and no
     audience filter is set); ``changes`` is ``None`` unless the group is
     published in the previous wave too (in that wave's own decision, on its
-    own departments) and covers the same departments in both waves.
+    own departments) and covers the same earlier respondents in both.
     """
 
     responses: int
@@ -252,6 +252,21 @@ def _merged(
     return aggregates.merge_all([aggregates.empty_aggregate(data.questionnaire), *cells])
 
 
+def _same_respondents(earlier: _WaveData, structure: Structure, unit: Group) -> bool:
+    """Tell whether ``unit`` covers the same earlier respondents on both waves' departments.
+
+    Rule: the earlier wave published its groups on its own departments (as
+    of its opening). Its cells merged by this wave's departments equal what it
+    published only when both lists hold the same departments that had
+    responses then: a department added since (no responses then) changes
+    nothing, but a site that a department with earlier responses moved into
+    or out of is not compared, since the difference would be a new group.
+    """
+    answered = set(earlier.snapshot.cells)
+    then = earlier.disclosure.structure.departments_of(unit)
+    return then & answered == structure.departments_of(unit) & answered
+
+
 def _same_version(first: Questionnaire, second: Questionnaire) -> bool:
     # Waves answered with different questionnaire versions are not compared lever by lever.
     return (first.id, first.version) == (second.id, second.version)
@@ -290,8 +305,7 @@ def _group_result(
     if (
         before is not None
         and before[1].visible(group)
-        # the same people: a site whose departments changed between the waves is not compared
-        and before[0].disclosure.structure.departments_of(unit) == structure.departments_of(unit)
+        and _same_respondents(before[0], structure, unit)
         and _same_version(before[0].questionnaire, q)
     ):
         earlier = _merged(before[0], structure, unit, audience)

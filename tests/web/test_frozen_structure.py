@@ -161,7 +161,10 @@ def test_a_site_whose_departments_changed_since_the_previous_wave_shows_no_chang
     surveys.update_department(
         store, SLUG, "MKT", name="Marketing", site="Hamburg", headcount=20, parent=None
     )
-    make_organisation(store, STANDARD, wave_id="follow-up", create=False, seed=2)
+    # A department added since, with no answers in the baseline, changes no earlier group.
+    surveys.add_department(store, Department(SLUG, "NEW", "Newcomers", "Aarhus", 9))
+    make_organisation(store, {**STANDARD, "NEW": (6, 0)}, wave_id="follow-up", create=False,
+                      seed=2)  # fmt: skip
     results = readiness.wave_results(store, SLUG, "follow-up")
 
     def row(kind: readiness.RowKind, key: str) -> readiness.GroupResult | None:

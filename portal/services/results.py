@@ -134,25 +134,39 @@ def current_snapshot(
     return _release(store, wave, snapshot, now=now)
 
 
-#: What this process last found when it looked for a release after a published snapshot:
-#: (survey, wave, snapshot id) → (when, whether the wave was closed then — a closed
-#: wave's counts no longer change, so that answer is final —, whether answers were
-#: left out). Per process; a process that has not looked yet looks once itself, and
-#: the rule gives every process the same answer.
+#: When this process last looked for a release after a published snapshot: (survey,
+#: wave, snapshot id) → (when, whether the wave was closed then — a closed wave's counts
+#: no longer change, so that answer is final —, whether answers were left out). Per
+#: process; a process that has not looked yet looks once itself, and the rule gives
+#: every process the same answer.
 _held_back: dict[tuple[str, str, str], tuple[datetime, bool, bool]] = {}
 
 
 def _release(store: Store, wave: Wave, published: Snapshot, *, now: datetime) -> Snapshot:
-    """Compute a candidate, publish what ``release_step`` allows of it; return the published one."""
+    """Compute a candidate, publish what ``release_step`` allows of it; return the published one.
+
+    A closed wave whose answers cannot all be released keeps its published
+    sums under a new id marked ``PARTIAL`` (``held_back``), so every process
+    can tell, without recounting, that some late answers are left out.
+    """
     candidate = compute_snapshot(store, wave.survey_slug, wave.wave_id, now=now)
     step = _release_step(store, wave, published, candidate)
+    closed = wave.status is WaveStatus.CLOSED
+    more = candidate.responses != published.responses
+    if step is None and closed and more and not published.snapshot_id.endswith(PARTIAL):
+        step = frozenset()  # nothing new may be shown: publish the same sums, marked
     if step is not None:
         published = _mixed(store, published, candidate, step)
+        if closed and published.responses != candidate.responses:
+            published = _renamed(published, published.snapshot_id + PARTIAL)
         store.put_snapshot(published)
-    closed = wave.status is WaveStatus.CLOSED
-    left_out = published.responses != candidate.responses
-    _held_back[(wave.survey_slug, wave.wave_id, published.snapshot_id)] = (now, closed, left_out)
+    left = published.responses != candidate.responses
+    _held_back[(wave.survey_slug, wave.wave_id, published.snapshot_id)] = (now, closed, left)
     return published
+
+
+#: The end of a closed wave's snapshot id whose sums leave some of its answers out.
+PARTIAL = "-partial"
 
 
 def held_back(store: Store, wave: Wave) -> bool:
@@ -160,20 +174,12 @@ def held_back(store: Store, wave: Wave) -> bool:
 
     True when the wave's final counts could not be released (in full) safely
     after its last published state: too few answers arrived since it to be
-    shown without singling anyone out. Only a closed wave is ever held back;
-    for one, this process makes its final release attempt here if it has not
-    yet (once per published snapshot).
+    shown without singling anyone out (its snapshot id ends in ``PARTIAL``).
     """
     if wave.status is not WaveStatus.CLOSED:
         return False
     snapshot = store.get_snapshot(wave.survey_slug, wave.wave_id)
-    if snapshot is None:
-        return False
-    checked = _held_back.get((wave.survey_slug, wave.wave_id, snapshot.snapshot_id))
-    if checked is None or not checked[1]:
-        snapshot = _release(store, wave, snapshot, now=datetime.now(UTC))
-        checked = _held_back[(wave.survey_slug, wave.wave_id, snapshot.snapshot_id)]
-    return checked[2]
+    return snapshot is not None and snapshot.snapshot_id.endswith(PARTIAL)
 
 
 def _release_step(
@@ -204,9 +210,7 @@ def _mixed(
     responses as of ``published`` or all as of ``candidate``, so the result is
     the snapshot of a real set of responses; it carries ``candidate``'s id.
     """
-    if all((code, a) in cells for code in candidate.cells for a in Audience) and set(
-        candidate.cells
-    ) >= set(published.cells):
+    if all((code, a) in cells for code in candidate.cells for a in Audience):
         return candidate
     merged: dict[str, Aggregate] = {}
     comments: dict[str, DepartmentComments] = {}
@@ -235,6 +239,15 @@ def _mixed(
             if texts:
                 comments[code] = DepartmentComments(candidate.snapshot_id, texts)
     return replace(candidate, cells=merged, comments=comments)
+
+
+def _renamed(snapshot: Snapshot, snapshot_id: str) -> Snapshot:
+    """Return the same sums and texts under another id."""
+    comments = {
+        code: replace(texts, snapshot_id=snapshot_id)
+        for code, texts in (snapshot.comments or {}).items()
+    }
+    return replace(snapshot, snapshot_id=snapshot_id, comments=comments)
 
 
 def outdated(snapshot: Snapshot) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -177,3 +177,41 @@ def test_a_closed_wave_whose_last_answers_can_be_released_shows_them_all(
     after, _ = poll(app, viewer, secret)
     assert after[Group(department="A1")] == sum(START["A1"]) + K
     assert 'id="held-back"' not in get(viewer, "participation")
+
+
+def test_a_step_releases_whole_cells_sums_and_comments_and_keeps_the_rest_as_published(
+    app: Flask,
+) -> None:
+    store = app.extensions["portal.store"]
+    departments = {code: (f"Dept {code}", site, 40) for code, site in SITE_OF.items()}
+    make_organisation(store, START, departments=departments)
+    start = datetime.now(UTC)
+    first = results.current_snapshot(store, SLUG, "baseline", now=start)
+    rng = random.Random(7)
+
+    def add(code: str, audience: Audience, comment: str) -> None:
+        store.add_response(
+            make_response(
+                survey_slug=SLUG,
+                wave_id="baseline",
+                department_code=code,
+                audience=audience,
+                day=date.today(),
+                answers=random_answers(rng, audience),
+                comment=comment,
+            )
+        )
+
+    for n in range(K):
+        add("A1", Audience.EMPLOYEE, f"A1 newcomer {n}")
+    add("B1", Audience.MANAGER, "the one late manager")
+    later = results.current_snapshot(store, SLUG, "baseline", now=start + timedelta(hours=1))
+    assert later.snapshot_id != first.snapshot_id
+    employees = later.cells["A1"].part(Audience.EMPLOYEE)
+    assert employees is not None and employees.responses == START["A1"][0] + K
+    assert later.cells["B1"] == first.cells["B1"]  # its one newcomer waits
+    a1 = store.get_snapshot_comments(SLUG, "baseline", "A1").all_texts()
+    assert {f"A1 newcomer {n}" for n in range(K)} <= set(a1)
+    assert "the one late manager" not in " ".join(
+        store.get_snapshot_comments(SLUG, "baseline", "B1").all_texts()
+    )

@@ -9,13 +9,16 @@ racing freezes agree on one list, and SQLite's migration freezes old waves.
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 import threading
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from portal.domain.entities import Department
+import pytest
+
+from portal.domain.entities import Audience, Department
 from portal.services import participation, raw_export, readiness, surveys
 from portal.services.structure import wave_departments
 from portal.storage import codec
@@ -23,6 +26,7 @@ from portal.storage.port import Store
 from portal.storage.sqlite import MIGRATIONS, SqliteStore
 from tests.builders import make_department, make_survey, make_wave
 from tests.web.test_results import SLUG, STANDARD, make_organisation
+from tests.web.test_results_attacks import drawn
 
 TODAY = date(2026, 11, 2)
 
@@ -131,3 +135,45 @@ def test_upgrading_an_older_sqlite_database_freezes_its_opened_waves(tmp_path: P
     assert store.get_frozen_departments(SLUG, "closed") == expected
     assert store.get_frozen_departments(SLUG, "baseline") is None
     store.close()
+
+
+def shown_for(store: Store, codes: list[str]) -> tuple[object, ...]:
+    """Return every results row, filter, department page and participation row of the baseline."""
+    views: list[object] = [participation.read_participation(store, SLUG, "baseline").table]
+    for site in ("S1", "S2", "S3"):
+        views.append(readiness.wave_results(store, SLUG, "baseline", site=site).rows)
+    for audience in Audience:
+        views.append(readiness.wave_results(store, SLUG, "baseline", audience=audience).rows)
+    views.append(readiness.wave_results(store, SLUG, "baseline").rows)
+    for code in codes:
+        report, row = readiness.department_results(store, SLUG, "baseline", code)
+        views.append((row, readiness.item_distributions(report, row)))
+    return tuple(views)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_edits_after_closing_change_nothing_a_random_organisation_showed(
+    sqlite_store: SqliteStore, seed: int
+) -> None:
+    site_of, cells = drawn(seed)
+    rng = random.Random(seed)
+    departments = {c: (f"Team {c}", site, rng.randint(0, 12)) for c, site in site_of.items()}
+    make_organisation(sqlite_store, cells, departments=departments, seed=seed)
+    surveys.close_wave(sqlite_store, SLUG, "baseline", today=date.today())
+    before = shown_for(sqlite_store, list(site_of))
+
+    for code in site_of:
+        move = rng.choice(["site", "name", "headcount", "retire", "keep"])
+        name, site, headcount = departments[code]
+        if move == "retire":
+            surveys.set_department_retired(sqlite_store, SLUG, code, retired=True)
+            continue
+        surveys.update_department(
+            sqlite_store, SLUG, code,
+            name=f"Renamed {code}" if move == "name" else name,
+            site=rng.choice(["S1", "S2", "S3"]) if move == "site" else site,
+            headcount=rng.randint(0, 12) if move == "headcount" else headcount,
+            parent=None,
+        )  # fmt: skip
+    surveys.add_department(sqlite_store, Department(SLUG, "ADDED", "Added", "S1", 7))
+    assert shown_for(sqlite_store, list(site_of)) == before

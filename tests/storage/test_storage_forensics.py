@@ -21,6 +21,7 @@ from portal.instruments import get_questionnaire
 from portal.services import respond
 from portal.services.results import refresh_snapshot
 from portal.services.surveys import add_wave, create_survey, open_wave
+from portal.storage.dynamodb import DynamoStore
 from portal.storage.sqlite import SqliteStore
 from tests.builders import make_response
 from tests.web.conftest import full_answers, start
@@ -103,6 +104,17 @@ def test_after_submissions_the_files_keep_no_wal_no_deleted_rows_and_no_arrival_
     assert _file_order(data, hashes) == _file_order(canonical, hashes)
 
 
+def _setup_dynamo(store: DynamoStore) -> DynamoStore:
+    """Create the survey with an open wave on DynamoDB."""
+    create_survey(
+        store, slug="crm-rollout", title="CRM", system_name={"en": "the new CRM"},
+        today=date.today(), departments_csv=CSV,
+    )  # fmt: skip
+    add_wave(store, "crm-rollout", wave_id="baseline", name="Baseline", today=date.today())
+    open_wave(store, "crm-rollout", "baseline", today=date.today())
+    return store
+
+
 def _setup(store: SqliteStore, hashes: list[str]) -> SqliteStore:
     """Create the survey with an open wave and the given code hashes for Warehouse."""
     today = date(2026, 3, 2)
@@ -167,3 +179,48 @@ def test_a_wal_that_a_reader_kept_from_being_emptied_is_emptied_after_the_next_t
     assert len(store.list_responses("crm-rollout", "baseline").items) == 1  # a read, no write
     assert wal.stat().st_size == 0
     reader.close()
+
+
+def test_the_dynamodb_table_pairs_no_response_with_its_code_and_holds_no_time_of_day(
+    dynamo_moto_store: DynamoStore,
+) -> None:
+    store = _setup_dynamo(dynamo_moto_store)
+    codes = respond.make_codes(store, "crm-rollout", "baseline", "WH", 6)
+    [link] = [
+        x
+        for x in respond.make_links(store, "crm-rollout", "baseline")
+        if x.department_code == "SALES"
+    ]
+    items = get_questionnaire("change-readiness").items_for(Audience.EMPLOYEE)
+    for n, code in enumerate(codes):
+        answers = {item.id: 1 + (n + k) % 5 for k, item in enumerate(items)}
+        ballot, code_hash = respond.open_code(store, code)
+        respond.submit(
+            store, ballot, audience=Audience.EMPLOYEE, language="en", answers=answers,
+            comment=None, key=secrets.token_urlsafe(16), today=date.today(),
+            code_hash=code_hash,
+        )  # fmt: skip
+        respond.submit(
+            store, respond.open_link(store, link.token), audience=Audience.EMPLOYEE,
+            language="en", answers=answers, comment=None, key=secrets.token_urlsafe(16),
+            today=date.today(),
+        )  # fmt: skip
+    refresh_snapshot(store, "crm-rollout", "baseline", now=datetime.now(UTC))
+    table = dynamo_moto_store.table.scan()["Items"]
+    responses = [i for i in table if "ans" in i]
+    used = [i for i in table if str(i["pk"]).startswith("CODE#") and i.get("used")]
+    assert len(responses) == 12 and len(used) == 6
+    keys = {str(i["sk"]) for i in responses}  # a response's random key
+    hashes = {respond.hash_code(c) for c in codes}
+    for item in used:  # a used code says nothing of the answers it went with
+        assert not keys & {str(v) for v in item.values()}
+        fields = {"pk", "sk", "code_hash", "survey_slug", "wave_id", "department_code", "used"}
+        assert set(item) == fields
+    for item in responses:
+        assert not any(h in str(item) for h in hashes)
+    respondent = [i for i in table if not str(i["pk"]).startswith(("AUDIT", "USER"))]
+    # Only midnight (a snapshot's day) and the "+00:00" offset: no time of day.
+    times = set(re.findall(r"\d{2}:\d{2}(?::\d{2})?", str(respondent)))
+    assert times <= {"00:00:00", "00:00"}, (
+        f"items a respondent's answers feed hold times of day: {times}"
+    )

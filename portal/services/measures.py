@@ -34,8 +34,6 @@ from portal.domain.entities import Audience
 from portal.domain.questionnaire import Questionnaire
 from portal.domain.scoring import AudienceGap, LeverScore, Trend, WaveChange
 
-_CellCount = Callable[[aggregates.AudiencePart], int]
-
 
 class Measures:
     """The per-lever and per-statement decisions of one wave, for one reader.
@@ -70,12 +68,7 @@ class Measures:
         """Return the groups whose score on ``lever_id`` this reader may see."""
         items = [i for i in self.questionnaire.items if i.lever == lever_id]
         asked = [a for a in Audience if any(i.applies_to(a) for i in items)]
-
-        def scored(part: aggregates.AudiencePart) -> int:
-            sums = part.lever(lever_id)
-            return 0 if sums is None else sums.n
-
-        return self._decide("lever", lever_id, scored, asked)
+        return self._decide("lever", lever_id, lambda: lever_counts(self.snapshot, lever_id), asked)
 
     def item(self, item_id: str) -> Disclosure:
         """Return the groups whose answer shares of statement ``item_id`` this reader may see.
@@ -86,12 +79,7 @@ class Measures:
         if item is None:
             raise KeyError(item_id)
         asked = [a for a in Audience if item.applies_to(a)]
-
-        def on_scale(part: aggregates.AudiencePart) -> int:
-            tally = part.tally(item_id)
-            return 0 if tally is None else sum(tally.counts)
-
-        return self._decide("item", item_id, on_scale, asked)
+        return self._decide("item", item_id, lambda: item_counts(self.snapshot, item_id), asked)
 
     def lever_shown(self, lever_id: str, group: Group) -> bool:
         """Tell whether ``group``'s score on ``lever_id`` may be shown to this reader."""
@@ -102,24 +90,52 @@ class Measures:
         return self.item(item_id).visible(group)
 
     def _decide(
-        self, kind: str, measure: str, count: _CellCount, asked: list[Audience]
+        self, kind: str, measure: str, counts: Callable[[], Counts], asked: list[Audience]
     ) -> Disclosure:
         key = (kind, measure)
         if key not in self._projected:
             if key not in self._decided:
-                self._decided[key] = disclose_measure(self.decision, self._counts(count), asked)
+                self._decided[key] = disclose_measure(self.decision, counts(), asked)
             whole = self._decided[key]
             readable = self.readable
             self._projected[key] = whole if readable is None else visible_to(whole, readable)
         return self._projected[key]
 
-    def _counts(self, count: _CellCount) -> Counts:
-        counts: dict[tuple[str, Audience], int] = {}
-        for code, cell in self.snapshot.cells.items():
-            for audience in Audience:
-                part = cell.part(audience)
-                counts[(code, audience)] = 0 if part is None else count(part)
-        return counts
+
+def lever_counts(snapshot: Snapshot, lever_id: str) -> Counts:
+    """Return, per (department, audience) cell, the respondents who scored ``lever_id``.
+
+    Those who chose a point on the scale for at least one of its statements
+    (``LeverSums.n``): exactly the people its index, interval and n sum.
+    """
+
+    def scored(part: aggregates.AudiencePart) -> int:
+        sums = part.lever(lever_id)
+        return 0 if sums is None else sums.n
+
+    return _per_cell(snapshot, scored)
+
+
+def item_counts(snapshot: Snapshot, item_id: str) -> Counts:
+    """Return, per (department, audience) cell, the answers to ``item_id`` on the scale.
+
+    "Don't know" left out: exactly the answers its shares are taken of.
+    """
+
+    def on_scale(part: aggregates.AudiencePart) -> int:
+        tally = part.tally(item_id)
+        return 0 if tally is None else sum(tally.counts)
+
+    return _per_cell(snapshot, on_scale)
+
+
+def _per_cell(snapshot: Snapshot, count: Callable[[aggregates.AudiencePart], int]) -> Counts:
+    counts: dict[tuple[str, Audience], int] = {}
+    for code, cell in snapshot.cells.items():
+        for audience in Audience:
+            part = cell.part(audience)
+            counts[(code, audience)] = 0 if part is None else count(part)
+    return counts
 
 
 def lever_scores(

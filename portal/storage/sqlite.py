@@ -203,9 +203,6 @@ MIGRATIONS: tuple[str, ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _TRANSIENT = ("database is locked", "database is busy", "disk i/o error")
-#: After a commit that leaves the WAL at least this long, checkpoint and truncate it.
-#: A response is two or three 4 KiB pages, so the WAL holds at most a few dozen.
-WAL_TRUNCATE_BYTES = 64 * 1024
 #: What a WAL may keep on disk after a checkpoint that could not truncate it (busy).
 JOURNAL_SIZE_LIMIT = 256 * 1024
 #: How long a checkpoint waits for other connections before leaving it to a later commit.
@@ -308,13 +305,13 @@ class SqliteStore:
 
         Rule: after a response is stored, every table is rewritten in key order
         (random keys for responses, hashes for codes), free pages are dropped and
-        the WAL emptied before and after, so the bytes on disk depend on what is
-        stored, never on when. Never fails the stored response: a rebuild that is
-        busy or fails (e.g. a full disk; it needs the file's size again) is logged
-        and the next stored response rebuilds again.
+        the WAL emptied after (the commit before it emptied it already), so the
+        bytes on disk depend on what is stored, never on when. Never fails the
+        stored response: a rebuild that is busy or fails (e.g. a full disk; it
+        needs the file's size again) is logged and the next stored response
+        rebuilds again.
         """
         conn = self._connect()
-        self._trim_wal(conn)
         try:
             conn.execute("VACUUM")
         except sqlite3.Error as exc:

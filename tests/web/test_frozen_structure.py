@@ -207,3 +207,23 @@ def test_a_department_added_while_a_wave_is_open_gets_no_link_or_code_for_it(
     linked = {link.department_code for link in store.list_links(SLUG, "baseline")}
     assert "NEW" not in linked and {"WH", "SALES", "TINY"} <= linked
     assert "Newcomers" not in admin.get(base).get_data(as_text=True)
+
+
+def test_the_forms_that_change_departments_or_open_a_wave_say_when_changes_apply(
+    admin: FlaskClient, store: Store
+) -> None:
+    make_organisation(store, STANDARD)
+    surveys.add_wave(store, SLUG, wave_id="follow-up", name="Follow-up", today=date.today())
+    edit = admin.get(f"/admin/surveys/{SLUG}/departments/SALES/edit").get_data(as_text=True)
+    assert "applies from the next wave" in edit
+    opening = admin.get(f"/admin/surveys/{SLUG}/waves/follow-up/open").get_data(as_text=True)
+    assert "later changes apply from the next wave" in opening
+
+
+def test_a_reopened_wave_keeps_the_departments_it_first_opened_with(store: Store) -> None:
+    make_organisation(store, STANDARD)
+    surveys.close_wave(store, SLUG, "baseline", today=date.today())
+    closed = readiness.wave_results(store, SLUG, "baseline")
+    edit_everything(store)
+    surveys.reopen_wave(store, SLUG, "baseline", today=date.today())
+    assert readiness.wave_results(store, SLUG, "baseline").rows == closed.rows

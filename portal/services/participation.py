@@ -30,7 +30,6 @@ from portal.domain.text import printable
 from portal.services import readiness, respond
 from portal.services.accounts import audit
 from portal.services.respond import Ballot
-from portal.services.results import held_back
 from portal.services.structure import taking_part, wave_departments
 from portal.storage.port import Store
 
@@ -313,8 +312,6 @@ def read_participation(
     (``structure.wave_departments``); the minimum group size is the wave's
     locked one.
     """
-    # A closed wave's last release is attempted first, so the table shows its outcome.
-    late = held_back(store, store.get_wave(survey_slug, wave_id))
     results = readiness.wave_results(store, survey_slug, wave_id, allowed=may_read)
     decision = results.disclosure
     allowed = may_read or (lambda _code: True)
@@ -342,7 +339,7 @@ def read_participation(
         results.wave,
         table,
         results.computed_at,
-        held_back=late,
+        held_back=results.late_answers_left_out,
     )
 
 

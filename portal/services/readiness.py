@@ -73,7 +73,7 @@ from portal.domain.text import printable
 from portal.instruments import get_questionnaire
 from portal.services.accounts import audit
 from portal.services.measures import Measures, audience_gaps, lever_scores, wave_changes
-from portal.services.results import current_snapshot
+from portal.services.results import current_snapshot, held_back
 from portal.services.structure import wave_departments
 from portal.storage.port import Store
 
@@ -158,6 +158,8 @@ class WaveResults:
     comment_texts: Callable[[str], DepartmentComments | None] | None = field(
         default=None, compare=False, repr=False
     )
+    #: A closed wave whose last answers could not be released safely (``results.held_back``).
+    late_answers_left_out: bool = False
 
     @property
     def levers(self) -> tuple[Lever, ...]:
@@ -501,6 +503,7 @@ def _wave_results(
         measures=measures,
         comment_disclosure=_comment_disclosure(survey, wave, shown) if comments else None,
         comment_texts=_comment_reader(store, snapshot) if comments else None,
+        late_answers_left_out=held_back(wave, snapshot),
     )
 
 

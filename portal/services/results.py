@@ -169,17 +169,14 @@ def _release(store: Store, wave: Wave, published: Snapshot, *, now: datetime) ->
 PARTIAL = "-partial"
 
 
-def held_back(store: Store, wave: Wave) -> bool:
-    """Tell whether a closed wave's published figures leave out some of its answers for good.
+def held_back(wave: Wave, snapshot: Snapshot) -> bool:
+    """Tell whether a closed wave's published ``snapshot`` leaves out some of its answers for good.
 
     True when the wave's final counts could not be released (in full) safely
     after its last published state: too few answers arrived since it to be
     shown without singling anyone out (its snapshot id ends in ``PARTIAL``).
     """
-    if wave.status is not WaveStatus.CLOSED:
-        return False
-    snapshot = store.get_snapshot(wave.survey_slug, wave.wave_id)
-    return snapshot is not None and snapshot.snapshot_id.endswith(PARTIAL)
+    return wave.status is WaveStatus.CLOSED and snapshot.snapshot_id.endswith(PARTIAL)
 
 
 def _release_step(

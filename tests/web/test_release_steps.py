@@ -151,6 +151,8 @@ def test_a_closed_wave_whose_last_answers_cannot_be_released_keeps_its_state_and
     assert after == before
     page = get(viewer, "participation")
     assert 'id="held-back"' in page and "Some late answers are not included" in page
+    for path in ("results", "results/departments/A1"):
+        assert "Some late answers are not included" in get(viewer, path), path
     assert store.get_snapshot(SLUG, "baseline").responses == sum(map(sum, START.values()))
 
 
@@ -177,6 +179,7 @@ def test_a_closed_wave_whose_last_answers_can_be_released_shows_them_all(
     after, _ = poll(app, viewer, secret)
     assert after[Group(department="A1")] == sum(START["A1"]) + K
     assert 'id="held-back"' not in get(viewer, "participation")
+    assert 'id="held-back"' not in get(viewer, "results")
 
 
 def test_a_step_releases_whole_cells_sums_and_comments_and_keeps_the_rest_as_published(

@@ -30,7 +30,7 @@ hidden (ties: the stable group key) and the check repeats. Why:
   — and every additive score — of a group of three people: below ``k``
   although no single department was shown.
 * A remainder of *zero* people is refused too, as long as it covers any
-  department (the same rule as ``participation.total_may_be_shown``): a site
+  department (participation uses this very decision): a site
   of 12 showing its department of 12 says the other department is empty —
   e.g. that its only manager did not answer — and a hidden cell must never be
   told apart from an empty one. With this rule a department of 0 and one of 3

@@ -7,8 +7,10 @@ department — whose read cost depends on the number of departments only.
 - A **closed** wave's snapshot is final once it was computed after the closing
   day (a late answer accepted by another process within its 30-second cache is
   still counted), so its views cost the same whatever the number of responses.
-- An **open** wave's snapshot is recomputed when older than ``REFRESH_SECONDS``;
-  every other view reads the snapshot as it is, so a view's cost is bounded.
+- An **open** wave's snapshot is recomputed when older than ``REFRESH_SECONDS``
+  and published only in release steps (``current_snapshot``,
+  ``portal.domain.release``); every other view reads the snapshot as it is, so
+  a view's cost is bounded.
 
 A department's cell counts its comments (``comment_count``); the texts are kept
 apart from the cells, per department (``aggregates.DepartmentComments``, capped

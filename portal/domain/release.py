@@ -61,7 +61,6 @@ counts and every additive statistic published for the same groups, like
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from fractions import Fraction
 
 from portal.domain.anonymity import AUDIENCES, Counts, Disclosure, Group, Structure, disclose
@@ -82,28 +81,47 @@ def release_allowed(
     unchanged cells, the previous one did too) are stated in the module
     docstring. Pure and deterministic.
     """
-    previous = disclose(structure, previous_counts, k)
-    new = disclose(structure, new_counts, k)
-    if not previous.shown:
-        return True
-    leaves = [(d, a) for d in structure.departments for a in AUDIENCES]
-    before = {leaf: previous_counts.get(leaf, 0) for leaf in leaves}
-    change = {leaf: new_counts.get(leaf, 0) - before[leaf] for leaf in leaves}
-    if any(delta < 0 for delta in change.values()):
-        return False
-    if sum(change.values()) < k:
-        return False
-    if any(0 < sum(change[leaf] for leaf in atom) < k for atom in atoms(new)):
-        return False
-    unchanged = [leaf for leaf in leaves if change[leaf] == 0]
-    changed = [leaf for leaf in leaves if change[leaf] != 0]
-    # Columns ordered changed first: the reduced rows whose pivot is an unchanged
-    # cell are zero on every changed cell and span what the new state shows there.
-    order = changed + unchanged
-    new_rows = _reduced([_indicator(structure, g, order) for g in new.shown])
-    inside = [row for row in new_rows if _pivot(row) >= len(changed)]
-    old_rows = _reduced([_indicator(structure, g, order) for g in previous.shown])
-    return all(_in_span(row, old_rows) for row in inside)
+    return _Previous(structure, previous_counts, k).allows(new_counts)
+
+
+class _Previous:
+    """The published state a release is checked against, with its span reduced once."""
+
+    def __init__(self, structure: Structure, counts: Counts, k: int) -> None:
+        self.structure, self.k = structure, k
+        self.leaves = [(d, a) for d in structure.departments for a in AUDIENCES]
+        self.column = {leaf: i for i, leaf in enumerate(self.leaves)}
+        self.counts = {leaf: counts.get(leaf, 0) for leaf in self.leaves}
+        self.decision = disclose(structure, counts, k)
+        self.span = _reduced(self._rows(self.decision, self.column))
+
+    def _rows(
+        self, decision: Disclosure, column: dict[Leaf, int]
+    ) -> list[dict[int, Fraction | int]]:
+        sets = {_leaves_of(self.structure, g) for g in decision.shown}
+        return [{column[leaf]: 1 for leaf in members} for members in sets]
+
+    def allows(self, new_counts: Counts) -> bool:
+        """Apply the rules of ``release_allowed`` to ``new_counts``."""
+        if not self.decision.shown:
+            return True
+        k = self.k
+        change = {leaf: new_counts.get(leaf, 0) - self.counts[leaf] for leaf in self.leaves}
+        if any(delta < 0 for delta in change.values()) or sum(change.values()) < k:
+            return False
+        new = disclose(self.structure, new_counts, k)
+        if any(0 < sum(change[leaf] for leaf in atom) < k for atom in atoms(new)):
+            return False
+        changed = [leaf for leaf in self.leaves if change[leaf] != 0]
+        unchanged = [leaf for leaf in self.leaves if change[leaf] == 0]
+        # Columns ordered changed first: the reduced rows whose pivot is an unchanged
+        # cell are zero on every changed cell and span what the new state shows there.
+        order = {leaf: i for i, leaf in enumerate(changed + unchanged)}
+        inside = [row for row in _reduced(self._rows(new, order)) if min(row) >= len(changed)]
+        back = {i: leaf for leaf, i in order.items()}
+        return all(
+            _in_span({self.column[back[i]]: v for i, v in row.items()}, self.span) for row in inside
+        )
 
 
 def release_step(
@@ -130,9 +148,10 @@ def release_step(
     if any(after[leaf] < before[leaf] for leaf in leaves):
         return None
     update = {leaf for leaf in leaves if after[leaf] != before[leaf]}
+    published = _Previous(structure, before, k)
     while update:
         mixed = {leaf: (after if leaf in update else before)[leaf] for leaf in leaves}
-        if release_allowed(structure, before, mixed, k):
+        if published.allows(mixed):
             return frozenset(update)
         growth = [
             (sum(after[leaf] - before[leaf] for leaf in moved), sorted(moved), moved)
@@ -165,55 +184,71 @@ def atoms(decision: Disclosure) -> list[frozenset[Leaf]]:
     families += [(pairs, (a,)) for a in AUDIENCES]
     found: list[frozenset[Leaf]] = []
     for family, audiences in families:
+        sites = {g.site for g in family if g.level == 1}
+        departments = {g.department for g in family if g.level == 2}
         for group in family:
             rest = set(structure.departments_of(group))
-            for other in family:
-                if _below(structure, other, group):
-                    rest -= structure.departments_of(other)
+            if group.level == 0:  # below the organisation: every shown site and department
+                rest -= {d for d in rest if structure.site_of[d] in sites or d in departments}
+            elif group.level == 1:  # below a site: its shown departments
+                rest -= departments
             if rest:
                 found.append(frozenset((d, a) for d in rest for a in audiences))
     return found
 
 
-def _below(structure: Structure, inner: Group, outer: Group) -> bool:
-    return inner.level > outer.level and structure.departments_of(
-        inner
-    ) <= structure.departments_of(outer)
-
-
-def _indicator(structure: Structure, group: Group, order: Sequence[Leaf]) -> list[Fraction]:
+def _leaves_of(structure: Structure, group: Group) -> frozenset[Leaf]:
     departments = structure.departments_of(group)
     audiences = AUDIENCES if group.audience is None else (group.audience,)
-    return [Fraction(int(d in departments and a in audiences)) for d, a in order]
+    return frozenset((d, a) for d in departments for a in audiences)
 
 
-def _pivot(row: Sequence[Fraction]) -> int:
-    return next(i for i, value in enumerate(row) if value)
+_Row = dict[int, Fraction | int]
 
 
-def _reduced(rows: Iterable[list[Fraction]]) -> list[list[Fraction]]:
-    """Return the reduced row echelon form's non-zero rows (exact rational arithmetic)."""
-    matrix = [list(row) for row in rows]
-    width = len(matrix[0]) if matrix else 0
-    basis: list[list[Fraction]] = []
-    for column in range(width):
-        pivot = next((r for r in matrix if r[column]), None)
-        if pivot is None:
+def _reduced(rows: list[_Row]) -> list[_Row]:
+    """Return the reduced row echelon form's non-zero rows, sparse (exact rational arithmetic).
+
+    A row maps a column to its non-zero value; columns are taken in increasing
+    order, so a reduced row's smallest column is its pivot, and no other
+    reduced row has a value there.
+    """
+    remaining = [dict(row) for row in rows if row]
+    basis: list[_Row] = []
+    columns = sorted({c for row in remaining for c in row})
+    for column in columns:
+        holders = [i for i, row in enumerate(remaining) if column in row]
+        if not holders:
             continue
-        matrix.remove(pivot)
-        pivot = [value / pivot[column] for value in pivot]
-        for row in (*matrix, *basis):
-            if row[column]:
-                factor = row[column]
-                row[:] = [a - factor * b for a, b in zip(row, pivot, strict=True)]
+        pick = min(holders, key=lambda i: len(remaining[i]))  # the sparsest: least fill-in
+        pivot = remaining.pop(pick)
+        lead = pivot[column]
+        if lead != 1:
+            pivot = {c: Fraction(v) / lead for c, v in pivot.items()}
+        for row in (*remaining, *basis):
+            factor = row.get(column)
+            if factor:
+                for c, v in pivot.items():
+                    value = row.get(c, 0) - factor * v
+                    if value:
+                        row[c] = value
+                    else:
+                        row.pop(c, None)
+        remaining = [row for row in remaining if row]
         basis.append(pivot)
-    return sorted(basis, key=_pivot)
+    return basis
 
 
-def _in_span(vector: Sequence[Fraction], reduced: Sequence[Sequence[Fraction]]) -> bool:
-    rest = list(vector)
+def _in_span(vector: _Row, reduced: list[_Row]) -> bool:
+    """Tell whether ``vector`` is a combination of the rows of a reduced echelon form."""
+    rest = dict(vector)
     for row in reduced:
-        factor = rest[_pivot(row)]
+        factor = rest.get(min(row))
         if factor:
-            rest = [a - factor * b for a, b in zip(rest, row, strict=True)]
-    return not any(rest)
+            for c, v in row.items():
+                value = rest.get(c, 0) - factor * v
+                if value:
+                    rest[c] = value
+                else:
+                    rest.pop(c, None)
+    return not rest

@@ -2,7 +2,8 @@
 
 The attacker reads, from one state of a wave, everything a full reader gets —
 the results overview with every filter, every department page, the results
-CSV, the printable scorecard, the participation page and its CSV, and the API
+CSV and workbook, the printable scorecard, the participation page and its CSV,
+and the API
 — and collects every group whose count appears. Those groups must be exactly
 groups the results' own decision (``anonymity.disclose`` on the snapshot
 counts) publishes, with the same counts, and solving the attacker's linear
@@ -31,6 +32,7 @@ from tests.web.test_admin_distribution import cells, total_cells
 from tests.web.test_api import api, collect, token_for
 from tests.web.test_results import SLUG, make_organisation
 from tests.web.test_results_attacks import CASES, Attacker, Cells, K, get, read_everything
+from tests.web.test_results_xlsx import workbook_rows
 
 #: The demo's follow-up wave in Aarhus: Finance 9 is hidden to protect People and culture's 4.
 AARHUS: tuple[dict[str, str], Cells] = (
@@ -57,6 +59,16 @@ def read_participation(attacker: Attacker, client: FlaskClient, structure: Struc
         group = Group() if line[0] == "TOTAL" else Group(department=line[0])
         if line[5].isdigit():
             attacker.saw(group, int(line[5]))
+
+
+def read_workbook(attacker: Attacker, client: FlaskClient) -> None:
+    """Collect every count the results workbook (XLSX) shows, per audience filter."""
+    for audience in (None, *AUDIENCES):
+        query = {"audience": audience.value} if audience else {}
+        rows = workbook_rows(client, **query)
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\r\n").writerows(rows)
+        attacker.read_csv(out.getvalue(), audience)
 
 
 def read_api(attacker: Attacker, app: Flask, secret: str, structure: Structure) -> None:
@@ -99,6 +111,7 @@ def test_every_output_of_one_state_together_reveals_nothing_beyond_its_decision(
 
     attacker = read_everything(admin_reader, structure)
     read_participation(attacker, admin_reader, structure)
+    read_workbook(attacker, admin_reader)
     secret = token_for(app, make_account, "api@example.com", Role.VIEWER)
     read_api(attacker, app, secret, structure)
 

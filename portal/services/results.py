@@ -309,8 +309,10 @@ def verify(store: Store, survey_slug: str, wave_id: str) -> list[str]:
     Compares every department's cell and its kept comment texts (read one
     department at a time, as a department page does). An empty list means the
     stored aggregates are exact. For an open wave, responses that arrived after
-    the snapshot show up as differences. A wave without stored aggregates
-    raises ``NothingToVerify`` (an unknown survey or wave, ``NotFound``).
+    the snapshot, or that a release step keeps back, show up as differences;
+    so do a closed wave's late answers that could not be released
+    (``held_back``). A wave without stored aggregates raises
+    ``NothingToVerify`` (an unknown survey or wave, ``NotFound``).
     """
     stored = store.get_snapshot(survey_slug, wave_id)
     fresh = compute_snapshot(store, survey_slug, wave_id, now=datetime.now(UTC))

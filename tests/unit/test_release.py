@@ -271,3 +271,37 @@ def test_no_step_when_every_change_is_below_k() -> None:
     before = _counts(CS=(15, 5), SALES=(15, 5), FIN=(15, 5))
     after = _counts(CS=(16, 6), SALES=(17, 5), FIN=(15, 5))
     assert release_step(ONE_SITE, before, after, 5) is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_three_states_released_in_steps_together_isolate_no_one(data: st.DataObject) -> None:
+    # The rule compares each state with the one it replaces; check that a reader
+    # holding three consecutive states (x, then newcomers d1, then d2) learns no more.
+    departments = data.draw(st.integers(1, 2))
+    site_of = {f"D{i}": data.draw(st.sampled_from(["S0", "S1"])) for i in range(departments)}
+    structure, k = Structure(site_of), data.draw(st.sampled_from([3, 4, 5]))
+    cells = _leaves(structure)
+    states = [{c: data.draw(st.integers(0, 8)) for c in cells}]
+    for _ in range(2):
+        target = {c: v + data.draw(st.sampled_from([0, 0, 1, 2, k])) for c, v in states[-1].items()}
+        step = release_step(structure, states[-1], target, k)
+        if step is None:
+            return
+        states.append({c: (target if c in step else states[-1])[c] for c in cells})
+    n = len(cells)
+    rows = []
+    for t, state in enumerate(states):
+        for group in disclose(structure, state, k).shown:
+            row = _row(structure, group, cells)
+            rows.append(row + (row if t >= 1 else [0] * n) + (row if t >= 2 else [0] * n))
+    kernel = _kernel(rows, 3 * n)
+    values = [states[0][c] for c in cells]
+    values += [states[t][c] - states[t - 1][c] for t in (1, 2) for c in cells]
+    for bits in product((0, 1), repeat=3 * n):
+        count = sum(b * v for b, v in zip(bits, values, strict=True))
+        if 0 < count < k:
+            assert any(sum(b * v for b, v in zip(bits, basis, strict=True)) for basis in kernel), (
+                states,
+                bits,
+            )

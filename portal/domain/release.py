@@ -61,6 +61,7 @@ counts and every additive statistic published for the same groups, like
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 
 from portal.domain.anonymity import AUDIENCES, Counts, Disclosure, Group, Structure, disclose
@@ -125,7 +126,11 @@ class _Previous:
 
 
 def release_step(
-    structure: Structure, previous_counts: Counts, new_counts: Counts, k: int
+    structure: Structure,
+    previous_counts: Counts,
+    new_counts: Counts,
+    k: int,
+    measures: Sequence[tuple[Counts, Counts]] = (),
 ) -> frozenset[Leaf] | None:
     """Return the leaf cells whose newcomers may be released now, or ``None`` for none.
 
@@ -136,25 +141,49 @@ def release_step(
     real set of responses (all of its respondents as of the previous state,
     or all as of now) — and the cells kept back wait for the next step.
 
+    ``measures`` are further (previous, new) counts per cell of the same
+    responses — the respondents who scored each lever, the answers on the
+    scale to each statement — whose sums are published too; "don't know"
+    makes them smaller than the head counts, so each must pass the rule on its
+    own for the same choice of cells (a measure the choice leaves unchanged
+    passes).
+
     Rule: start from every changed cell; while ``release_allowed`` refuses the
-    mix, keep back the cells of every atom (of the mix's own decision) that
-    grew by 1 to ``k`` − 1, or, if there is none, of the atom that grew least
-    (ties: its cells' order); give up when nothing is left. Deterministic.
-    The result always passes ``release_allowed`` on the mixed counts.
+    mix for the head counts or for a measure, keep back the cells of every
+    atom (of that mix's own decision) that grew by 1 to ``k`` − 1, or, if there
+    is none, of the atom that grew least (ties: its cells' order); give up when
+    nothing is left. Deterministic. The result always passes
+    ``release_allowed`` on the mixed head counts and on every changed measure.
     """
     leaves = [(d, a) for d in structure.departments for a in AUDIENCES]
-    before = {leaf: previous_counts.get(leaf, 0) for leaf in leaves}
-    after = {leaf: new_counts.get(leaf, 0) for leaf in leaves}
-    if any(after[leaf] < before[leaf] for leaf in leaves):
+    pairs = [
+        (
+            {leaf: before.get(leaf, 0) for leaf in leaves},
+            {leaf: after.get(leaf, 0) for leaf in leaves},
+        )
+        for before, after in ((previous_counts, new_counts), *measures)
+    ]
+    if any(after[leaf] < before[leaf] for before, after in pairs for leaf in leaves):
         return None
+    before, after = pairs[0]
     update = {leaf for leaf in leaves if after[leaf] != before[leaf]}
-    published = _Previous(structure, before, k)
+    checkers: dict[int, _Previous] = {}
     while update:
-        mixed = {leaf: (after if leaf in update else before)[leaf] for leaf in leaves}
-        if published.allows(mixed):
+        refused: tuple[dict[Leaf, int], dict[Leaf, int], dict[Leaf, int]] | None = None
+        for number, (old, new) in enumerate(pairs):
+            mixed = {leaf: (new if leaf in update else old)[leaf] for leaf in leaves}
+            if number and mixed == old:
+                continue
+            if number not in checkers:
+                checkers[number] = _Previous(structure, old, k)
+            if not checkers[number].allows(mixed):
+                refused = (old, new, mixed)
+                break
+        if refused is None:
             return frozenset(update)
+        old, new, mixed = refused
         growth = [
-            (sum(after[leaf] - before[leaf] for leaf in moved), sorted(moved), moved)
+            (sum(new[leaf] - old[leaf] for leaf in moved), sorted(moved), moved)
             for atom in atoms(disclose(structure, mixed, k))
             if (moved := atom & update)
         ]

@@ -193,11 +193,22 @@ def _release_step(
     # The results views read their snapshots through this module, so their
     # decision's building blocks are imported here, when first needed.
     from portal.services import readiness
+    from portal.services.measures import lever_counts
 
     survey = store.get_survey(wave.survey_slug)
     structure = readiness._structure(wave_departments(store, wave), [published, candidate])
     k = wave.effective_thresholds(survey).min_group_size
-    return release_step(structure, readiness._counts(published), readiness._counts(candidate), k)
+    # A lever's index is a sum over those who scored it, which "don't know" makes fewer
+    # than the group: each lever's respondents must step by 0 or at least k on their own.
+    # (Statements are not stepped one by one: with "don't know" on any of two dozen
+    # statements, almost no step passes and a live wave stalls; see docs/anonymity.md.)
+    q = readiness._questionnaire(survey, wave)
+    measures = [
+        (lever_counts(published, lever.id), lever_counts(candidate, lever.id)) for lever in q.levers
+    ]
+    return release_step(
+        structure, readiness._counts(published), readiness._counts(candidate), k, measures
+    )
 
 
 def _mixed(

@@ -1,0 +1,76 @@
+"""Release steps hold for every lever's respondents, not only for head counts.
+
+"Don't know" makes a lever's respondents fewer than the group's: five
+newcomers of whom one scored a lever would move the group count by five (a
+step the group rule allows) but the lever's sum by one person.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+
+from portal.domain.entities import Audience
+from portal.services import results
+from portal.services.measures import lever_counts
+from portal.storage.port import Store
+from tests.builders import make_response
+from tests.web.test_results import QUESTIONNAIRE, SLUG, make_organisation, random_answers
+
+START = {"SALES": (8, 5), "WH": (9, 6)}
+LEVER = QUESTIONNAIRE.levers[0].id
+
+
+def answers(rng: random.Random, *, skip_lever: bool) -> dict[str, int | None]:
+    """Answer every employee item; "don't know" to every statement of LEVER if asked."""
+    given = random_answers(rng, Audience.EMPLOYEE)
+    for item in QUESTIONNAIRE.items_for(Audience.EMPLOYEE):
+        given[item.id] = None if skip_lever and item.lever == LEVER else (given[item.id] or 3)
+    return given
+
+
+def publish(store: Store, at: datetime) -> results.Snapshot:
+    """Read the wave's published state as a view would when a refresh is due."""
+    return results.current_snapshot(store, SLUG, "baseline", now=at, max_age=-1)
+
+
+def test_a_step_that_moves_a_lever_by_one_person_is_held_back(sqlite_store: Store) -> None:
+    make_organisation(sqlite_store, START)
+    now = datetime.now(UTC)
+    first = publish(sqlite_store, now)
+    rng = random.Random(7)
+    for number in range(6):  # six newcomers in SALES; only one of them scored the lever
+        sqlite_store.add_response(
+            make_response(
+                survey_slug=SLUG,
+                department_code="SALES",
+                audience=Audience.EMPLOYEE,
+                day=date.today(),
+                answers=answers(rng, skip_lever=number > 0),
+            )
+        )
+    second = publish(sqlite_store, now + timedelta(minutes=10))
+    moved = {
+        cell: lever_counts(second, LEVER)[cell] - lever_counts(first, LEVER).get(cell, 0)
+        for cell in lever_counts(second, LEVER)
+    }
+    assert all(change == 0 or change >= 5 for change in moved.values()), moved
+
+
+def test_a_step_where_every_lever_grows_enough_is_released(sqlite_store: Store) -> None:
+    make_organisation(sqlite_store, START)
+    now = datetime.now(UTC)
+    first = publish(sqlite_store, now)
+    rng = random.Random(8)
+    for _ in range(6):
+        sqlite_store.add_response(
+            make_response(
+                survey_slug=SLUG,
+                department_code="SALES",
+                audience=Audience.EMPLOYEE,
+                day=date.today(),
+                answers=answers(rng, skip_lever=False),
+            )
+        )
+    second = publish(sqlite_store, now + timedelta(minutes=10))
+    assert second.responses == first.responses + 6

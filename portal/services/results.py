@@ -158,10 +158,14 @@ def _release(store: Store, wave: Wave, published: Snapshot, *, now: datetime) ->
     if step is None and closed and more and not published.snapshot_id.endswith(PARTIAL):
         step = frozenset()  # nothing new may be shown: publish the same sums, marked
     if step is not None:
-        published = _mixed(store, published, candidate, step)
-        if closed and published.responses != candidate.responses:
-            published = _renamed(published, published.snapshot_id + PARTIAL)
-        store.put_snapshot(published)
+        released = _mixed(store, published, candidate, step)
+        if closed and released.responses != candidate.responses:
+            released = _renamed(released, released.snapshot_id + PARTIAL)
+        # Checked against ``published`` only, so it may replace only that one: if another
+        # process released meanwhile, its state stands and this one is dropped.
+        if not store.put_snapshot(released, replaces=published.snapshot_id):
+            return store.get_snapshot(wave.survey_slug, wave.wave_id) or published
+        published = released
     left = published.responses != candidate.responses
     _held_back[(wave.survey_slug, wave.wave_id, published.snapshot_id)] = (now, closed, left)
     return published

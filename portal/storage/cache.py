@@ -226,9 +226,9 @@ class CachedStore:
         """Replace an API token."""
         self.store.put_api_token(token)
 
-    def put_snapshot(self, snapshot: Snapshot) -> None:
-        """Store result aggregates."""
-        self.store.put_snapshot(snapshot)
+    def put_snapshot(self, snapshot: Snapshot, *, replaces: str | None = None) -> bool:
+        """Store result aggregates (conditionally with ``replaces``)."""
+        return self.store.put_snapshot(snapshot, replaces=replaces)
 
     def get_snapshot(self, survey_slug: str, wave_id: str) -> Snapshot | None:
         """Read result aggregates (not cached here; the results service decides freshness)."""

@@ -740,11 +740,14 @@ class DynamoStore:
 
     # -- result aggregates -----------------------------------------------------
 
-    def put_snapshot(self, snapshot: aggregates.Snapshot) -> None:
+    def put_snapshot(self, snapshot: aggregates.Snapshot, *, replaces: str | None = None) -> bool:
         """Write cells and texts (batches of 25), switch the pointer, then drop the old ones.
 
         Until the pointer is switched the new items are unreachable, so an
         interruption leaves the previous snapshot's cells and texts in force.
+        With ``replaces`` the switch is one conditional write on the pointer
+        (its snapshot id must still be that one); if refused, the new items are
+        deleted again and nothing changes.
         """
         slug, wave_id = snapshot.survey_slug, snapshot.wave_id
         pk = _snapshot_pk(slug, wave_id, snapshot.snapshot_id)
@@ -756,25 +759,43 @@ class DynamoStore:
                 text = codec.snapshot_comments_text(texts)
                 batch.put_item(Item={"pk": texts_pk, "sk": code, "txt": text})
         head_key = {"pk": f"SURVEY#{snapshot.survey_slug}", "sk": f"AGGHEAD#{snapshot.wave_id}"}
-        with self._calls("switching to new result aggregates"):
-            previous = self.table.put_item(
-                Item={
-                    **head_key,
-                    "snapshot_id": snapshot.snapshot_id,
-                    "computed_at": snapshot.computed_at.isoformat(),
-                },
-                ReturnValues="ALL_OLD",
-            ).get("Attributes")
+        condition: dict[str, Any] = {}
+        if replaces is not None:
+            condition = {
+                "ConditionExpression": "snapshot_id = :replaces",
+                "ExpressionAttributeValues": {":replaces": replaces},
+            }
+        try:
+            with self._calls("switching to new result aggregates"):
+                previous = self.table.put_item(
+                    Item={
+                        **head_key,
+                        "snapshot_id": snapshot.snapshot_id,
+                        "computed_at": snapshot.computed_at.isoformat(),
+                    },
+                    ReturnValues="ALL_OLD",
+                    **condition,
+                ).get("Attributes")
+        except StorageError as exc:
+            if not _condition_failed(exc):
+                raise
+            self._drop_snapshot_items(pk, texts_pk)
+            return False
         if previous and previous.get("snapshot_id") != snapshot.snapshot_id:
             old_id = str(previous["snapshot_id"])
             old = _snapshot_pk(slug, wave_id, old_id)
             old_texts = _comments_pk(slug, wave_id, old_id)
-            # A department has texts only if it has a cell, so the old cells name every
-            # old texts item: deleting by key never reads the (large) texts.
-            with self._calls("removing old result aggregates"), self.table.batch_writer() as batch:
-                for item in self._query(old):
-                    batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
-                    batch.delete_item(Key={"pk": old_texts, "sk": item["sk"]})
+            self._drop_snapshot_items(old, old_texts)
+        return True
+
+    def _drop_snapshot_items(self, cells_pk: str, texts_pk: str) -> None:
+        """Delete a snapshot's cells and texts."""
+        # A department has texts only if it has a cell, so the cells name every texts
+        # item: deleting by key never reads the (large) texts.
+        with self._calls("removing old result aggregates"), self.table.batch_writer() as batch:
+            for item in self._query(cells_pk):
+                batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+                batch.delete_item(Key={"pk": texts_pk, "sk": item["sk"]})
 
     def get_snapshot(self, survey_slug: str, wave_id: str) -> aggregates.Snapshot | None:
         """Return the current snapshot: one read for the pointer, one query for the cells."""

@@ -192,7 +192,7 @@ class Store(Protocol):
 
     # -- result aggregates -------------------------------------------------------------
 
-    def put_snapshot(self, snapshot: Snapshot) -> None:
+    def put_snapshot(self, snapshot: Snapshot, *, replaces: str | None = None) -> bool:
         """Store a wave's aggregates and comment texts, then make them the current ones.
 
         The cells and each department's texts (``snapshot.comments``; ``None``
@@ -200,6 +200,12 @@ class Store(Protocol):
         pointer switched last, so an interrupted write leaves the previous
         snapshot — cells and texts — in force; a retry writes a complete new
         one. The replaced snapshot's cells and texts are removed.
+
+        With ``replaces``, the switch is conditional: it happens only if the
+        wave's current snapshot is still the one with that id; otherwise nothing
+        changes (what was written is removed) and ``False`` is returned. Release
+        steps use it, so that two processes releasing at once never publish two
+        states that were each checked only against a third.
         """
 
     def get_snapshot(self, survey_slug: str, wave_id: str) -> Snapshot | None:

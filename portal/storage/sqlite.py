@@ -816,10 +816,22 @@ class SqliteStore:
 
     # -- result aggregates -----------------------------------------------------
 
-    def put_snapshot(self, snapshot: aggregates.Snapshot) -> None:
-        """Write a snapshot's cells and texts and switch the wave to it, in one transaction."""
+    def put_snapshot(self, snapshot: aggregates.Snapshot, *, replaces: str | None = None) -> bool:
+        """Write a snapshot's cells and texts and switch the wave to it, in one transaction.
+
+        With ``replaces``, only if the wave's current snapshot is that one (the
+        transaction holds the write lock from its start, so the check and the
+        switch cannot interleave with another writer's).
+        """
         key = (snapshot.survey_slug, snapshot.wave_id, snapshot.snapshot_id)
         with self._tx() as conn:
+            if replaces is not None:
+                head = conn.execute(
+                    "SELECT snapshot_id FROM aggregate_heads WHERE survey_slug = ? AND wave_id = ?",
+                    key[:2],
+                ).fetchone()
+                if head is None or head[0] != replaces:
+                    return False
             conn.executemany(
                 "INSERT OR REPLACE INTO aggregate_cells (survey_slug, wave_id, snapshot_id, "
                 "department, data) VALUES (?, ?, ?, ?, ?)",
@@ -853,6 +865,7 @@ class SqliteStore:
                     "AND snapshot_id != ?",
                     key,
                 )
+        return True
 
     def get_snapshot(self, survey_slug: str, wave_id: str) -> aggregates.Snapshot | None:
         """Return the wave's current snapshot, its cells only."""

@@ -494,6 +494,25 @@ def test_a_new_snapshot_replaces_the_old_one_whole(store: Store) -> None:
     assert current == newer and sorted(current.cells) == ["A", "D"]
 
 
+def test_a_conditional_snapshot_replaces_only_the_one_it_names(store: Store) -> None:
+    first = make_snapshot("s1", {"A": 1, "B": 2}, {"A": ["first"]})
+    store.put_snapshot(first)
+    assert store.put_snapshot(make_snapshot("s2", {"A": 5}, {"A": ["second"]}), replaces="s1")
+    # A process that still holds s1 as the published state loses the race, and its
+    # cells and texts do not linger (s3's texts are never readable).
+    late = make_snapshot("s3", {"A": 4, "C": 3}, {"C": ["late"]})
+    assert not store.put_snapshot(late, replaces="s1")
+    current = store.get_snapshot("crm-rollout", "baseline")
+    assert current is not None and current.snapshot_id == "s2" and sorted(current.cells) == ["A"]
+    assert store.get_snapshot_comments("crm-rollout", "baseline", "A").all_texts() == ("second",)
+    assert store.get_snapshot_comments("crm-rollout", "baseline", "C").all_texts() == ()
+
+
+def test_a_conditional_snapshot_needs_a_current_one(store: Store) -> None:
+    assert not store.put_snapshot(make_snapshot("s1", {"A": 1}), replaces="s0")
+    assert store.get_snapshot("crm-rollout", "baseline") is None
+
+
 #: Texts that must come back exactly: quotes, escapes, non-ASCII, an emoji, line breaks.
 TEXTS = ['Say "why" \\ first', "Mere træning, tak 🙂\nPlease", "  as written  ", "Zzz"]
 

@@ -74,3 +74,36 @@ def test_a_step_where_every_lever_grows_enough_is_released(sqlite_store: Store) 
         )
     second = publish(sqlite_store, now + timedelta(minutes=10))
     assert second.responses == first.responses + 6
+
+
+def test_two_processes_releasing_from_the_same_state_publish_only_the_first(
+    sqlite_store: Store,
+) -> None:
+    make_organisation(sqlite_store, START)
+    now = datetime.now(UTC)
+    published = publish(sqlite_store, now)
+    wave = sqlite_store.get_wave(SLUG, "baseline")
+    rng = random.Random(9)
+
+    def six_more(code: str) -> None:
+        for _ in range(6):
+            sqlite_store.add_response(
+                make_response(
+                    survey_slug=SLUG,
+                    department_code=code,
+                    audience=Audience.EMPLOYEE,
+                    day=date.today(),
+                    answers=answers(rng, skip_lever=False),
+                )
+            )
+
+    six_more("SALES")
+    first = results._release(sqlite_store, wave, published, now=now)
+    assert first.responses == published.responses + 6
+    six_more("WH")
+    # A second process still holds the old state; its step was checked against that
+    # state only, so it must not replace the first process's release.
+    second = results._release(sqlite_store, wave, published, now=now)
+    current = sqlite_store.get_snapshot(SLUG, "baseline")
+    assert current is not None and current.snapshot_id == first.snapshot_id
+    assert second.snapshot_id == first.snapshot_id

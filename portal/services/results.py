@@ -48,7 +48,7 @@ from portal.domain.errors import PortalError
 from portal.domain.release import release_step
 from portal.instruments import get_questionnaire
 from portal.services.structure import wave_departments
-from portal.storage.port import MAX_PAGE_SIZE, Store
+from portal.storage.port import MAX_PAGE_SIZE, NO_SNAPSHOT, Store
 
 REFRESH_SECONDS = 300
 
@@ -121,7 +121,12 @@ def current_snapshot(
     now = now or datetime.now(UTC)
     snapshot = store.get_snapshot(survey_slug, wave_id)
     if snapshot is None or outdated(snapshot):
-        return refresh_snapshot(store, survey_slug, wave_id, now=now)
+        # Conditional, so two processes making the first state at once publish one.
+        fresh = compute_snapshot(store, survey_slug, wave_id, now=now)
+        replaces = NO_SNAPSHOT if snapshot is None else snapshot.snapshot_id
+        if store.put_snapshot(fresh, replaces=replaces):
+            return fresh
+        return store.get_snapshot(survey_slug, wave_id) or fresh
     wave = store.get_wave(survey_slug, wave_id)
     final = (
         wave.status is WaveStatus.CLOSED

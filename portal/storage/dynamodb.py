@@ -89,7 +89,7 @@ from portal.domain.errors import (
 )
 from portal.domain.scorecard import PlanAction, ScorecardSettings, plan_order
 from portal.storage import codec
-from portal.storage.port import MAX_PAGE_SIZE, Page
+from portal.storage.port import MAX_PAGE_SIZE, NO_SNAPSHOT, Page
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -760,7 +760,9 @@ class DynamoStore:
                 batch.put_item(Item={"pk": texts_pk, "sk": code, "txt": text})
         head_key = {"pk": f"SURVEY#{snapshot.survey_slug}", "sk": f"AGGHEAD#{snapshot.wave_id}"}
         condition: dict[str, Any] = {}
-        if replaces is not None:
+        if replaces == NO_SNAPSHOT:
+            condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+        elif replaces is not None:
             condition = {
                 "ConditionExpression": "snapshot_id = :replaces",
                 "ExpressionAttributeValues": {":replaces": replaces},

@@ -38,6 +38,10 @@ class Page(Generic[T]):
     next_cursor: str | None = None
 
 
+#: ``put_snapshot(replaces=NO_SNAPSHOT)``: store the wave's first snapshot only if it has none.
+NO_SNAPSHOT = ""
+
+
 class Store(Protocol):
     """What the portal needs from a database.
 
@@ -202,8 +206,9 @@ class Store(Protocol):
         one. The replaced snapshot's cells and texts are removed.
 
         With ``replaces``, the switch is conditional: it happens only if the
-        wave's current snapshot is still the one with that id; otherwise nothing
-        changes (what was written is removed) and ``False`` is returned. Release
+        wave's current snapshot is still the one with that id (``NO_SNAPSHOT``:
+        only if the wave has none yet); otherwise nothing changes (what was
+        written is removed) and ``False`` is returned. Release
         steps use it, so that two processes releasing at once never publish two
         states that were each checked only against a third.
         """

@@ -60,7 +60,7 @@ from portal.domain.errors import (
 )
 from portal.domain.scorecard import PlanAction, ScorecardSettings, plan_order
 from portal.storage import codec
-from portal.storage.port import MAX_PAGE_SIZE, Page
+from portal.storage.port import MAX_PAGE_SIZE, NO_SNAPSHOT, Page
 
 #: Forward-only migrations; entry N upgrades a database from version N to N + 1.
 #: Responses live in a WITHOUT ROWID table keyed by their random key, so the file
@@ -830,7 +830,7 @@ class SqliteStore:
                     "SELECT snapshot_id FROM aggregate_heads WHERE survey_slug = ? AND wave_id = ?",
                     key[:2],
                 ).fetchone()
-                if head is None or head[0] != replaces:
+                if (head[0] if head else NO_SNAPSHOT) != replaces:
                     return False
             conn.executemany(
                 "INSERT OR REPLACE INTO aggregate_cells (survey_slug, wave_id, snapshot_id, "

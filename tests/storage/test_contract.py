@@ -15,7 +15,7 @@ from portal.domain.entities import Audience, StoreOutcome, Thresholds, WaveKind,
 from portal.domain.errors import AlreadyExists, CodeAlreadyUsed, Conflict, NotFound
 from portal.domain.scorecard import ORGANISATION, ActionStatus, PlanAction, ScorecardSettings
 from portal.instruments import get_questionnaire
-from portal.storage.port import Store
+from portal.storage.port import NO_SNAPSHOT, Store
 from tests.builders import (
     TODAY,
     make_access_code,
@@ -511,6 +511,13 @@ def test_a_conditional_snapshot_replaces_only_the_one_it_names(store: Store) -> 
 def test_a_conditional_snapshot_needs_a_current_one(store: Store) -> None:
     assert not store.put_snapshot(make_snapshot("s1", {"A": 1}), replaces="s0")
     assert store.get_snapshot("crm-rollout", "baseline") is None
+
+
+def test_a_first_snapshot_can_be_stored_only_while_there_is_none(store: Store) -> None:
+    assert store.put_snapshot(make_snapshot("s1", {"A": 1}), replaces=NO_SNAPSHOT)
+    assert not store.put_snapshot(make_snapshot("s2", {"A": 2, "B": 3}), replaces=NO_SNAPSHOT)
+    current = store.get_snapshot("crm-rollout", "baseline")
+    assert current is not None and current.snapshot_id == "s1" and sorted(current.cells) == ["A"]
 
 
 #: Texts that must come back exactly: quotes, escapes, non-ASCII, an emoji, line breaks.

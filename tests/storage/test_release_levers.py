@@ -107,3 +107,34 @@ def test_two_processes_releasing_from_the_same_state_publish_only_the_first(
     current = sqlite_store.get_snapshot(SLUG, "baseline")
     assert current is not None and current.snapshot_id == first.snapshot_id
     assert second.snapshot_id == first.snapshot_id
+
+
+class StaleFirstRead:
+    """A store whose first snapshot read is from before any was published (another process)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store, self.stale = store, True
+
+    def get_snapshot(self, survey_slug: str, wave_id: str) -> results.Snapshot | None:
+        if self.stale:
+            self.stale = False
+            return None
+        return self.store.get_snapshot(survey_slug, wave_id)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+
+def test_two_processes_making_the_first_state_publish_only_one(sqlite_store: Store) -> None:
+    make_organisation(sqlite_store, START)
+    now = datetime.now(UTC)
+    first = publish(sqlite_store, now)
+    sqlite_store.add_response(
+        make_response(survey_slug=SLUG, department_code="SALES", day=date.today())
+    )
+    # The second process read "no state yet" before the first published; its full
+    # recount (one response more) must not replace the first state.
+    seen = results.current_snapshot(StaleFirstRead(sqlite_store), SLUG, "baseline", now=now)  # type: ignore[arg-type]
+    current = sqlite_store.get_snapshot(SLUG, "baseline")
+    assert current is not None and current.snapshot_id == first.snapshot_id
+    assert seen.snapshot_id == first.snapshot_id

@@ -55,3 +55,22 @@ def playwright() -> Iterator[Any]:
 
     with sync_playwright() as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def sign_in_clock_inside_one_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run each test's sign-ins at the start of a throttle window, the clock still moving.
+
+    Failed sign-ins are counted in fixed 15-minute windows; a test that crossed a
+    window's end mid-way would see its count start again (a flaky lockout test).
+    """
+    import time
+    import types
+
+    from portal.services.accounts import ATTEMPT_WINDOW
+    from portal.web.auth import views
+
+    started = time.time()
+    base = started - started % ATTEMPT_WINDOW + ATTEMPT_WINDOW + 1  # the next window's start
+    clock = types.SimpleNamespace(time=lambda: base + (time.time() - started))
+    monkeypatch.setattr(views, "time", clock)

@@ -1,5 +1,10 @@
 """Build the Lambda zip for one Zappa stage, without AWS: ``python infra/package.py --stage dev``.
 
+The stage's settings are the tracked ``zappa_settings.json`` with the deployment's
+own ``deploy/<stage>.json`` merged over it (``infra/stage_settings.py``); the merged
+file, ``dist/zappa_settings.<stage>.json``, is what Zappa packages with and what
+``zappa deploy``/``update`` must be given with ``-s``.
+
 Zappa copies the working directory and the *active* virtualenv's site-packages
 into the zip, so it runs from a separate build venv (``.venv-lambda``) that holds
 only the runtime dependencies from ``pyproject.toml`` plus Zappa itself; the
@@ -30,8 +35,10 @@ import tomllib
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import yaml
+from stage_settings import SettingsError, generated_path, stage_settings, write_zappa_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_VENV = ROOT / ".venv-lambda"
@@ -46,6 +53,7 @@ STAGES = ("dev", "prod")
 #: instance database, test screenshots, a local .env) must be excluded in zappa_settings.json.
 APP_ENTRIES = frozenset({"portal", "lambdas", "templates", "static"})
 INSTRUMENTS = ROOT / "portal" / "instruments"
+TRANSLATIONS = ROOT / "portal" / "translations"
 LOCALE_DATA = "babel/locale-data/"
 # One date and mode for every entry: only Zappa's package_info.json differs between builds.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -102,7 +110,7 @@ def ensure_build_venv(requirements: list[str]) -> Path:
     return BUILD_VENV
 
 
-def zappa_package(venv: Path, stage: str, raw_zip: Path) -> None:
+def zappa_package(venv: Path, stage: str, raw_zip: Path, settings_file: Path) -> None:
     """Run ``zappa package`` from the project root inside ``venv`` (no AWS access needed)."""
     env = {
         **os.environ,
@@ -122,12 +130,32 @@ def zappa_package(venv: Path, stage: str, raw_zip: Path) -> None:
         stage,
         "--json",
         "--disable_progress",
+        "--settings_file",
+        str(settings_file),
         "--output",
         str(raw_zip),
     ]
     _run(cmd, env=env, doing=f"`zappa package {stage}`")
     if not raw_zip.exists():
         raise PackagingError(f"`zappa package {stage}` reported success but wrote no {raw_zip}.")
+
+
+def check_translations() -> None:
+    """Refuse to build unless every catalog has a compiled ``.mo`` at least as new as its ``.po``.
+
+    The ``.mo`` files are build output (not tracked: ``pybabel compile`` output differs
+    between Babel versions, which would leave the tree dirty); ``make translations``
+    makes them, and Flask-Babel would silently fall back to English without them.
+    """
+    stale = []
+    for po in sorted(TRANSLATIONS.glob("*/LC_MESSAGES/*.po")):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            stale.append(str(mo.relative_to(ROOT)))
+    if stale:
+        raise PackagingError(
+            f"{', '.join(stale)} missing or older than the catalog: run `make translations`."
+        )
 
 
 def check_project_entries(raw_zip: Path) -> None:
@@ -222,8 +250,21 @@ def rewrite(raw_zip: Path, output: Path, languages: set[str]) -> int:
         return len(entries)
 
 
-def build(stage: str, output: Path) -> Path:
-    """Build the stage's zip at ``output`` and return its path."""
+def merged_settings(stage: str, overlay: Path | None = None) -> dict[str, Any]:
+    """Return the stage's settings with ``deploy/<stage>.json`` (or ``overlay``) merged over."""
+    try:
+        return stage_settings(stage, overlay)
+    except SettingsError as exc:
+        raise PackagingError(str(exc)) from exc
+
+
+def build(stage: str, output: Path, overlay: Path | None = None) -> Path:
+    """Build the stage's zip at ``output`` and return its path.
+
+    The merged settings are written twice under the build lock: a private copy that
+    ``zappa package`` reads (so parallel builds with other overlays cannot swap them),
+    and ``zappa_settings.<stage>.json`` next to the zip, to deploy it with.
+    """
     if sys.version_info[:2] != PYTHON_VERSION:
         raise PackagingError(
             f"Package with Python {PYTHON_VERSION[0]}.{PYTHON_VERSION[1]} (the Lambda runtime), "
@@ -233,18 +274,25 @@ def build(stage: str, output: Path) -> Path:
         raise PackagingError(
             "static/gen/manifest.json is missing: run `make assets` (or `portal assets build`)."
         )
+    check_translations()
+    settings = merged_settings(stage, overlay)
     LOCK.parent.mkdir(parents=True, exist_ok=True)
     with LOCK.open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         venv = ensure_build_venv(runtime_requirements())
         with tempfile.TemporaryDirectory(prefix="portal-zappa-") as tmp:
             raw_zip = Path(tmp) / "zappa.zip"
-            zappa_package(venv, stage, raw_zip)
+            private = write_zappa_settings(stage, settings, Path(tmp) / "zappa_settings.json")
+            zappa_package(venv, stage, raw_zip, private)
             check_project_entries(raw_zip)
             count = rewrite(raw_zip, output, portal_languages())
+        deploy_with = write_zappa_settings(
+            stage, settings, output.with_name(generated_path(stage).name)
+        )
     digest = hashlib.sha256(output.read_bytes()).hexdigest()[:12]
     size = output.stat().st_size
     print(f"{output} ({size} bytes, {size / 2**20:.2f} MiB, {count} files, sha256 {digest}...)")
+    print(f"{deploy_with}: the settings to deploy it with (zappa ... -s)")
     return output
 
 
@@ -253,10 +301,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", choices=STAGES, default="dev", help="Zappa stage (default dev)")
     parser.add_argument("--output", type=Path, help="zip path (default dist/<name>-<stage>.zip)")
+    parser.add_argument(
+        "--overlay",
+        type=Path,
+        help="the deployment's own settings (default deploy/<stage>.json, if it exists)",
+    )
+    parser.add_argument(
+        "--settings-only",
+        action="store_true",
+        help="only write dist/zappa_settings.<stage>.json, build no zip",
+    )
     args = parser.parse_args(argv)
     output = (args.output or default_output(args.stage)).resolve()
     try:
-        build(args.stage, output)
+        if args.settings_only:
+            print(write_zappa_settings(args.stage, merged_settings(args.stage, args.overlay)))
+            return 0
+        build(args.stage, output, args.overlay)
     except PackagingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

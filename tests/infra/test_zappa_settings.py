@@ -1,15 +1,18 @@
-"""zappa_settings.json: two stages that deploy the portal with production settings."""
+"""zappa_settings.json: two stages that deploy the portal with production settings, and the
+deployment's own overlay (deploy/<stage>.json) merged over them."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from bench.lambda_harness import ZAPPA_SETTINGS, zappa_stage
+from infra.stage_settings import SettingsError, stage_settings, write_zappa_settings
 from tests.infra.test_cloudformation import load_template
 
 STAGES = ("dev", "prod")
@@ -109,3 +112,208 @@ def test_documented_infra_stack_is_not_named_like_zappas_own_stack() -> None:
     assert names
     for name in names:
         assert not re.fullmatch(rf"{project}-(dev|prod|\$\{{?\w+\}}?)", name), name
+
+
+# Runtime settings (issue 13, item 6).
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_ends_tls_in_its_own_region_unless_the_admin_chooses_edge(stage: str) -> None:
+    # Zappa's default (EDGE) puts CloudFront in front: TLS ends at edge locations worldwide.
+    assert zappa_stage(stage)["endpoint_configuration"] == ["REGIONAL"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_runs_on_arm64(stage: str) -> None:
+    # The zip carries no compiled extension (tests/infra/test_package.py checks it).
+    assert zappa_stage(stage)["architecture"] == "arm64"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_function_gives_up_before_api_gateway_does(stage: str) -> None:
+    # API Gateway answers 504 after 29 s; a function still running after that is billed for
+    # work nobody receives.
+    assert zappa_stage(stage)["timeout_seconds"] < 29
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_caps_its_concurrency_and_its_request_rate(stage: str) -> None:
+    settings = zappa_stage(stage)
+    assert isinstance(settings["lambda_concurrency"], int)
+    assert 1 <= settings["lambda_concurrency"] <= 50
+    throttling = settings["portal_api_throttling"]
+    assert 0 < throttling["rate_limit"] <= throttling["burst_limit"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_tags_its_resources_with_the_application_and_the_stage(stage: str) -> None:
+    assert zappa_stage(stage)["tags"] == {"application": "change-readiness-portal", "stage": stage}
+
+
+# A deployment's own values live in deploy/<stage>.json, merged over the tracked defaults
+# (issue 13, item 8; infra/stage_settings.py).
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_tracked_settings_hold_no_deployments_own_values(stage: str) -> None:
+    settings = zappa_stage(stage)
+    assert settings["s3_bucket"].endswith("-replace-me")
+    assert not {"domain", "certificate_arn"} & set(settings)
+    assert "PORTAL_PUBLIC_URL" not in settings["environment_variables"]
+
+
+def test_git_ignores_each_deployments_own_settings() -> None:
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", "deploy/prod.json", "deploy/dev.json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert ignored.stdout.split() == ["deploy/prod.json", "deploy/dev.json"]
+
+
+def test_the_documented_example_overlay_is_valid(tmp_path: Path) -> None:
+    example = ROOT / "deploy" / "example.json"
+    settings = stage_settings("prod", overlay=example)
+    assert settings["domain"] == json.loads(example.read_text())["domain"]
+
+
+def _overlay(tmp_path: Path, **values: object) -> Path:
+    path = tmp_path / "prod.json"
+    path.write_text(json.dumps(values))
+    return path
+
+
+REGIONAL_CERT = (
+    "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"
+)
+EDGE_CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"
+
+
+def test_overlay_values_win_and_variables_and_tags_merge_name_by_name(tmp_path: Path) -> None:
+    overlay = _overlay(
+        tmp_path,
+        s3_bucket="acme-portal-zappa",
+        aws_region="eu-central-1",
+        environment_variables={"PORTAL_DYNAMODB_TABLE": "restored-2026"},
+        tags={"cost-center": "4711"},
+    )
+    settings = stage_settings("prod", overlay=overlay)
+    assert settings["s3_bucket"] == "acme-portal-zappa"
+    assert settings["aws_region"] == "eu-central-1"
+    assert settings["environment_variables"] == {
+        **zappa_stage("prod")["environment_variables"],
+        "PORTAL_DYNAMODB_TABLE": "restored-2026",
+    }
+    assert settings["tags"] == {
+        "application": "change-readiness-portal",
+        "stage": "prod",
+        "cost-center": "4711",
+    }
+    assert settings["log_level"] == "WARNING"
+
+
+def test_a_missing_overlay_leaves_the_tracked_defaults(tmp_path: Path) -> None:
+    tracked = {k: v for k, v in zappa_stage("prod").items() if k != "extends"}
+    assert stage_settings("prod", overlay=tmp_path / "none.json") == tracked
+
+
+def test_null_in_the_overlay_removes_a_setting(tmp_path: Path) -> None:
+    # For an account whose concurrency quota is still 10, where no function may reserve any.
+    settings = stage_settings("prod", overlay=_overlay(tmp_path, lambda_concurrency=None))
+    assert "lambda_concurrency" not in settings
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"log_level": "INFO"},
+        {"debug": True},
+        {"cloudwatch_log_level": "INFO"},
+        {"cloudwatch_data_trace": True},
+        {"manage_roles": True},
+        {"role_arn": "arn:aws:iam::123456789012:role/admin"},
+        {"exclude_glob": []},
+        {"runtime": "python3.13"},
+        {"environment_variables": {"PORTAL_ENV": "development"}},
+        {"environment_variables": {"PORTAL_STORAGE": "sqlite"}},
+    ],
+    ids=lambda values: next(iter(values)) + str(values.get("environment_variables", "")),
+)
+def test_overlay_may_not_touch_what_anonymity_and_least_privilege_rest_on(
+    tmp_path: Path, values: dict[str, object]
+) -> None:
+    with pytest.raises(SettingsError, match="may not"):
+        stage_settings("prod", overlay=_overlay(tmp_path, **values))
+
+
+def test_public_url_follows_the_custom_domain(tmp_path: Path) -> None:
+    overlay = _overlay(tmp_path, domain="survey.example.com", certificate_arn=REGIONAL_CERT)
+    settings = stage_settings("prod", overlay=overlay)
+    assert settings["environment_variables"]["PORTAL_PUBLIC_URL"] == "https://survey.example.com"
+
+
+def test_a_public_url_that_disagrees_with_the_domain_is_refused(tmp_path: Path) -> None:
+    overlay = _overlay(
+        tmp_path,
+        domain="survey.example.com",
+        certificate_arn=REGIONAL_CERT,
+        environment_variables={"PORTAL_PUBLIC_URL": "https://old.example.com"},
+    )
+    with pytest.raises(SettingsError, match="follows the domain"):
+        stage_settings("prod", overlay=overlay)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "certificate", "accepted"),
+    [
+        ("REGIONAL", REGIONAL_CERT, True),
+        ("REGIONAL", EDGE_CERT, False),
+        ("EDGE", EDGE_CERT, True),
+        ("EDGE", REGIONAL_CERT, False),
+    ],
+)
+def test_certificate_must_be_where_the_endpoint_type_needs_it(
+    tmp_path: Path, endpoint: str, certificate: str, accepted: bool
+) -> None:
+    overlay = _overlay(
+        tmp_path,
+        domain="survey.example.com",
+        certificate_arn=certificate,
+        endpoint_configuration=[endpoint],
+    )
+    if accepted:
+        assert stage_settings("prod", overlay=overlay)["certificate_arn"] == certificate
+    else:
+        with pytest.raises(SettingsError, match="needs the certificate in"):
+            stage_settings("prod", overlay=overlay)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"domain": "survey.example.com"},
+        {"certificate_arn": REGIONAL_CERT},
+        {"domain": "https://survey.example.com", "certificate_arn": REGIONAL_CERT},
+        {"domain": "survey.example.com", "certificate_arn": "arn:aws:iam::1:role/x"},
+        {"endpoint_configuration": ["PRIVATE"]},
+        {"lambda_concurrency": 0},
+        {"portal_api_throttling": {"rate_limit": 0, "burst_limit": 10}},
+        {"environment_variables": {"PORTAL_PUBLIC_URL": "http://survey.example.com"}},
+    ],
+    ids=str,
+)
+def test_unusable_overlays_are_refused_with_a_reason(
+    tmp_path: Path, values: dict[str, object]
+) -> None:
+    with pytest.raises(SettingsError):
+        stage_settings("prod", overlay=_overlay(tmp_path, **values))
+
+
+def test_zappa_gets_a_flat_stage_without_the_portals_own_keys(tmp_path: Path) -> None:
+    settings = stage_settings("prod", overlay=_overlay(tmp_path, s3_bucket="acme"))
+    written = json.loads(write_zappa_settings("prod", settings, tmp_path / "z.json").read_text())
+    assert list(written) == ["prod"]
+    assert "extends" not in written["prod"]
+    assert not [key for key in written["prod"] if key.startswith("portal_")]
+    assert written["prod"]["s3_bucket"] == "acme"

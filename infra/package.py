@@ -91,6 +91,11 @@ def ensure_build_venv(requirements: list[str]) -> Path:
     python = BUILD_VENV / "bin" / "python"
     if python.exists() and STAMP.exists() and STAMP.read_text() == wanted:
         return BUILD_VENV
+    if BUILD_VENV.is_symlink():
+        raise PackagingError(
+            f"{BUILD_VENV.name} is a link to {BUILD_VENV.resolve()}, made for other requirements: "
+            "remove the link (the build then makes its own venv)."
+        )
     print(f"Creating the build venv {BUILD_VENV.relative_to(ROOT)} ...", flush=True)
     shutil.rmtree(BUILD_VENV, ignore_errors=True)
     _run([sys.executable, "-m", "venv", str(BUILD_VENV)], doing="Creating the build venv")

@@ -34,6 +34,24 @@ def uniform_null_variance(scale_points: int) -> float:
     return (scale_points * scale_points - 1) / 12
 
 
+def answer_variance(counts: Sequence[int]) -> float | None:
+    """Return the sample variance of answers tallied per scale point (``counts[0]`` = 1s).
+
+    Rules: the answers are the points 1 … A taken ``counts[i]`` times (an
+    ``ItemTally``'s counts; don't-knows are not answers); variance with the
+    n − 1 divisor, exact before one rounding. Reverse-scoring (x → A + 1 − x)
+    does not change it, so raw tallies serve. ``None`` below 2 answers.
+    """
+    if any(c < 0 for c in counts):
+        raise ValueError(f"Counts cannot be negative; got {tuple(counts)}.")
+    n = sum(counts)
+    if n < 2:
+        return None
+    total = sum(c * point for point, c in enumerate(counts, start=1))
+    squares = sum(c * point * point for point, c in enumerate(counts, start=1))
+    return float(Fraction(n * squares - total * total, n * (n - 1)))
+
+
 def rwg_j(item_variances: Sequence[float], scale_points: int) -> float | None:
     """Return rwg(j), a group's agreement over J parallel items (James, Demaree & Wolf 1984).
 

@@ -34,6 +34,9 @@ Matrix = Sequence[Sequence[float]]
 #: A pivot or eigenvalue below this (on a correlation matrix) means the
 #: predictors are collinear: one is a combination of others.
 _SINGULAR = 1e-12
+#: Dominance analysis fits 2ᵖ − 1 regressions; beyond this many predictors that
+#: is too slow for a request (2¹² = 4,096 fits), and relative weights serve instead.
+MAX_DOMINANCE_PREDICTORS = 12
 _JACOBI_SWEEPS = 100
 
 
@@ -169,11 +172,17 @@ def dominance_weights(
     when predictor j joins S; these are averaged within each subset size, and
     the size averages averaged again (Azen & Budescu 2003). The weights add
     up to the full model's R². All 2ᵖ − 1 regressions are fitted (127 for 7
-    levers). ``None`` with no predictors or when any subset is collinear.
+    levers). ``None`` with no predictors or when any subset is collinear;
+    more than ``MAX_DOMINANCE_PREDICTORS`` raise ``ValueError``.
     """
     p = len(predictors)
     if p == 0:
         return None
+    if p > MAX_DOMINANCE_PREDICTORS:
+        raise ValueError(
+            f"Dominance analysis of {p} predictors needs {2**p - 1} regressions; "
+            f"use relative_weights above {MAX_DOMINANCE_PREDICTORS}."
+        )
     fits: dict[frozenset[int], float] = {frozenset(): 0.0}
     for size in range(1, p + 1):
         for subset in combinations(range(p), size):

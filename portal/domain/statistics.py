@@ -168,9 +168,14 @@ def correlation_matrix(sums: CrossSums) -> list[list[float]] | None:
         return None
     scale = [math.sqrt(centred[i][i]) for i in range(p)]
     return [
-        [1.0 if i == j else float(centred[i][j]) / (scale[i] * scale[j]) for j in range(p)]
+        [1.0 if i == j else _clamp(float(centred[i][j]) / (scale[i] * scale[j])) for j in range(p)]
         for i in range(p)
     ]
+
+
+def _clamp(r: float) -> float:
+    # Two roundings can push a perfect correlation a hair past ±1.
+    return max(-1.0, min(1.0, r))
 
 
 # -- the F and normal distributions --------------------------------------------------

@@ -20,6 +20,7 @@ from statsmodels.formula.api import ols
 
 from portal.domain.agreement import (
     GroupSums,
+    answer_variance,
     intraclass_correlations,
     rwg_j,
     uniform_null_variance,
@@ -74,6 +75,30 @@ def test_rwg_j_matches_its_formula_on_raw_answers() -> None:
         ratio = float(np.mean(variances)) / 2.0
         expected = max(0.0, j * (1 - ratio) / (j * (1 - ratio) + ratio)) if ratio < 1 else 0.0
         assert rwg_j(variances, 5) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_answer_variance_from_tallies_matches_numpy_and_ignores_reverse_scoring() -> None:
+    rng = np.random.default_rng(RNG_SEED)
+    for _ in range(30):
+        answers = rng.integers(1, 6, int(rng.integers(2, 50)))
+        counts = [int((answers == point).sum()) for point in range(1, 6)]
+        got = answer_variance(counts)
+        assert got == pytest.approx(float(np.var(answers, ddof=1)), rel=1e-12, abs=1e-15)
+        assert answer_variance(counts[::-1]) == got
+
+
+def test_answer_variance_needs_two_answers() -> None:
+    assert answer_variance([0, 0, 1, 0, 0]) is None
+    with pytest.raises(ValueError, match="negative"):
+        answer_variance([2, -1, 0, 0, 0])
+
+
+def test_rwg_j_from_item_tallies_of_a_team_that_agrees_and_one_that_splits() -> None:
+    agreeing = [answer_variance(c) or 0.0 for c in ([0, 1, 6, 3, 0], [0, 0, 5, 5, 0])]
+    split = [answer_variance(c) or 0.0 for c in ([5, 0, 0, 0, 5], [4, 1, 0, 1, 4])]
+    agreement, disagreement = rwg_j(agreeing, 5), rwg_j(split, 5)
+    assert agreement is not None and agreement > 0.9
+    assert disagreement == 0.0
 
 
 def test_rwg_is_one_when_everybody_gives_the_same_answers() -> None:

@@ -18,6 +18,7 @@ import statsmodels.api as sm
 from statsmodels.datasets import longley
 
 from portal.domain.drivers import (
+    MAX_DOMINANCE_PREDICTORS,
     DriverWeights,
     dominance_weights,
     driver_stability,
@@ -175,6 +176,14 @@ def test_collinear_predictors_give_no_weights() -> None:
     assert relative_weights(correlations, 2, [0, 1]) is None
     assert dominance_weights(correlations, 2, [0, 1]) is None
     assert relative_weights(correlations, 2, []) is None
+
+
+def test_dominance_refuses_more_predictors_than_it_can_fit_quickly() -> None:
+    p = MAX_DOMINANCE_PREDICTORS + 1
+    identity = [[1.0 if i == j else 0.0 for j in range(p + 1)] for i in range(p + 1)]
+    with pytest.raises(ValueError, match="relative_weights"):
+        dominance_weights(identity, p, list(range(p)))
+    assert relative_weights(identity, p, list(range(p))) is not None
 
 
 def test_shares_are_per_cent_of_r_squared() -> None:

@@ -18,6 +18,8 @@ from fractions import Fraction
 import numpy as np
 import pingouin
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestIndPower
@@ -104,6 +106,25 @@ def test_covariance_and_correlation_from_cross_sums_match_numpy() -> None:
     assert all(correlations[i][i] == 1.0 for i in range(5))
 
 
+@given(st.lists(st.integers(-(10**6), 10**6), min_size=1, max_size=40))
+def test_summary_from_sums_equals_the_standard_librarys_on_any_integers(values: list[int]) -> None:
+    got = summarize(len(values), sum(values), sum(v * v for v in values))
+    assert got.mean == stdlib.mean(values)
+    if len(values) > 1:
+        assert got.sd == pytest.approx(stdlib.stdev(values), rel=1e-12, abs=1e-12)
+
+
+def test_correlation_of_proportional_variables_is_exactly_one_never_above() -> None:
+    # Rounded naively, r of (72, 97, 8) with five times itself comes out 1.0000000000000002.
+    xs = [72, 97, 8]
+    sums = CrossSums(
+        3, (sum(xs), 5 * sum(xs)), ((sum(x * x for x in xs), 5 * sum(x * x for x in xs)),
+                                    (5 * sum(x * x for x in xs), 25 * sum(x * x for x in xs))),
+    )  # fmt: skip
+    correlations = correlation_matrix(sums)
+    assert correlations is not None and correlations[0][1] == 1.0
+
+
 def test_correlation_of_a_constant_variable_is_undefined() -> None:
     sums = CrossSums(3, (3, 6), ((3, 6), (6, 14)))  # first variable is always 1
     assert correlation_matrix(sums) is None
@@ -141,6 +162,15 @@ def test_f_quantile_matches_a_printed_table_value() -> None:
 @pytest.mark.parametrize("p", [0.005, 0.2, 0.8, 0.975])
 def test_t_quantile_matches_scipy_t_ppf(df: float, p: float) -> None:
     assert t_quantile(p, df) == pytest.approx(stats.t.ppf(p, df), rel=1e-10)
+
+
+@given(
+    st.floats(0.001, 0.999),
+    st.floats(0.5, 500, allow_nan=False),
+    st.floats(0.5, 5000, allow_nan=False),
+)
+def test_f_quantile_inverts_the_f_cdf(p: float, d1: float, d2: float) -> None:
+    assert f_cdf(f_quantile(p, d1, d2), d1, d2) == pytest.approx(p, abs=1e-11)
 
 
 def test_normal_quantile_matches_scipy() -> None:
@@ -262,9 +292,7 @@ def test_hedges_g_and_its_interval_match_pingouin() -> None:
         got = hedges_g(summary_of(first), summary_of(second))
         assert got is not None
         g = pingouin.compute_effsize(second, first, eftype="hedges")
-        ci = pingouin.compute_esci(
-            g, nx=len(second), ny=len(first), eftype="hedges", decimals=12
-        )
+        ci = pingouin.compute_esci(g, nx=len(second), ny=len(first), eftype="hedges", decimals=12)
         assert got.g == pytest.approx(g, rel=1e-10, abs=1e-12)
         assert (got.ci_low, got.ci_high) == pytest.approx(tuple(ci), abs=1e-10)
 
@@ -288,6 +316,14 @@ def test_benjamini_hochberg_matches_scipy_and_statsmodels() -> None:
         rejected, adjusted, _, _ = multipletests(p, alpha=0.05, method="fdr_bh")
         assert got.q_values == pytest.approx(adjusted)
         assert list(got.rejected) == list(rejected)
+
+
+@given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=60), st.sampled_from([0.01, 0.05, 0.2]))
+def test_benjamini_hochberg_matches_statsmodels_on_any_p_values(p: list[float], fdr: float) -> None:
+    got = benjamini_hochberg(p, fdr=fdr)
+    rejected, adjusted, _, _ = multipletests(p, alpha=fdr, method="fdr_bh")
+    assert got.q_values == pytest.approx(list(adjusted), rel=1e-12, abs=1e-300)
+    assert list(got.rejected) == list(rejected)
 
 
 def test_benjamini_hochberg_on_the_published_example() -> None:

@@ -10,10 +10,12 @@ portal's own code is pure Python. Published figures are stated where used.
 
 from __future__ import annotations
 
+import ast
 import itertools
 import math
 import statistics as stdlib
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pingouin
@@ -44,6 +46,8 @@ from portal.domain.statistics import (
 )
 
 RNG_SEED = 20261204
+ROOT = Path(__file__).resolve().parents[2]
+TEST_ONLY = {"numpy", "scipy", "statsmodels", "pingouin", "pandas"}
 
 
 def summary_of(values: np.ndarray) -> Summary:
@@ -62,6 +66,18 @@ def groups_pairs(count: int) -> list[tuple[np.ndarray, np.ndarray]]:
         second = np.clip(rng.normal(rng.uniform(30, 80), rng.uniform(3, 25), n2), 0, 100).round()
         pairs.append((first, second))
     return pairs
+
+
+def test_no_module_of_the_portal_or_its_lambdas_imports_the_reference_libraries() -> None:
+    for path in [*(ROOT / "portal").rglob("*.py"), *(ROOT / "lambdas").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = {node.module.split(".")[0]}
+            else:
+                continue
+            assert not names & TEST_ONLY, f"{path.relative_to(ROOT)} imports {names & TEST_ONLY}"
 
 
 # -- sums and moments --------------------------------------------------------------

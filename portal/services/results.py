@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 
 from portal.domain import aggregates
@@ -150,7 +150,7 @@ _held_back: dict[tuple[str, str, str], tuple[datetime, bool, bool]] = {}
 
 
 def _release(store: Store, wave: Wave, published: Snapshot, *, now: datetime) -> Snapshot:
-    """Compute a candidate, publish what ``release_step`` allows of it; return the published one.
+    """Compute a candidate, publish what the release rule allows of it; return the published one.
 
     A closed wave whose answers cannot all be released keeps its published
     sums under a new id marked ``PARTIAL`` (``held_back``), so every process
@@ -159,21 +159,29 @@ def _release(store: Store, wave: Wave, published: Snapshot, *, now: datetime) ->
     candidate = compute_snapshot(store, wave.survey_slug, wave.wave_id, now=now)
     step = _release_step(store, wave, published, candidate)
     closed = wave.status is WaveStatus.CLOSED
-    more = candidate.responses != published.responses
+    more = not _same_sums(published, candidate)
     if step is None and closed and more and not published.snapshot_id.endswith(PARTIAL):
-        step = frozenset()  # nothing new may be shown: publish the same sums, marked
+        step = Step(frozenset(), {})  # nothing new may be shown: publish the same sums, marked
     if step is not None:
         released = _mixed(store, published, candidate, step)
-        if closed and released.responses != candidate.responses:
+        if closed and not _same_sums(released, candidate):
             released = _renamed(released, released.snapshot_id + PARTIAL)
         # Checked against ``published`` only, so it may replace only that one: if another
         # process released meanwhile, its state stands and this one is dropped.
         if not store.put_snapshot(released, replaces=published.snapshot_id):
             return store.get_snapshot(wave.survey_slug, wave.wave_id) or published
         published = released
-    left = published.responses != candidate.responses
+    left = not _same_sums(published, candidate)
     _held_back[(wave.survey_slug, wave.wave_id, published.snapshot_id)] = (now, closed, left)
     return published
+
+
+def _same_sums(one: Snapshot, other: Snapshot) -> bool:
+    """Tell whether two snapshots hold the same sums in every cell (ids and texts aside)."""
+    return one.cells.keys() == other.cells.keys() and all(
+        aggregates.to_dict(cell) == aggregates.to_dict(other.cells[code])
+        for code, cell in one.cells.items()
+    )
 
 
 #: The end of a closed wave's snapshot id whose sums leave some of its answers out.
@@ -190,46 +198,118 @@ def held_back(wave: Wave, snapshot: Snapshot) -> bool:
     return wave.status is WaveStatus.CLOSED and snapshot.snapshot_id.endswith(PARTIAL)
 
 
+Leaf = tuple[str, Audience]
+#: One family of sums a part holds for the same responses, each published over its own
+#: respondents: ``("lever", lever id)``, ``("item", item id)``, ``("cases", lever id, *items)``.
+Family = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a release takes from a candidate: whole cells, minus some families in some of them.
+
+    ``cells`` take the candidate's responses (head count, comments and every
+    family of sums); ``held[leaf]`` names the families of a released cell that
+    keep their published sums, because their own respondents did not step by 0
+    or at least the minimum (``_release_step``).
+    """
+
+    cells: frozenset[Leaf]
+    held: dict[Leaf, frozenset[Family]]
+
+
+def family_counts(snapshot: Snapshot) -> dict[Family, dict[Leaf, int]]:
+    """Return, per family of sums, its respondents per (department, audience) cell.
+
+    A lever's: those who scored it (``LeverSums.n``); a statement's: its
+    answers on the scale, "don't know" left out (what its shares are taken
+    of); a complete-case set's: its complete cases (what alpha sums).
+    """
+    found: dict[Family, dict[Leaf, int]] = defaultdict(dict)
+    for code, cell in snapshot.cells.items():
+        for part in cell.parts:
+            leaf = (code, part.audience)
+            for tally in part.items:
+                found[("item", tally.item_id)][leaf] = sum(tally.counts)
+            for sums in part.levers:
+                found[("lever", sums.lever_id)][leaf] = sums.n
+            for cases in part.complete_cases:
+                found[("cases", cases.lever_id, *cases.item_ids)][leaf] = cases.n
+    return found
+
+
 def _release_step(
     store: Store, wave: Wave, published: Snapshot, candidate: Snapshot
-) -> frozenset[tuple[str, Audience]] | None:
-    """Return the cells of ``candidate`` that may replace ``published``'s (``release_step``).
+) -> Step | None:
+    """Return what of ``candidate`` may replace ``published`` (``release.release_step``), or None.
 
     Both are decided exactly as every results view decides them: on the
     wave's departments as of its opening (plus any department only the
-    responses name), with the wave's locked minimum group size.
+    responses name), with the wave's locked minimum group size. First the
+    head counts choose the cells that move (their comments move with them);
+    then every family of sums — each lever's, each statement's, each
+    complete-case set's, whose respondents "don't know" makes fewer than the
+    group's — takes its own step inside those cells, checked on its own
+    respondents with the same rule, and keeps its published sums where that
+    step refuses. Each family stays, per cell, the sums of a real set of
+    responses (all of the cell's as of one state or the other), so between
+    two published states every figure moves by 0 or at least ``k`` of the
+    people it sums.
     """
     # The results views read their snapshots through this module, so their
     # decision's building blocks are imported here, when first needed.
     from portal.services import readiness
-    from portal.services.measures import lever_counts
 
     survey = store.get_survey(wave.survey_slug)
     structure = readiness._structure(wave_departments(store, wave), [published, candidate])
     k = wave.effective_thresholds(survey).min_group_size
-    # A lever's index is a sum over those who scored it, which "don't know" makes fewer
-    # than the group: each lever's respondents must step by 0 or at least k on their own.
-    # (Statements are not stepped one by one: with "don't know" on any of two dozen
-    # statements, almost no step passes and a live wave stalls; see docs/anonymity.md.)
-    q = readiness._questionnaire(survey, wave)
-    measures = [
-        (lever_counts(published, lever.id), lever_counts(candidate, lever.id)) for lever in q.levers
-    ]
-    return release_step(
-        structure, readiness._counts(published), readiness._counts(candidate), k, measures
-    )
+    cells = release_step(structure, readiness._counts(published), readiness._counts(candidate), k)
+    if cells is None:
+        return None
+    before, after = family_counts(published), family_counts(candidate)
+    held: dict[Leaf, set[Family]] = defaultdict(set)
+    for family in sorted(before.keys() | after.keys()):
+        old, new = before.get(family, {}), after.get(family, {})
+        moving = {leaf for leaf in cells if new.get(leaf, 0) != old.get(leaf, 0)}
+        if not moving:
+            continue
+        if family[0] == "cases":
+            moved = _organisation_step(old, new, moving, k)
+        else:
+            mixed = {**old, **{leaf: new.get(leaf, 0) for leaf in moving}}
+            moved = release_step(structure, old, mixed, k) or frozenset()
+        for leaf in moving - moved:
+            held[leaf].add(family)
+    return Step(cells, {leaf: frozenset(families) for leaf, families in held.items()})
 
 
-def _mixed(
-    store: Store, published: Snapshot, candidate: Snapshot, cells: frozenset[tuple[str, Audience]]
-) -> Snapshot:
-    """Return ``candidate`` with every (department, audience) part not in ``cells`` as published.
+def _organisation_step(
+    old: dict[Leaf, int], new: dict[Leaf, int], moving: set[Leaf], k: int
+) -> frozenset[Leaf]:
+    """Return the cells whose complete cases may move: per audience, by 0 or at least ``k``.
+
+    Complete-case sums feed one figure only, the organisation's alpha (per
+    audience, or both together), so the organisation's count of each audience
+    is all a reader can difference.
+    """
+    moved: set[Leaf] = set()
+    for audience in Audience:
+        mine = {leaf for leaf in moving if leaf[1] is audience}
+        if sum(new.get(leaf, 0) - old.get(leaf, 0) for leaf in mine) >= k:
+            moved |= mine
+    return frozenset(moved)
+
+
+def _mixed(store: Store, published: Snapshot, candidate: Snapshot, step: Step) -> Snapshot:
+    """Return ``candidate`` with the parts outside ``step.cells`` and held families as published.
 
     Each part — its sums and its comment texts — is either all of that cell's
-    responses as of ``published`` or all as of ``candidate``, so the result is
-    the snapshot of a real set of responses; it carries ``candidate``'s id.
+    responses as of ``published`` or all as of ``candidate``, and so is each
+    family of sums within it, so every figure is one of a real set of
+    responses; the result carries ``candidate``'s id.
     """
-    if all((code, a) in cells for code in candidate.cells for a in Audience):
+    cells = step.cells
+    if not step.held and all((code, a) in cells for code in candidate.cells for a in Audience):
         return candidate
     merged: dict[str, Aggregate] = {}
     comments: dict[str, DepartmentComments] = {}
@@ -241,6 +321,11 @@ def _mixed(
             new = (code, audience) in cells
             source = (candidate if new else published).cells.get(code)
             part = source.part(audience) if source is not None else None
+            if part is not None and new and step.held.get((code, audience)):
+                before = published.cells.get(code)
+                part = _keep_families(
+                    part, before.part(audience) if before else None, step.held[(code, audience)]
+                )
             if part is not None:
                 parts.append(part)
             if new:
@@ -258,6 +343,37 @@ def _mixed(
             if texts:
                 comments[code] = DepartmentComments(candidate.snapshot_id, texts)
     return replace(candidate, cells=merged, comments=comments)
+
+
+def _keep_families(
+    part: aggregates.AudiencePart,
+    before: aggregates.AudiencePart | None,
+    families: frozenset[Family],
+) -> aggregates.AudiencePart:
+    """Return ``part`` with the sums of ``families`` from ``before`` (absent if it has none)."""
+    old = before.items if before else ()
+    items = {t.item_id: t for t in part.items if ("item", t.item_id) not in families}
+    items |= {t.item_id: t for t in old if ("item", t.item_id) in families}
+    old_levers = before.levers if before else ()
+    levers = {s.lever_id: s for s in part.levers if ("lever", s.lever_id) not in families}
+    levers |= {s.lever_id: s for s in old_levers if ("lever", s.lever_id) in families}
+    old_cases = before.complete_cases if before else ()
+    cases = {
+        (c.lever_id, c.item_ids): c
+        for c in part.complete_cases
+        if ("cases", c.lever_id, *c.item_ids) not in families
+    }
+    cases |= {
+        (c.lever_id, c.item_ids): c
+        for c in old_cases
+        if ("cases", c.lever_id, *c.item_ids) in families
+    }
+    return replace(
+        part,
+        items=tuple(items[i] for i in sorted(items)),
+        levers=tuple(levers[i] for i in sorted(levers)),
+        complete_cases=tuple(cases[i] for i in sorted(cases)),
+    )
 
 
 def _renamed(snapshot: Snapshot, snapshot_id: str) -> Snapshot:

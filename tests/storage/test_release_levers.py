@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from portal.domain.entities import Audience
 from portal.services import results
-from portal.services.measures import lever_counts
+from portal.services.measures import item_counts, lever_counts
 from portal.storage.port import Store
 from tests.builders import make_response
 from tests.web.test_results import QUESTIONNAIRE, SLUG, make_organisation, random_answers
@@ -138,3 +138,63 @@ def test_two_processes_making_the_first_state_publish_only_one(sqlite_store: Sto
     current = sqlite_store.get_snapshot(SLUG, "baseline")
     assert current is not None and current.snapshot_id == first.snapshot_id
     assert seen.snapshot_id == first.snapshot_id
+
+
+def answers_skipping(rng: random.Random, item_id: str | None) -> dict[str, int | None]:
+    """Answer every employee statement on the scale; "don't know" to ``item_id`` alone."""
+    given = random_answers(rng, Audience.EMPLOYEE)
+    for item in QUESTIONNAIRE.items_for(Audience.EMPLOYEE):
+        given[item.id] = None if item.id == item_id else (given[item.id] or 3)
+    return given
+
+
+def test_a_step_that_moves_a_statement_by_one_answer_is_held_back(sqlite_store: Store) -> None:
+    # Every newcomer scores every lever (the lever has other statements), but only one of the
+    # six answers STATEMENT on the scale: its shares would move by that one person's answer.
+    statement = next(i for i in QUESTIONNAIRE.items_for(Audience.EMPLOYEE))
+    make_organisation(sqlite_store, START)
+    now = datetime.now(UTC)
+    first = publish(sqlite_store, now)
+    rng = random.Random(9)
+    for number in range(6):
+        sqlite_store.add_response(
+            make_response(
+                survey_slug=SLUG,
+                department_code="SALES",
+                audience=Audience.EMPLOYEE,
+                day=date.today(),
+                answers=answers_skipping(rng, statement.id if number > 0 else None),
+            )
+        )
+    second = publish(sqlite_store, now + timedelta(minutes=10))
+    before, after = item_counts(first, statement.id), item_counts(second, statement.id)
+    moved = {cell: after[cell] - before.get(cell, 0) for cell in after}
+    assert all(change == 0 or change >= 5 for change in moved.values()), moved
+    for other in QUESTIONNAIRE.items_for(Audience.EMPLOYEE):  # every other measure steps too
+        grown = (
+            item_counts(second, other.id)[("SALES", Audience.EMPLOYEE)]
+            - item_counts(first, other.id)[("SALES", Audience.EMPLOYEE)]
+        )
+        assert grown == 0 or grown >= 5
+
+
+def test_a_step_where_every_statement_grows_enough_is_released_with_its_dont_knows(
+    sqlite_store: Store,
+) -> None:
+    statement = next(i for i in QUESTIONNAIRE.items_for(Audience.EMPLOYEE))
+    make_organisation(sqlite_store, START)
+    now = datetime.now(UTC)
+    first = publish(sqlite_store, now)
+    rng = random.Random(10)
+    for number in range(8):  # two "don't know" among eight: the statement grows by six
+        sqlite_store.add_response(
+            make_response(
+                survey_slug=SLUG,
+                department_code="SALES",
+                audience=Audience.EMPLOYEE,
+                day=date.today(),
+                answers=answers_skipping(rng, statement.id if number < 2 else None),
+            )
+        )
+    second = publish(sqlite_store, now + timedelta(minutes=10))
+    assert second.responses == first.responses + 8

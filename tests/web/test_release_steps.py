@@ -38,6 +38,7 @@ from tests.web.test_results_attacks import K, get
 
 SITE_OF = {"A1": "S1", "A2": "S1", "B1": "S2"}
 START = {"A1": (8, 5), "A2": (7, 5), "B1": (9, 6)}
+BIG = {"A1": (14, 11), "A2": (13, 12), "B1": (15, 12)}
 State = dict[Group, int]
 
 
@@ -161,23 +162,29 @@ def test_a_closed_wave_whose_last_answers_can_be_released_shows_them_all(
 ) -> None:
     store = app.extensions["portal.store"]
     departments = {code: (f"Dept {code}", site, 40) for code, site in SITE_OF.items()}
-    make_organisation(store, START, departments=departments)
+    # Cells well above K, so no statement's count sits near K either: every decision, per
+    # measure too, shows the same groups before and after (a decision that hides another
+    # group after the release would hold that measure back, rightly).
+    make_organisation(store, BIG, departments=departments)
     secret = token_for(app, make_account, "api@example.com", Role.VIEWER)
     poll(app, viewer, secret)
-    for _ in range(K):
-        store.add_response(
-            make_response(
-                survey_slug=SLUG,
-                wave_id="baseline",
-                department_code="A1",
-                audience=Audience.EMPLOYEE,
-                day=date.today(),
-                answers=random_answers(random.Random(5), Audience.EMPLOYEE),
+    rng = random.Random(5)
+    for _ in range(K):  # K newcomers in each of A1's cells, every statement on the scale
+        for audience in AUDIENCES:
+            given = random_answers(rng, audience)
+            store.add_response(
+                make_response(
+                    survey_slug=SLUG,
+                    wave_id="baseline",
+                    department_code="A1",
+                    audience=audience,
+                    day=date.today(),
+                    answers={item: value or 3 for item, value in given.items()},
+                )
             )
-        )
     close_wave(store, SLUG, "baseline", today=date.today())
     after, _ = poll(app, viewer, secret)
-    assert after[Group(department="A1")] == sum(START["A1"]) + K
+    assert after[Group(department="A1")] == sum(BIG["A1"]) + 2 * K
     assert 'id="held-back"' not in get(viewer, "participation")
     assert 'id="held-back"' not in get(viewer, "results")
 

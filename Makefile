@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 DEBIAN_TEST_PACKAGES := chromium zbar-tools poppler-utils caddy
 export PORTAL_ASSETS_AUTO_BUILD ?= 0
 
-.PHONY: run test install assets messages translations lint typecheck pytest package bench system-deps clean
+.PHONY: run test install assets messages translations lint typecheck pytest package deploy upgrade bench system-deps clean
 
 run: install assets
 	PORTAL_ENV=development $(BIN)/portal init-db
@@ -76,7 +76,14 @@ pytest: install assets
 	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 package: install assets
-	$(BIN)/python infra/package.py
+	$(BIN)/python infra/package.py $(if $(STAGE),--stage $(STAGE))
+
+# One command each (docs/self-hosting-aws.md): `make deploy STAGE=prod` sets up everything a
+# stage needs and deploys it, `make upgrade STAGE=prod` updates it. Both are safe to repeat.
+# DEPLOY_ARGS passes more, e.g. DEPLOY_ARGS="--admin-email hr.lead@example.com" or "--dry-run".
+deploy upgrade: install assets
+	@test -n "$(STAGE)" || { echo "Name the stage: make $@ STAGE=dev (or STAGE=prod)"; exit 1; }
+	$(BIN)/python infra/deploy.py $@ --stage $(STAGE) $(DEPLOY_ARGS)
 
 bench: install assets system-deps
 	$(BIN)/python bench/package.py

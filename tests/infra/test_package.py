@@ -263,3 +263,16 @@ def test_the_scorecard_pdf_is_made_inside_the_emulated_lambda(
             ["pdfinfo", str(tmp_path / "card.pdf")], capture_output=True, text=True, check=True
         ).stdout
         assert re.search(r"^Pages:\s+2$", info, re.M), info
+
+
+def test_zip_holds_no_machine_code_so_it_runs_on_arm64(lambda_zip: Path) -> None:
+    # zappa_settings.json deploys to arm64 while the build runs on any machine: one ELF
+    # file (a C extension, a bundled binary) built for the build machine would break it.
+    assert harness.zappa_stage(STAGE)["architecture"] == "arm64"
+    with zipfile.ZipFile(lambda_zip) as archive:
+        native = [
+            name
+            for name in archive.namelist()
+            if archive.open(name).read(4) == b"\x7fELF" or name.endswith((".so", ".dylib"))
+        ]
+    assert native == []

@@ -23,6 +23,7 @@ from functools import lru_cache
 import pydyf
 
 from portal.render.metrics import ELLIPSIS, fit, text_width, winansi, wrap
+from portal.render.numbers import percent
 from portal.render.palette import (
     ACCENT,
     GRID,
@@ -270,8 +271,11 @@ def _header(canvas: Canvas, page: ScorecardPage) -> float:
     subject = " – ".join(p for p in (page.survey_title, page.system_name) if p)
     canvas.text(left, y, fit(winansi(subject), CONTENT_WIDTH, 9.5), size=9.5, colour=MUTED)
     y += 10
-    rate = f"{page.response_rate:.1f} %" if page.response_rate is not None else DASH
     responses = str(page.responses) if page.responses is not None else DASH
+    rate = DASH
+    if page.response_rate is not None and page.responses is not None:
+        rate = f"{percent(page.responses, page.headcount)} %"
+
     facts = [
         (texts["wave"], page.wave_name),
         (texts["site"], page.site or DASH),

@@ -37,6 +37,9 @@ BUNDLES: dict[str, Bundle] = {
     "js_results": Bundle(
         "src/js/results.js", filters="rjsmin", output=f"{GEN_DIR}/results.%(version)s.js"
     ),
+    "js_tables": Bundle(
+        "src/js/tables.js", filters="rjsmin", output=f"{GEN_DIR}/tables.%(version)s.js"
+    ),
     # Chart.js ships minified; it is only copied and fingerprinted.
     "js_charts": Bundle(
         "chart.js/dist/chart.umd.min.js", output=f"{GEN_DIR}/charts.%(version)s.js"

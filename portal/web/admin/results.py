@@ -19,12 +19,16 @@ from werkzeug.wrappers import Response
 
 from portal.domain.accounts import Role
 from portal.domain.entities import Audience
+from portal.render.numbers import percent
 from portal.services import raw_export, readiness
 from portal.web import get_store
+from portal.web.admin import results_charts
 from portal.web.admin.results_forms import RawExportForm
 from portal.web.auth.guard import READERS, current_user, reader_scope, require
 
 bp = Blueprint("admin_results", __name__, url_prefix="/admin")
+# Every admin page (results, scorecard, their macros) prints rates the same way.
+bp.add_app_template_global(percent, "percent")
 
 WAVE = "/surveys/<slug>/waves/<wave_id>"
 BAND_WORDS = {"low": "low", "attention": "needs attention", "fair": "fair", "good": "good"}
@@ -62,7 +66,15 @@ def results(slug: str, wave_id: str) -> str:
         get_store(), slug, wave_id, allowed=allowed, site=site, audience=audience
     )
     organisation = report.organisation
-    chart = readiness.lever_chart(report, organisation) if organisation else None
+    chart = None
+    if organisation is not None:
+        chart = results_charts.lever_figure(
+            readiness.lever_chart(report, organisation),
+            report,
+            organisation,
+            get_store().get_scorecard_settings(slug),
+            "Whole organisation",
+        )
     return render_template("admin/results/overview.html", r=report, chart=chart, **_helpers())
 
 
@@ -92,9 +104,16 @@ def _department_charts(
     """Return the department page's chart data, built from the figures its tables show."""
     if row.result is None:
         return {}
+    settings = get_store().get_scorecard_settings(report.survey.slug)
     return {
-        "levers": readiness.lever_chart(report, row.result, interval=True),
-        "audiences": readiness.audience_chart(report, row.result),
+        "levers": results_charts.lever_figure(
+            readiness.lever_chart(report, row.result, interval=True),
+            report,
+            row.result,
+            settings,
+            row.label,
+        ),
+        "audiences": results_charts.audience_figure(readiness.audience_chart(report, row.result)),
         "answers": readiness.answer_charts(report, items, report.survey.system_in("en")),
     }
 

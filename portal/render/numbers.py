@@ -1,0 +1,23 @@
+"""How the admin pages and the scorecard PDF print a rate: one decimal, rounded.
+
+Rates are printed from the exact counts, not from a stored, already shortened
+figure, so 12 of 18 reads "66.7", not "66.6".
+"""
+
+from __future__ import annotations
+
+
+def percent(part: int, whole: int) -> str:
+    """Return ``part / whole`` in per cent with one decimal, rounded half up ("66.7").
+
+    Rules: the value is rounded from the exact fraction (integer arithmetic, so
+    66.65 exactly becomes "66.7" and no binary fraction tips it either way);
+    a rate above 100 is printed as it is (more responses than headcount);
+    an empty ``whole`` (0 or less) gives "–", there being no rate. A rate
+    just under a whole-number line can print as that line (59.96 reads
+    "60.0"): flags such as "under 60 %" are judged on the exact counts.
+    """
+    if whole <= 0:
+        return "–"
+    tenths = (2000 * part + whole) // (2 * whole)
+    return f"{tenths // 10}.{tenths % 10}"

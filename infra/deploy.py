@@ -14,7 +14,8 @@ finishes what an interrupted run left undone:
     5. the zip (``infra/package.py``) and the merged settings beside it;
     6. ``zappa deploy`` if the function does not exist yet, else ``zappa update`` (both
        also set up the schedules in ``events``);
-    6a. the stack again with ``ApiId``, the REST API's id, if the template takes it and
+    6a. the function's architecture, if it differs (Zappa sets it only on create);
+    6b. the stack again with ``ApiId``, the REST API's id, if the template takes it and
        it changed (the API exists only after ``zappa deploy``);
     7. API stage throttling (``portal_api_throttling``): Zappa has no setting for it;
     8. the custom domain: for a REGIONAL endpoint, an API Gateway regional domain name with
@@ -25,7 +26,7 @@ finishes what an interrupted run left undone:
        account exists);
     10. a health check of ``/healthz`` on the API Gateway address and the domain.
 
-``upgrade`` runs steps 2, 5-8 and 10: the stack (a no-op unless the template or a
+``upgrade`` runs steps 2, 5, 6, 6a, 7, 8 and 10: the stack (a no-op unless the template or a
 parameter changed; it keeps the stack's other parameters as they are), the zip,
 ``zappa update``, throttling, domain, health check.
 
@@ -379,6 +380,40 @@ def zappa_deploy_or_update(run: Deployment) -> None:
     _zappa(run, "update" if exists else "deploy", "--zip", str(run.zip_path))
 
 
+def ensure_architecture(run: Deployment) -> None:
+    """Move an existing function to the settings' ``architecture`` (Zappa only sets it on create).
+
+    Zappa 0.63 passes ``Architectures`` when it creates the function but not when it
+    updates it, so a function first deployed as x86_64 stays so. ``UpdateFunctionCode``
+    takes the architecture with the code: upload the same zip again with it.
+    """
+    wanted = run.settings.get("architecture", "x86_64")
+    run.say(f"Architecture {wanted}")
+    if run.dry_run:
+        run.say("  would upload the zip again with it if the function runs on another")
+        return
+    lambda_ = run.client("lambda")
+    try:
+        configuration = lambda_.get_function(FunctionName=run.function_name)["Configuration"]
+    except Exception as exc:
+        if _error_code(exc) != "ResourceNotFoundException":
+            raise
+        run.say("  no function (yet): skipped")
+        return
+    current = configuration.get("Architectures", ["x86_64"])
+    if current == [wanted]:
+        run.say("  unchanged")
+        return
+    lambda_.update_function_code(
+        FunctionName=run.function_name,
+        ZipFile=run.zip_path.read_bytes(),
+        Architectures=[wanted],
+        Publish=True,
+    )
+    lambda_.get_waiter("function_updated_v2").wait(FunctionName=run.function_name)
+    run.say(f"  moved from {current[0]}")
+
+
 def _rest_api_id(run: Deployment) -> str | None:
     apis = run.client("apigateway").get_rest_apis(limit=500)["items"]
     ids = [api["id"] for api in apis if api["name"] == run.function_name]
@@ -589,6 +624,7 @@ STEPS: dict[str, list[Callable[[Deployment], None]]] = {
         ensure_log_group,
         build_zip,
         zappa_deploy_or_update,
+        ensure_architecture,
         link_stack_to_api,
         apply_throttling,
         ensure_domain,
@@ -599,6 +635,7 @@ STEPS: dict[str, list[Callable[[Deployment], None]]] = {
         ensure_stack,
         build_zip,
         zappa_deploy_or_update,
+        ensure_architecture,
         apply_throttling,
         ensure_domain,
         health_check,

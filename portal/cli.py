@@ -476,19 +476,24 @@ def results() -> None:
 @_survey_option
 @_wave_option
 def results_refresh(survey_slug: str, wave_id: str) -> None:
-    """Recompute a wave's result aggregates from its raw responses now."""
+    """Recount a wave's responses now and publish what the release steps allow of it."""
     from datetime import UTC, datetime
 
-    from portal.services.results import refresh_snapshot
+    from portal.services.results import release_now, verify
 
     with _reported():
-        snapshot = refresh_snapshot(
-            open_store(_settings()), survey_slug, wave_id, now=datetime.now(UTC)
-        )
+        store = open_store(_settings())
+        snapshot = release_now(store, survey_slug, wave_id, now=datetime.now(UTC))
+        held = verify(store, survey_slug, wave_id).held_back
     click.echo(
-        f"Aggregates of {survey_slug}/{wave_id}: {snapshot.responses} responses in "
+        f"Published figures of {survey_slug}/{wave_id}: {snapshot.responses} responses in "
         f"{len(snapshot.cells)} department(s)."
     )
+    if held:
+        click.echo(
+            f"{held} more response(s) wait for a release step: figures move only once enough "
+            "new answers arrive to show them without singling anyone out."
+        )
 
 
 @results.command("verify")
@@ -497,21 +502,28 @@ def results_refresh(survey_slug: str, wave_id: str) -> None:
 def results_verify(survey_slug: str, wave_id: str) -> None:
     """Recompute everything from the raw responses and report any difference (exit 1).
 
-    A wave without stored aggregates yet has nothing to verify: said, exit 0.
+    Responses the release steps hold back are said, not counted as a
+    difference. A wave without stored aggregates yet has nothing to verify:
+    said, exit 0.
     """
     from portal.services.results import NothingToVerify, verify
 
     with _reported():
         try:
-            problems = verify(open_store(_settings()), survey_slug, wave_id)
+            found = verify(open_store(_settings()), survey_slug, wave_id)
         except NothingToVerify as exc:
             click.echo(f"{survey_slug}/{wave_id}: {exc}")
             return
-    if problems:
-        for problem in problems:
+    if found.problems:
+        for problem in found.problems:
             click.echo(problem, err=True)
         sys.exit(1)
     click.echo(f"The stored aggregates of {survey_slug}/{wave_id} match the raw responses.")
+    if found.held_back or found.held_families:
+        click.echo(
+            f"Held back by release steps (not a difference): {found.held_back} response(s); "
+            f"{found.held_families} lever, statement or alpha sum(s) at an earlier state."
+        )
 
 
 @main.command()

@@ -141,6 +141,20 @@ def current_snapshot(
     return _release(store, wave, snapshot, now=now)
 
 
+def release_now(store: Store, survey_slug: str, wave_id: str, *, now: datetime) -> Snapshot:
+    """Look for a release step now, whatever the refresh interval; return the published state.
+
+    What ``portal results refresh`` runs: the same rule as every view
+    (``current_snapshot``), never a full recount published over the release
+    steps — a wave without a state (or with one in an older layout) gets its
+    first one, any other gets what ``release_step`` allows of a recount.
+    """
+    snapshot = store.get_snapshot(survey_slug, wave_id)
+    if snapshot is None or outdated(snapshot):
+        return current_snapshot(store, survey_slug, wave_id, now=now)
+    return _release(store, store.get_wave(survey_slug, wave_id), snapshot, now=now)
+
+
 #: When this process last looked for a release after a published snapshot: (survey,
 #: wave, snapshot id) → (when, whether the wave was closed then — a closed wave's counts
 #: no longer change, so that answer is final —, whether answers were left out). Per
@@ -439,15 +453,34 @@ class NothingToVerify(PortalError):
         self.responses = responses
 
 
-def verify(store: Store, survey_slug: str, wave_id: str) -> list[str]:
-    """Recompute the wave from its raw responses; list every difference from the stored snapshot.
+@dataclass(frozen=True)
+class Verification:
+    """What ``verify`` found: real differences, and answers the release steps still hold back.
 
-    Compares every department's cell and its kept comment texts (read one
-    department at a time, as a department page does). An empty list means the
-    stored aggregates are exact. For an open wave, responses that arrived after
-    the snapshot, or that a release step keeps back, show up as differences;
-    so do a closed wave's late answers that could not be released
-    (``held_back``). A wave without stored aggregates raises
+    ``problems`` are differences no release step explains (a published count
+    above the raw one, equal counts with different sums, missing comments):
+    the stored aggregates are wrong. ``held_back`` is how many responses the
+    published head counts leave out, which release steps do on purpose
+    (docs/anonymity.md, "Release steps"); ``held_families`` counts the cells
+    where a lever's, statement's or complete-case set's sums lag behind.
+    """
+
+    problems: list[str]
+    held_back: int
+    held_families: int
+
+
+def verify(store: Store, survey_slug: str, wave_id: str) -> Verification:
+    """Recompute the wave from its raw responses and compare the stored snapshot with it.
+
+    Rules, per department × audience part (read one department at a time for
+    its comments, as a department page does): a published part is either the
+    raw part exactly, or one the release steps keep at an earlier state —
+    fewer responses, and each family of sums either equal to the raw one or
+    over fewer respondents. Anything else is a problem: a part or a family
+    over more respondents than the raw data has, equal counts with different
+    sums, a department the raw data lacks, or kept comments that differ where
+    the part is fully released. A wave without stored aggregates raises
     ``NothingToVerify`` (an unknown survey or wave, ``NotFound``).
     """
     stored = store.get_snapshot(survey_slug, wave_id)
@@ -455,29 +488,103 @@ def verify(store: Store, survey_slug: str, wave_id: str) -> list[str]:
     if stored is None:
         raise NothingToVerify(fresh.responses)
     if outdated(stored):
-        return [
+        problem = (
             "The stored aggregates are in an older layout; the next results view "
             "recomputes them, or run `portal results refresh`."
-        ]
-    problems = []
+        )
+        return Verification([problem], 0, 0)
+    problems: list[str] = []
+    held = held_families = 0
+    current: list[str] = []
     for code in sorted(set(stored.cells) | set(fresh.cells)):
         mine, truth = stored.cells.get(code), fresh.cells.get(code)
-        if mine is None or truth is None:
-            where = "missing from the stored aggregates" if mine is None else "has no responses"
-            problems.append(f"Department {code}: {where}.")
-        elif aggregates.to_dict(mine) != aggregates.to_dict(truth):
-            problems.append(
-                f"Department {code}: stored aggregates cover {mine.responses} responses with "
-                f"different sums; the raw responses give {truth.responses}."
-            )
-    for code in sorted(set(stored.cells) & set(fresh.cells)):
+        if truth is None:
+            problems.append(f"Department {code}: has no responses.")
+            continue
+        for audience in Audience:
+            part = mine.part(audience) if mine is not None else None
+            raw = truth.part(audience)
+            if part == raw:
+                if part is not None:
+                    current.append(code)
+                continue
+            found, families = _lagging(code, audience, part, raw)
+            problems.extend(found)
+            if not found and raw is not None:
+                held += raw.responses - (part.responses if part else 0)
+                held_families += families
+    for code in sorted(set(current)):
         texts = store.get_snapshot_comments(survey_slug, wave_id, code)
         if texts.snapshot_id != stored.snapshot_id:
-            return [*problems, "The stored aggregates changed while being verified; run again."]
-        expected = fresh.comments_of(code)
-        if texts.texts != expected.texts:
-            problems.append(
-                f"Department {code}: the stored comments ({texts.count} kept) differ from "
-                f"the ones the raw responses give ({expected.count} kept)."
+            return Verification(
+                [*problems, "The stored aggregates changed while being verified; run again."],
+                held,
+                held_families,
             )
-    return problems
+        expected = fresh.comments_of(code).texts
+        for audience in Audience:
+            mine_part = stored.cells[code].part(audience)
+            if mine_part is not None and mine_part == fresh.cells[code].part(audience):
+                if texts.texts.get(audience) != expected.get(audience):
+                    problems.append(
+                        f"Department {code}: the stored {audience} comments "
+                        f"({len(texts.texts.get(audience, ()))} kept) differ from the ones "
+                        f"the raw responses give ({len(expected.get(audience, ()))} kept)."
+                    )
+    return Verification(problems, held, held_families)
+
+
+def _lagging(
+    code: str,
+    audience: Audience,
+    part: aggregates.AudiencePart | None,
+    raw: aggregates.AudiencePart | None,
+) -> tuple[list[str], int]:
+    """Check a published part that differs from the raw one; return its problems and held families.
+
+    A part the raw data lacks, or one over more responses, is wrong; a
+    family of sums over as many respondents as the raw one must equal it, and
+    one over more is wrong; a part over as many responses as the raw one
+    whose families are all current must equal it (nothing a release step
+    keeps back could explain the difference).
+    """
+    where = f"Department {code}, {audience}s"
+    if raw is None:
+        return [f"{where}: stored aggregates where the raw responses have none."], 0
+    if part is None:
+        return [], 0
+    if part.responses > raw.responses:
+        return [
+            f"{where}: stored aggregates cover {part.responses} responses; "
+            f"the raw responses give {raw.responses}."
+        ], 0
+    mine = _families(part)
+    truth = _families(raw)
+    problems, lagging = [], 0
+    for family, (size, sums) in mine.items():
+        raw_size, raw_sums = truth.get(family, (0, None))
+        if size > raw_size or (size == raw_size and sums != raw_sums):
+            problems.append(
+                f"{where}: the stored sums of {' '.join(family)} do not come from "
+                "the raw responses."
+            )
+        elif size < raw_size:
+            lagging += 1
+    if not problems and not lagging and part.responses == raw.responses:
+        problems.append(
+            f"{where}: stored aggregates cover {part.responses} responses with different "
+            "sums; the raw responses give the same number."
+        )
+    return problems, lagging
+
+
+def _families(part: aggregates.AudiencePart) -> dict[Family, tuple[int, object]]:
+    """Return each family of sums of ``part`` with the respondents it covers."""
+    found: dict[Family, tuple[int, object]] = {}
+    for tally in part.items:
+        found[("item", tally.item_id)] = (tally.answered, tally)
+    for sums in part.levers:
+        found[("lever", sums.lever_id)] = (sums.n, sums)
+    for cases in part.complete_cases:
+        found[("cases", cases.lever_id, *cases.item_ids)] = (cases.n, cases)
+    return found

@@ -47,20 +47,38 @@ def test_a_snapshot_counts_every_response_once_per_department(store: Store) -> N
     answer(store, 3, "C")
     snapshot = results.refresh_snapshot(store, "crm-rollout", "baseline", now=NOW)
     assert {code: cell.responses for code, cell in snapshot.cells.items()} == {"A": 7, "C": 3}
-    assert results.verify(store, "crm-rollout", "baseline") == []
+    assert results.verify(store, "crm-rollout", "baseline").problems == []
 
 
-def test_verify_reports_responses_the_snapshot_does_not_cover(store: Store) -> None:
+def test_verify_counts_responses_the_published_state_holds_back_without_calling_them_wrong(
+    store: Store,
+) -> None:
     open_survey(store)
     answer(store, 4)
     results.refresh_snapshot(store, "crm-rollout", "baseline", now=NOW)
     answer(store, 1, "B")
     answer(store, 1, "A")
-    problems = results.verify(store, "crm-rollout", "baseline")
-    assert problems == [
-        "Department A: stored aggregates cover 4 responses with different sums; "
-        "the raw responses give 5.",
-        "Department B: missing from the stored aggregates.",
+    found = results.verify(store, "crm-rollout", "baseline")
+    assert found.problems == [] and found.held_back == 2
+
+
+def test_verify_reports_stored_sums_no_release_step_explains(store: Store) -> None:
+    open_survey(store)
+    answer(store, 4)
+    answer(store, 2, "B")
+    snapshot = results.compute_snapshot(store, "crm-rollout", "baseline", now=NOW)
+    a = snapshot.cells["A"]
+    part = a.parts[0]
+    lever = part.levers[0]
+    damaged = replace(part, levers=(replace(lever, sum_v=lever.sum_v - 1), *part.levers[1:]))
+    # A's sums stored under B too (more responses than B has), and one lever of A off by one
+    # with as many respondents as the raw data (no release step makes that).
+    cells = {"A": replace(a, parts=(damaged, *a.parts[1:])), "B": a}
+    store.put_snapshot(replace(snapshot, cells=cells))
+    assert results.verify(store, "crm-rollout", "baseline").problems == [
+        f"Department A, employees: the stored sums of lever {lever.lever_id} do not come "
+        "from the raw responses.",
+        "Department B, employees: stored aggregates cover 4 responses; the raw responses give 2.",
     ]
 
 
@@ -135,4 +153,4 @@ def test_an_interrupted_computation_changes_nothing_and_a_retry_counts_exactly(
     assert store.get_snapshot_comments("crm-rollout", "baseline", "A").count == 7
     again = results.refresh_snapshot(store, "crm-rollout", "baseline", now=NOW + timedelta(hours=3))
     assert aggregates.to_dict(again.cells["A"]) == aggregates.to_dict(after.cells["A"])
-    assert results.verify(store, "crm-rollout", "baseline") == []
+    assert results.verify(store, "crm-rollout", "baseline").problems == []

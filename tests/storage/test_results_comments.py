@@ -45,7 +45,7 @@ def test_a_stored_snapshot_counts_comments_in_cells_and_keeps_texts_apart(store:
     assert texts.snapshot_id == stored.snapshot_id
     assert sorted(texts.all_texts()) == ["Ask us first", "Ask us first", "Mere træning, tak 🙂"]
     assert store.get_snapshot_comments(SLUG, WAVE, "C").all_texts() == ("Only in C",)
-    assert results.verify(store, SLUG, WAVE) == []
+    assert results.verify(store, SLUG, WAVE).problems == []
 
 
 def test_verify_reports_a_comment_missing_from_the_stored_texts(store: Store) -> None:
@@ -56,8 +56,8 @@ def test_verify_reports_a_comment_missing_from_the_stored_texts(store: Store) ->
     texts = snapshot.comments_of("A")
     damaged = replace(texts, texts={Audience.EMPLOYEE: texts.texts[Audience.EMPLOYEE][:1]})
     store.put_snapshot(replace(snapshot, comments={**(snapshot.comments or {}), "A": damaged}))
-    assert results.verify(store, SLUG, WAVE) == [
-        "Department A: the stored comments (1 kept) differ from the ones the raw "
+    assert results.verify(store, SLUG, WAVE).problems == [
+        "Department A: the stored employee comments (1 kept) differ from the ones the raw "
         "responses give (2 kept)."
     ]
 
@@ -67,8 +67,8 @@ def test_verify_reports_comment_texts_the_store_lost(store: Store) -> None:
     answer_with(store, ["first"])
     snapshot = results.compute_snapshot(store, SLUG, WAVE, now=NOW)
     store.put_snapshot(replace(snapshot, comments={}))
-    problems = results.verify(store, SLUG, WAVE)
-    assert len(problems) == 1 and problems[0].startswith("Department A: the stored comments")
+    problems = results.verify(store, SLUG, WAVE).problems
+    assert len(problems) == 1 and problems[0].startswith("Department A: the stored employee comm")
 
 
 def old_layout(cell: aggregates.Aggregate, schema: int) -> aggregates.Aggregate:
@@ -94,11 +94,12 @@ def test_a_snapshot_in_an_old_layout_is_recomputed_even_for_a_closed_wave(
     fresh = results.compute_snapshot(store, SLUG, WAVE, now=NOW)
     old_cells = {code: old_layout(cell, schema) for code, cell in fresh.cells.items()}
     store.put_snapshot(Snapshot(SLUG, WAVE, "old-layout", NOW, old_cells))
-    assert results.verify(store, SLUG, WAVE)[0].startswith("The stored aggregates are in an older")
+    problems = results.verify(store, SLUG, WAVE).problems
+    assert problems[0].startswith("The stored aggregates are in an older")
     assert store.get_snapshot_comments(SLUG, WAVE, "A").all_texts() == ()
     current = results.current_snapshot(store, SLUG, WAVE, now=NOW)
     assert current.snapshot_id != "old-layout"
     part = current.cells["A"].part(Audience.EMPLOYEE)
     assert part is not None and part.comment_count == 3
     assert store.get_snapshot_comments(SLUG, WAVE, "A").count == 3
-    assert results.verify(store, SLUG, WAVE) == []
+    assert results.verify(store, SLUG, WAVE).problems == []

@@ -47,7 +47,7 @@ def test_a_burst_of_500_submissions_leaves_a_short_wal_and_every_row(
         SUBMISSIONS
     )
     refresh_snapshot(store, "crm-rollout", "baseline", now=datetime.now(UTC))
-    assert verify(store, "crm-rollout", "baseline") == []
+    assert verify(store, "crm-rollout", "baseline").problems == []
 
 
 def test_the_wal_is_emptied_after_every_write(sqlite_store: SqliteStore) -> None:

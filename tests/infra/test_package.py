@@ -276,3 +276,49 @@ def test_zip_holds_no_machine_code_so_it_runs_on_arm64(lambda_zip: Path) -> None
             if archive.open(name).read(4) == b"\x7fELF" or name.endswith((".so", ".dylib"))
         ]
     assert native == []
+
+
+def test_zappa_makes_a_regional_rest_api_from_the_merged_settings(
+    lambda_zip: Path, tmp_path: Path
+) -> None:
+    """`zappa template` (offline) shows the API Zappa would make with the deployed settings.
+
+    It runs in a scratch folder: Zappa also writes the template into the current one.
+    """
+    import os
+    import subprocess
+
+    settings = lambda_zip.with_name(f"zappa_settings.{STAGE}.json")
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_ACCESS_KEY_ID": "packaging-only",
+        "AWS_SECRET_ACCESS_KEY": "packaging-only",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    account = harness.FAKE_ACCOUNT
+    result = subprocess.run(
+        [
+            str(harness.ROOT / ".venv-lambda" / "bin" / "zappa"),
+            "template",
+            STAGE,
+            "-l",
+            f"arn:aws:lambda:eu-west-1:{account}:function:change-readiness-portal-{STAGE}",
+            "-r",
+            f"arn:aws:iam::{account}:role/change-readiness-portal-{STAGE}-lambda",
+            "-s",
+            str(settings),
+            "--json",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    resources = json.loads(result.stdout)["Resources"].values()
+    apis = [r["Properties"] for r in resources if r["Type"] == "AWS::ApiGateway::RestApi"]
+    assert [api.get("EndpointConfiguration") for api in apis] == [{"Types": ["REGIONAL"]}]

@@ -12,11 +12,13 @@ finishes what an interrupted run left undone:
        printed);
     4. the function's log group with 30 days' retention, unless it exists;
     5. the zip (``infra/package.py``) and the merged settings beside it;
-    6. ``zappa deploy`` if the function does not exist yet, else ``zappa update`` (both
-       also set up the schedules in ``events``);
+    6. ``zappa deploy`` if the function does not exist yet, else ``zappa update`` (the
+       daily job is the stack's schedule, not Zappa's ``events``);
     6a. the function's architecture, if it differs (Zappa sets it only on create);
     6b. the stack again with ``ApiId``, the REST API's id, if the template takes it and
        it changed (the API exists only after ``zappa deploy``);
+    6c. the REST API's integrations get the stack's API Gateway role (Zappa writes the
+       function's role into them), and the stage is redeployed if one changed;
     7. API stage throttling (``portal_api_throttling``): Zappa has no setting for it;
     8. the custom domain: for a REGIONAL endpoint, an API Gateway regional domain name with
        the certificate, a mapping of its root to the stage, and a Route 53 alias if
@@ -26,7 +28,7 @@ finishes what an interrupted run left undone:
        account exists);
     10. a health check of ``/healthz`` on the API Gateway address and the domain.
 
-``upgrade`` runs steps 2, 5, 6, 6a, 7, 8 and 10: the stack (a no-op unless the template or a
+``upgrade`` runs steps 2, 5, 6, 6a, 6c, 7, 8 and 10: the stack (a no-op unless the template or a
 parameter changed; it keeps the stack's other parameters as they are), the zip,
 ``zappa update``, throttling, domain, health check.
 
@@ -420,6 +422,59 @@ def _rest_api_id(run: Deployment) -> str | None:
     return ids[0] if len(ids) == 1 else None
 
 
+def ensure_api_role(run: Deployment) -> None:
+    """Give the REST API's integrations the stack's API Gateway role, then redeploy the stage.
+
+    Zappa 0.63 writes ``role_name`` (the function's role, trusted by Lambda alone) into the
+    integrations' credentials on every deploy and on updates that change its API template;
+    until they carry ``ApiGatewayRoleArn`` every request fails with 500. Integrations that
+    already carry it are left alone, and the stage is redeployed only if one changed.
+    """
+    run.say("API integrations' role")
+    if run.dry_run:
+        run.say("  would give each ANY integration the stack's ApiGatewayRoleArn and redeploy")
+        return
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in (_stack(run) or {}).get("Outputs", [])}
+    role = outputs.get("ApiGatewayRoleArn")
+    if not role:
+        run.say("  the stack has no ApiGatewayRoleArn output: skipped")
+        return
+    api_id = _rest_api_id(run)
+    if api_id is None:
+        run.say(f"  no REST API named {run.function_name} (yet): skipped")
+        run.notes.append("The API's role was not set: run the upgrade once deployed.")
+        return
+    apigateway = run.client("apigateway")
+    changed = 0
+    for resource in apigateway.get_resources(restApiId=api_id, limit=500)["items"]:
+        try:
+            integration = apigateway.get_integration(
+                restApiId=api_id, resourceId=resource["id"], httpMethod="ANY"
+            )
+        except Exception as exc:
+            if _error_code(exc) != "NotFoundException":
+                raise
+            continue
+        if integration.get("credentials") == role:
+            continue
+        apigateway.put_integration(
+            restApiId=api_id,
+            resourceId=resource["id"],
+            httpMethod="ANY",
+            type="AWS_PROXY",
+            integrationHttpMethod="POST",
+            uri=integration["uri"],
+            credentials=role,
+            passthroughBehavior="NEVER",
+        )
+        changed += 1
+    if changed:
+        apigateway.create_deployment(restApiId=api_id, stageName=run.stage)
+        run.say(f"  {changed} integration(s) now use {role}; stage redeployed")
+    else:
+        run.say("  unchanged")
+
+
 def apply_throttling(run: Deployment) -> None:
     """Set the API stage's default rate and burst limits (Zappa has no setting for them)."""
     throttling = run.settings.get("portal_api_throttling")
@@ -626,6 +681,7 @@ STEPS: dict[str, list[Callable[[Deployment], None]]] = {
         zappa_deploy_or_update,
         ensure_architecture,
         link_stack_to_api,
+        ensure_api_role,
         apply_throttling,
         ensure_domain,
         ensure_admin,
@@ -636,6 +692,7 @@ STEPS: dict[str, list[Callable[[Deployment], None]]] = {
         build_zip,
         zappa_deploy_or_update,
         ensure_architecture,
+        ensure_api_role,
         apply_throttling,
         ensure_domain,
         health_check,

@@ -88,6 +88,7 @@ def test_dry_run_lists_every_deploy_step_in_order_and_calls_no_aws(overlay: Path
         "Architecture",
         "Stack",
         "API",
+        "API",
         "Custom",
         "First",
         "Health",
@@ -104,6 +105,7 @@ def test_upgrade_leaves_bucket_secret_and_accounts_alone(overlay: Path) -> None:
         "Package",
         "Function",
         "Architecture",
+        "API",
         "API",
         "Custom",
         "Health",
@@ -165,14 +167,29 @@ def moto(overlay: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
 
 
 def _stand_in_for_zappa(clients: dict[str, Any]) -> None:
-    """Make the REST API (with its stage) and the function, as `zappa deploy` would."""
+    """Make the REST API (with its stage) and the function, as `zappa deploy` would.
+
+    Zappa's API has ``/`` and ``/{proxy+}``, each ``ANY`` with an ``AWS_PROXY`` integration
+    whose credentials are the function's own role.
+    """
     apigateway = clients["apigateway"]
     api = apigateway.create_rest_api(name=FUNCTION)["id"]
     root = apigateway.get_resources(restApiId=api)["items"][0]["id"]
-    apigateway.put_method(
-        restApiId=api, resourceId=root, httpMethod="ANY", authorizationType="NONE"
-    )
-    apigateway.put_integration(restApiId=api, resourceId=root, httpMethod="ANY", type="MOCK")
+    proxy = apigateway.create_resource(restApiId=api, parentId=root, pathPart="{proxy+}")["id"]
+    function_arn = f"arn:aws:lambda:eu-west-1:{harness.FAKE_ACCOUNT}:function:{FUNCTION}"
+    for resource in (root, proxy):
+        apigateway.put_method(
+            restApiId=api, resourceId=resource, httpMethod="ANY", authorizationType="NONE"
+        )
+        apigateway.put_integration(
+            restApiId=api,
+            resourceId=resource,
+            httpMethod="ANY",
+            type="AWS_PROXY",
+            integrationHttpMethod="POST",
+            uri=f"arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/{function_arn}/invocations",
+            credentials=f"arn:aws:iam::{harness.FAKE_ACCOUNT}:role/{FUNCTION}-lambda",
+        )
     apigateway.create_deployment(restApiId=api, stageName=STAGE)
     clients["lambda"].create_function(
         FunctionName=FUNCTION,
@@ -239,6 +256,26 @@ def test_a_function_made_on_x86_is_moved_to_arm64(moto: dict[str, Any]) -> None:
     runs = moto["runs"]
     assert "Architecture arm64\n  no function (yet): skipped" in runs["first"].stdout
     assert "Architecture arm64\n  moved from x86_64" in runs["second"].stdout
+
+
+def test_the_apis_integrations_get_the_stacks_api_gateway_role(moto: dict[str, Any]) -> None:
+    clients = moto["clients"]
+    stack = clients["cloudformation"].describe_stacks(
+        StackName=f"change-readiness-portal-infra-{STAGE}"
+    )["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    if "ApiGatewayRoleArn" not in outputs:
+        pytest.skip("infra/portal.yaml has no ApiGatewayRoleArn output")
+    api = _api_id(moto)
+    credentials = [
+        clients["apigateway"].get_integration(
+            restApiId=api, resourceId=resource["id"], httpMethod="ANY"
+        )["credentials"]
+        for resource in clients["apigateway"].get_resources(restApiId=api)["items"]
+    ]
+    assert credentials == [outputs["ApiGatewayRoleArn"]] * 2
+    assert "2 integration(s) now use" in moto["runs"]["second"].stdout
+    assert "API integrations' role\n  unchanged" in moto["runs"]["upgrade"].stdout
 
 
 def _api_id(moto: dict[str, Any]) -> str:

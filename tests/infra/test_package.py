@@ -82,6 +82,18 @@ def _css_path(home_body: str) -> str:
     return match.group(1)
 
 
+def _stack_schedules() -> list[tuple[str, dict[str, Any]]]:
+    """Return the schedules infra/portal.yaml makes for the function (the daily job)."""
+    from tests.infra.test_cloudformation import load_template
+
+    resources = load_template()["Resources"]
+    return [
+        (name, resource["Properties"])
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::Scheduler::Schedule"
+    ]
+
+
 @pytest.fixture(scope="module")
 def answers(unpacked: tuple[Path, Path]) -> dict[str, Any]:
     """Send every request through one cold emulated Lambda; return the responses by name."""
@@ -95,9 +107,9 @@ def answers(unpacked: tuple[Path, Path]) -> dict[str, Any]:
         "v2 /does-not-exist": harness.http_api_event("/does-not-exist"),
         "v2 /healthz": harness.http_api_event("/healthz"),
     }
-    for event in settings.get("events", []):
-        rule = f"{settings['project_name']}-{STAGE}-{event['function']}"
-        events[f"scheduled {event['function']}"] = harness.scheduled_event(rule)
+    for name, schedule in _stack_schedules():
+        # What EventBridge Scheduler sends: the target's Input, as it stands in the template.
+        events[f"scheduled {name}"] = json.loads(schedule["Target"]["Input"])
     with harness.moto_endpoint() as endpoint:
         harness.provision(endpoint, settings)
         first = harness.invoke(task, runtime, endpoint, list(events.values()))
@@ -218,7 +230,7 @@ def test_fingerprinted_stylesheet_is_served_from_the_zip(answers: dict[str, Any]
 
 def test_scheduled_functions_run_from_the_zip(answers: dict[str, Any]) -> None:
     scheduled = {name: result for name, result in answers.items() if name.startswith("scheduled")}
-    assert scheduled, "zappa_settings.json schedules no function"
+    assert scheduled, "infra/portal.yaml schedules no function"
     for name, result in scheduled.items():
         assert isinstance(result, dict), f"{name} returned {result!r}"
 

@@ -1,4 +1,4 @@
-"""The scorecard PDF: one A4 portrait page per ``ScorecardPage``, written with pydyf.
+"""The scorecard PDF: each unit starts an A4 portrait page, written with pydyf.
 
 Pure Python, so it runs on Lambda: the text is set in the standard fonts
 Helvetica and Helvetica-Bold with ``WinAnsiEncoding`` (nothing embedded) and
@@ -6,11 +6,15 @@ measured with their Adobe metrics (``portal.render.metrics``); characters
 WinAnsi lacks are spelled with ones it has (``≥`` as ``>=``). The chart is
 drawn with vector operations, the same chart as ``portal.render.svg``.
 
-Every page holds exactly one ``ScorecardPage`` whatever its content: long
-texts are wrapped to a fixed number of lines and cut with "…", and a plan
-shows as many actions as fit, then "+ N more actions in the portal". Text
-stays real text, so ``pdftotext`` reads the numbers and words as printed.
-The output is deterministic: no clock, no random identifier.
+Everything is printed in full: names, wave names, the barrier sentence and
+every plan action (title, description, roles, KPI and target, status) wrap
+onto as many lines as they need, and a plan that does not fit continues on
+further pages under a "(continued)" heading and the repeated table header;
+an action moves to the next page whole unless it is taller than a page.
+Only the chart's lever names (in full in the table above it) and the running
+footer are shortened with "…". Text stays real text, so ``pdftotext`` reads
+the numbers and words as printed. The output is deterministic: no clock, no
+random identifier.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from functools import lru_cache
 
 import pydyf
 
-from portal.render.metrics import ELLIPSIS, fit, text_width, winansi, wrap
+from portal.render.metrics import fit, text_width, winansi, wrap
 from portal.render.numbers import percent
 from portal.render.palette import (
     ACCENT,
@@ -43,12 +47,14 @@ MARGIN = 42.52  # 15 mm
 CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN
 BOTTOM = PAGE_HEIGHT - MARGIN
 FOOTER = 14.0
+#: The lowest baseline the content of a page may reach, above the footer.
+LIMIT = BOTTOM - FOOTER - 4
 PRODUCER = "Change readiness portal"
 DASH = "–"
 
 
 def scorecard_pdf(card: Scorecard) -> bytes:
-    """Return the scorecard as PDF bytes: one A4 page per page of ``card``, in order."""
+    """Return the scorecard as PDF bytes: each page of ``card`` from a new A4 page, in order."""
     document = pydyf.PDF()
     regular = _font(document, "Helvetica")
     bold = _font(document, "Helvetica-Bold")
@@ -56,9 +62,9 @@ def scorecard_pdf(card: Scorecard) -> bytes:
         {"Font": pydyf.Dictionary({"F1": regular.reference, "F2": bold.reference})}
     )
     document.add_object(resources)
-    for number, page in enumerate(card.pages, start=1):
-        canvas = Canvas()
-        _draw_page(canvas, page, number, len(card.pages))
+    laid_out = [(canvas, page) for page in card.pages for canvas in _unit_pages(page)]
+    for number, (canvas, page) in enumerate(laid_out, start=1):
+        _footer(canvas, page, number, len(laid_out))
         content = pydyf.Stream(canvas.operations, compress=True)
         document.add_object(content)
         document.add_page(
@@ -243,21 +249,59 @@ class _Column:
     align: str = "left"
 
 
-def _draw_page(canvas: Canvas, page: ScorecardPage, number: int, count: int) -> None:
-    texts = page.texts
-    y = _header(canvas, page)
+class _Flow:
+    """A unit's pages as they fill: the current canvas and y; a new page once one is full."""
+
+    def __init__(self, page: ScorecardPage) -> None:
+        self.page = page
+        self.canvases = [Canvas()]
+        self.y = 0.0
+
+    @property
+    def canvas(self) -> Canvas:
+        """Return the page being drawn on."""
+        return self.canvases[-1]
+
+    def room(self, height: float) -> None:
+        """Start a new page unless ``height`` more points fit on this one."""
+        if self.y + height > LIMIT:
+            self.next_page()
+
+    def next_page(self) -> None:
+        """Start a continuation page of the unit; ``y`` is below its heading."""
+        self.canvases.append(Canvas())
+        self.y = _continued(self.canvas, self.page)
+
+
+def _unit_pages(page: ScorecardPage) -> list[Canvas]:
+    """Lay out one unit; return its pages (one, or more for a long plan), footers not drawn."""
+    flow = _Flow(page)
+    flow.y = _header(flow.canvas, page)
     if not page.published:
-        _not_published(canvas, texts, y)
-    else:
-        y = _lever_table(canvas, page, y + 6)
-        y = _chart(canvas, page, y + 12)
-        y = _barrier(canvas, page, y + 10)
-        _plan(canvas, page, y + 12)
-    _footer(canvas, page, number, count)
+        _not_published(flow.canvas, page.texts, flow.y)
+        return flow.canvases
+    flow.y = _lever_table(flow.canvas, page, flow.y + 6)
+    flow.room(_chart_height(page) + 12)
+    flow.y = _chart(flow.canvas, page, flow.y + 12)
+    _barrier(flow, page, flow.y + 10)
+    _plan(flow, page, flow.y + 12)
+    return flow.canvases
+
+
+def _continued(canvas: Canvas, page: ScorecardPage) -> float:
+    """Draw a continuation page's heading: the title and "<unit> (continued)"; return y."""
+    texts = page.texts
+    y = MARGIN + 8
+    canvas.text(MARGIN, y, texts["title"].upper(), size=8, bold=True, colour=ACCENT)
+    heading = f"{page.unit_label} ({texts['continued']})"
+    for line in wrap(winansi(heading), CONTENT_WIDTH, 12, bold=True):
+        y += 16
+        canvas.text(MARGIN, y, line, size=12, bold=True)
+    return y + 8
 
 
 def _header(canvas: Canvas, page: ScorecardPage) -> float:
-    """Draw the title block and the facts row; return the y below it."""
+    """Draw the title block and the facts row, every text wrapped in full; return the y below."""
     texts = page.texts
     left = MARGIN
     y = MARGIN + 8
@@ -265,17 +309,19 @@ def _header(canvas: Canvas, page: ScorecardPage) -> float:
     computed = f"{texts['computed']} {page.computed_on.isoformat()}"
     canvas.text(PAGE_WIDTH - MARGIN, y, computed, size=7.5, colour=MUTED, align="right")
     y += 20
-    canvas.text(left, y, fit(winansi(page.unit_label), CONTENT_WIDTH, 18, bold=True), size=18,
-                bold=True)  # fmt: skip
-    y += 14
+    names = wrap(winansi(page.unit_label), CONTENT_WIDTH, 18, bold=True) or [""]
+    for index, line in enumerate(names):
+        canvas.text(left, y + 20 * index, line, size=18, bold=True)
+    y += 20 * (len(names) - 1) + 14
     subject = " – ".join(p for p in (page.survey_title, page.system_name) if p)
-    canvas.text(left, y, fit(winansi(subject), CONTENT_WIDTH, 9.5), size=9.5, colour=MUTED)
-    y += 10
+    subjects = wrap(winansi(subject), CONTENT_WIDTH, 9.5) or [""]
+    for index, line in enumerate(subjects):
+        canvas.text(left, y + 11 * index, line, size=9.5, colour=MUTED)
+    y += 11 * (len(subjects) - 1) + 10
     responses = str(page.responses) if page.responses is not None else DASH
     rate = DASH
     if page.response_rate is not None and page.responses is not None:
         rate = f"{percent(page.responses, page.headcount)} %"
-
     facts = [
         (texts["wave"], page.wave_name),
         (texts["site"], page.site or DASH),
@@ -285,26 +331,33 @@ def _header(canvas: Canvas, page: ScorecardPage) -> float:
     ]
     widths = [112.0, 100.0, 112.0, 92.0]
     widths.append(CONTENT_WIDTH - sum(widths))
-    canvas.rect(left, y, CONTENT_WIDTH, 34, fill=TINT)
+    cells = [
+        (wrap(winansi(label), width - 12, 6.5), wrap(winansi(value), width - 12, 10, bold=True))
+        for (label, value), width in zip(facts, widths, strict=True)
+    ]
+    height = max(34.0, *(9 + 7 * len(lab) + 11 * len(val) + 2 for lab, val in cells))
+    canvas.rect(left, y, CONTENT_WIDTH, height, fill=TINT)
     x = left
-    for (label, value), width in zip(facts, widths, strict=True):
-        inner = width - 12
-        label_lines = wrap(winansi(label), inner, 6.5, lines=2)
-        label_y = y + 10 if len(label_lines) == 1 else y + 8
+    for (label, _), width, (label_lines, value_lines) in zip(facts, widths, cells, strict=True):
         for offset, line in enumerate(label_lines):
-            canvas.text(x + 8, label_y + offset * 7, line, size=6.5, colour=MUTED)
+            canvas.text(x + 8, y + 10 + offset * 7, line, size=6.5, colour=MUTED)
         warn = label == texts["response_rate"] and (page.low_response or page.over_headcount)
-        canvas.text(x + 8, y + 27, fit(winansi(value), inner, 10, bold=True), size=10, bold=True,
-                    colour=LIGHT_COLOURS["red"] if warn else INK)  # fmt: skip
+        top = y + 10 + 7 * (len(label_lines) - 1) + 14
+        for offset, line in enumerate(value_lines):
+            canvas.text(x + 8, top + 11 * offset, line, size=10, bold=True,
+                        colour=LIGHT_COLOURS["red"] if warn else INK)  # fmt: skip
         x += width
-    y += 34
+    y += height
     # At most one of the two: a rate is either under 60 % or above 100 %.
     warning = "low_response" if page.low_response else "over_headcount"
     if page.low_response or page.over_headcount:
         y += 11
         canvas.rect(left, y - 6.5, 7, 7, fill=LIGHT_COLOURS["red"])
-        canvas.text(left + 11, y, fit(winansi(texts[warning]), CONTENT_WIDTH - 11, 8),
-                    size=8, colour=LIGHT_COLOURS["red"], bold=True)  # fmt: skip
+        lines = wrap(winansi(texts[warning]), CONTENT_WIDTH - 11, 8, bold=True)
+        for index, line in enumerate(lines):
+            canvas.text(left + 11, y + 10 * index, line, size=8, colour=LIGHT_COLOURS["red"],
+                        bold=True)  # fmt: skip
+        y += 10 * (len(lines) - 1)
     return y + 8
 
 
@@ -327,7 +380,7 @@ def _signed(value: int) -> str:
 
 
 def _lever_table(canvas: Canvas, page: ScorecardPage, y: float) -> float:
-    """Draw one row per lever; return the y below the table."""
+    """Draw one row per lever, names and changes wrapped in full; return the y below."""
     texts = page.texts
     change_header = texts["change"]
     if page.previous_wave_name:
@@ -343,42 +396,58 @@ def _lever_table(canvas: Canvas, page: ScorecardPage, y: float) -> float:
     ]
     columns.append(_Column(change_header, CONTENT_WIDTH - sum(c.width for c in columns)))
     y = _table_header(canvas, columns, y)
-    row_height = 14.0 if len(page.levers) <= 9 else max(8.0, 126 / len(page.levers))
-    size = 8.0 if row_height >= 14 else 7.0
+    least = 14.0 if len(page.levers) <= 9 else max(8.0, 126 / len(page.levers))
+    size = 8.0 if least >= 14 else 7.0
+    lead = size * 1.2
+    note = winansi(f"({texts['outcome']})")
     for row, lever in enumerate(page.levers):
-        if row % 2:
-            canvas.rect(MARGIN, y, CONTENT_WIDTH, row_height, fill=TINT)
-        baseline = y + row_height / 2 + size * 0.36
         cells = _lever_cells(page, lever)
+        names = wrap(winansi(cells[0]), columns[0].width - 8, size, bold=True) or [""]
+        # The outcome note follows the name on its last line, or takes a line of its own.
+        note_inline = lever.outcome and (
+            text_width(names[-1], size, bold=True) + 3 + text_width(note, 6.5)
+            <= columns[0].width - 8
+        )
+        name_lines = len(names) + (1 if lever.outcome and not note_inline else 0)
+        changes = wrap(winansi(cells[-1]), columns[-1].width - 8, size) or [""]
+        height = max(least, 4 + lead * max(name_lines, len(changes)))
+        if row % 2:
+            canvas.rect(MARGIN, y, CONTENT_WIDTH, height, fill=TINT)
+        first = y + height / 2 - lead * (max(name_lines, len(changes)) - 1) / 2 + size * 0.36
         x = MARGIN
         for index, (column, cell) in enumerate(zip(columns, cells, strict=True)):
             inner = column.width - 8
-            if index == 3:
+            if index == 0:
+                for offset, line in enumerate(names):
+                    width = canvas.text(x + 4, first + lead * offset, line, size=size, bold=True)
+                if lever.outcome:
+                    if note_inline:
+                        at, baseline = x + 7 + width, first + lead * (len(names) - 1)
+                    else:
+                        at, baseline = x + 4, first + lead * len(names)
+                    canvas.text(at, baseline, note, size=6.5, colour=MUTED)
+            elif index == len(columns) - 1:
+                for offset, line in enumerate(changes):
+                    canvas.text(x + 4, first + lead * offset, line, size=size)
+            elif index == 3:
                 colour = LIGHT_COLOURS.get(lever.light, LIGHT_COLOURS["none"])
-                canvas.rect(x + 4, baseline - 6.5, 7, 7, fill=colour)
-                canvas.hatch(x + 4, baseline - 6.5, 7, 7, LIGHT_HATCH.get(lever.light, ""))
+                canvas.rect(x + 4, first - 6.5, 7, 7, fill=colour)
+                canvas.hatch(x + 4, first - 6.5, 7, 7, LIGHT_HATCH.get(lever.light, ""))
                 shown, fitted = _shrink(cell, inner - 11, size)
-                canvas.text(x + 15, baseline, shown, size=fitted)
-            elif index == 0:
-                label, fitted = _shrink(cell, inner, size, bold=True)
-                width = canvas.text(x + 4, baseline, label, size=fitted, bold=True)
-                if lever.outcome and label == winansi(cell):
-                    note = fit(winansi(f"({texts['outcome']})"), inner - width - 3, 6.5)
-                    if not note.startswith(ELLIPSIS):
-                        canvas.text(x + 7 + width, baseline, note, size=6.5, colour=MUTED)
+                canvas.text(x + 15, first, shown, size=fitted)
             else:
                 muted = index == 1 and lever.index is None
                 shown, fitted = _shrink(cell, inner, size, bold=index == 1 and not muted)
                 anchor = x + column.width - 4 if column.align == "right" else x + 4
-                canvas.text(anchor, baseline, shown, size=fitted, bold=index == 1 and not muted,
+                canvas.text(anchor, first, shown, size=fitted, bold=index == 1 and not muted,
                             align=column.align, colour=MUTED if muted else INK)  # fmt: skip
             x += column.width
-        y += row_height
+        y += height
     canvas.line(MARGIN, y, MARGIN + CONTENT_WIDTH, y, colour=RULE)
     if not page.previous_wave_name:
-        y += 10
-        canvas.text(MARGIN + 4, y, fit(winansi(texts["no_previous"]), CONTENT_WIDTH - 8, 7),
-                    size=7, colour=MUTED)  # fmt: skip
+        for line in wrap(winansi(texts["no_previous"]), CONTENT_WIDTH - 8, 7):
+            y += 10
+            canvas.text(MARGIN + 4, y, line, size=7, colour=MUTED)
     return y
 
 
@@ -417,7 +486,7 @@ def _lever_cells(page: ScorecardPage, lever: LeverLine) -> list[str]:
 
 
 def _table_header(canvas: Canvas, columns: Sequence[_Column], y: float) -> float:
-    lines = [wrap(winansi(c.header), c.width - 8, 6.5, bold=True, lines=2) for c in columns]
+    lines = [wrap(winansi(c.header), c.width - 8, 6.5, bold=True) or [""] for c in columns]
     height = 8 + 7.5 * max(len(cell) for cell in lines)
     x = MARGIN
     for column, cell in zip(columns, lines, strict=True):
@@ -431,6 +500,15 @@ def _table_header(canvas: Canvas, columns: Sequence[_Column], y: float) -> float
     return y + height + 1
 
 
+def _chart_row(page: ScorecardPage) -> float:
+    return 14.0 if len(page.levers) <= 9 else max(7.0, 126 / len(page.levers))
+
+
+def _chart_height(page: ScorecardPage) -> float:
+    """Return the height ``_chart`` takes: heading, axis, one row per lever, legend."""
+    return 8 + 6 + 12 + _chart_row(page) * len(page.levers) + 13
+
+
 def _chart(canvas: Canvas, page: ScorecardPage, y: float) -> float:
     """Draw the bar chart of the levers (as ``lever_chart_svg``); return the y below it."""
     texts = page.texts
@@ -439,7 +517,7 @@ def _chart(canvas: Canvas, page: ScorecardPage, y: float) -> float:
     left = MARGIN + label_width + 8
     right = MARGIN + CONTENT_WIDTH - 34
     scale = (right - left) / 100
-    row = 14.0 if len(page.levers) <= 9 else max(7.0, 126 / len(page.levers))
+    row = _chart_row(page)
     bar = row * 0.6
     top = y + 12
     bottom = top + row * len(page.levers)
@@ -452,7 +530,7 @@ def _chart(canvas: Canvas, page: ScorecardPage, y: float) -> float:
         if lever.outcome and index and not page.levers[index - 1].outcome:
             # The outcome lever is what the others drive: set it apart, as the SVG does.
             canvas.line(MARGIN, middle - row / 2, right, middle - row / 2, colour=RULE, dash="2 2")
-        canvas.text(MARGIN, middle + 2.6, fit(winansi(lever.label), label_width, 7.5), size=7.5)
+        _chart_label(canvas, winansi(lever.label), label_width, middle, row)
         tick = left + min(100, max(0, lever.target)) * scale
         if lever.index is None:
             canvas.text(left + 4, middle + 2.6, texts["not_enough"], size=7, colour=MUTED)
@@ -477,6 +555,20 @@ def _chart(canvas: Canvas, page: ScorecardPage, y: float) -> float:
     return _legend(canvas, texts, left, bottom + 11)
 
 
+def _chart_label(canvas: Canvas, label: str, width: float, middle: float, row: float) -> None:
+    """Draw a lever's name beside its bar: one line, else two smaller ones (then cut).
+
+    The lever table above the chart carries every name in full.
+    """
+    if text_width(label, 7.5) <= width or row < 13:
+        canvas.text(MARGIN, middle + 2.6, fit(label, width, 7.5), size=7.5)
+        return
+    first, *rest = wrap(label, width, 6.2, lines=2)
+    canvas.text(MARGIN, middle - 0.6, first, size=6.2)
+    if rest:
+        canvas.text(MARGIN, middle + 5.8, rest[0], size=6.2)
+
+
 def _legend(canvas: Canvas, texts: Mapping[str, str], x: float, y: float) -> float:
     for light in ("green", "amber", "red"):
         canvas.rect(x, y - 6, 9, 7, fill=LIGHT_COLOURS[light])
@@ -487,78 +579,131 @@ def _legend(canvas: Canvas, texts: Mapping[str, str], x: float, y: float) -> flo
     return y + 2
 
 
-def _barrier(canvas: Canvas, page: ScorecardPage, y: float) -> float:
-    """Draw the barrier sentence in a tinted band; return the y below it."""
+def _barrier(flow: _Flow, page: ScorecardPage, y: float) -> None:
+    """Draw the barrier sentence, in full, in a tinted band; leave ``flow.y`` below it."""
+    flow.y = y
     if not page.barrier_sentence:
-        return y
+        return
     label = winansi(page.texts["barrier"])
     label_width = text_width(label, 9, bold=True) + 10
-    lines = wrap(winansi(page.barrier_sentence), CONTENT_WIDTH - label_width - 20, 9, lines=3)
+    lines = wrap(winansi(page.barrier_sentence), CONTENT_WIDTH - label_width - 20, 9)
     height = 10 + 11 * len(lines)
+    flow.room(height)
+    canvas, y = flow.canvas, flow.y
     canvas.rect(MARGIN, y, CONTENT_WIDTH, height, fill=TINT)
     # Red when a lever holds the change back, green when none does.
     canvas.rect(MARGIN, y, 3, height, fill=LIGHT_COLOURS["red" if page.barrier_lever else "green"])
     canvas.text(MARGIN + 10, y + 14, label, size=9, bold=True)
     for index, line in enumerate(lines):
         canvas.text(MARGIN + 10 + label_width, y + 14 + 11 * index, line, size=9)
-    return y + height
+    flow.y = y + height
+
+
+#: The plan table's column widths in points; the status column takes the rest.
+PLAN_COLUMNS = (186.0, 70.0, 70.0, 50.0, 84.0)
+
+
+def _plan_columns(texts: Mapping[str, str]) -> list[_Column]:
+    keys = ("action", "owner_role", "mandate", "due", "kpi")
+    columns = [_Column(texts[key], width) for key, width in zip(keys, PLAN_COLUMNS, strict=True)]
+    columns.append(_Column(texts["status"], CONTENT_WIDTH - sum(PLAN_COLUMNS)))
+    return columns
+
+
+def _plan(flow: _Flow, page: ScorecardPage, y: float) -> None:
+    """Draw the whole reinforcement plan, continuing on further pages while it lasts.
+
+    Rule: an action that does not fit the rest of a page moves to the next page
+    whole (under the repeated table header); only one taller than a whole page is
+    split, line by line. Then "+ N more actions" if the scorecard was cut short.
+    """
+    texts = page.texts
+    columns = _plan_columns(texts)
+    rows = [_plan_row(page, line, columns) for line in page.plan]
+    header = _table_header(Canvas(), columns, 0.0)
+    flow.y = y
+    flow.room(14 + 4 + header + (rows[0].height if rows else 24))
+    flow.y = _section(flow.canvas, texts["plan"], flow.y + 8)
+    if not page.plan:
+        for index, line in enumerate(wrap(winansi(texts["no_plan"]), CONTENT_WIDTH - 8, 8.5)):
+            canvas_y = flow.y + 12 + 11 * index
+            flow.canvas.text(MARGIN + 4, canvas_y, line, size=8.5)
+        return
+    flow.y = _table_header(flow.canvas, columns, flow.y + 4)
+    fresh = LIMIT - _continued(Canvas(), page) - 4 - header
+    drawn = 0
+    for whole in rows:
+        row: _PlanRow | None = whole
+        while row is not None:
+            if row.height <= LIMIT - flow.y:
+                _draw_plan_row(flow.canvas, columns, row, flow.y, striped=drawn % 2 == 1)
+                flow.y += row.height
+                drawn += 1
+                row = None
+                continue
+            part = None
+            if row.height > fresh:
+                part, row = _split_row(row, LIMIT - flow.y)
+            if part is not None:
+                _draw_plan_row(flow.canvas, columns, part, flow.y, striped=drawn % 2 == 1)
+                flow.y += part.height
+            flow.canvas.line(MARGIN, flow.y, MARGIN + CONTENT_WIDTH, flow.y, colour=RULE)
+            flow.next_page()
+            flow.y = _table_header(flow.canvas, columns, flow.y + 4)
+    flow.canvas.line(MARGIN, flow.y, MARGIN + CONTENT_WIDTH, flow.y, colour=RULE)
+    if page.more_actions:
+        flow.room(14)
+        flow.canvas.text(MARGIN + 4, flow.y + 11, texts["more"].format(count=page.more_actions),
+                         size=8, bold=True, colour=ACCENT)  # fmt: skip
+
+
+_Line = tuple[str, float, bool, str]
 
 
 @dataclass
 class _PlanRow:
     """One plan action laid out: its cells' lines and the row's height."""
 
-    cells: list[list[tuple[str, float, bool, str]]]
+    cells: list[list[_Line]]
     height: float
 
 
 PLAN_LEADING = 1.22
 
 
-def _plan(canvas: Canvas, page: ScorecardPage, y: float) -> None:
-    """Draw the reinforcement plan: as many actions as fit above the footer, then a count."""
-    texts = page.texts
-    y = _section(canvas, texts["plan"], y + 8)
-    limit = BOTTOM - FOOTER - 4
-    if not page.plan:
-        lines = wrap(winansi(texts["no_plan"]), CONTENT_WIDTH - 8, 8.5, lines=2)
-        for index, line in enumerate(lines):
-            canvas.text(MARGIN + 4, y + 12 + 11 * index, line, size=8.5)
-        return
-    columns = [
-        _Column(texts["action"], 186),
-        _Column(texts["owner_role"], 70),
-        _Column(texts["mandate"], 70),
-        _Column(texts["due"], 50),
-        _Column(texts["kpi"], 84),
-    ]
-    columns.append(_Column(texts["status"], CONTENT_WIDTH - sum(c.width for c in columns)))
-    y = _table_header(canvas, columns, y + 4)
-    rows = [_plan_row(page, line, columns) for line in page.plan]
-    more_height = 14.0
-    shown = 0
-    for index, row in enumerate(rows):
-        left_over = len(rows) - index - 1 + page.more_actions
-        needed = row.height + (more_height if left_over else 0)
-        if y + needed > limit:
-            break
-        if index % 2:
-            canvas.rect(MARGIN, y, CONTENT_WIDTH, row.height, fill=TINT)
-        x = MARGIN
-        for column, cell in zip(columns, row.cells, strict=True):
-            baseline = y + 4
-            for text, size, bold, colour in cell:
-                baseline += size * PLAN_LEADING
-                canvas.text(x + 4, baseline - size * 0.22, text, size=size, bold=bold,
-                            colour=colour)  # fmt: skip
-            x += column.width
-        y += row.height
-        shown += 1
-    canvas.line(MARGIN, y, MARGIN + CONTENT_WIDTH, y, colour=RULE)
-    more = len(rows) - shown + page.more_actions
-    if more:
-        canvas.text(MARGIN + 4, y + 11, texts["more"].format(count=more), size=8, bold=True,
-                    colour=ACCENT)  # fmt: skip
+def _row_height(cells: Sequence[Sequence[_Line]]) -> float:
+    return max(sum(size * PLAN_LEADING for _, size, _, _ in cell) for cell in cells) + 6
+
+
+def _split_row(row: _PlanRow, room: float) -> tuple[_PlanRow | None, _PlanRow]:
+    """Split a row into the lines that fit ``room`` and the rest (``None`` if none fit)."""
+    head: list[list[_Line]] = []
+    tail: list[list[_Line]] = []
+    for cell in row.cells:
+        used = 6.0
+        taken = 0
+        while taken < len(cell) and used + cell[taken][1] * PLAN_LEADING <= room:
+            used += cell[taken][1] * PLAN_LEADING
+            taken += 1
+        head.append(cell[:taken])
+        tail.append(cell[taken:])
+    if not any(head):
+        return None, row
+    return _PlanRow(head, _row_height(head)), _PlanRow(tail, _row_height(tail))
+
+
+def _draw_plan_row(
+    canvas: Canvas, columns: Sequence[_Column], row: _PlanRow, y: float, *, striped: bool
+) -> None:
+    if striped:
+        canvas.rect(MARGIN, y, CONTENT_WIDTH, row.height, fill=TINT)
+    x = MARGIN
+    for column, cell in zip(columns, row.cells, strict=True):
+        baseline = y + 4
+        for text, size, bold, colour in cell:
+            baseline += size * PLAN_LEADING
+            canvas.text(x + 4, baseline - size * 0.22, text, size=size, bold=bold, colour=colour)
+        x += column.width
 
 
 def _plan_row(page: ScorecardPage, line: PlanLine, columns: Sequence[_Column]) -> _PlanRow:
@@ -566,12 +711,9 @@ def _plan_row(page: ScorecardPage, line: PlanLine, columns: Sequence[_Column]) -
     widths = [c.width - 8 for c in columns]
 
     def lines(
-        text: str, width: float, size: float, count: int, *, bold: bool = False, colour: str = INK
-    ) -> list[tuple[str, float, bool, str]]:
-        return [
-            (part, size, bold, colour)
-            for part in wrap(winansi(text), width, size, bold=bold, lines=count)
-        ]
+        text: str, width: float, size: float, *, bold: bool = False, colour: str = INK
+    ) -> list[_Line]:
+        return [(part, size, bold, colour) for part in wrap(winansi(text), width, size, bold=bold)]
 
     meta = [line.lever_label]
     if not line.saved:
@@ -580,30 +722,24 @@ def _plan_row(page: ScorecardPage, line: PlanLine, columns: Sequence[_Column]) -
         meta.append(line.reason)
     if line.from_wave:
         meta.append(f"{texts['carried']} {line.from_wave}")
-    action = lines(line.title, widths[0], 8, 2, bold=True)
-    action += lines(line.description, widths[0], 7, 2, colour=MUTED)
-    action += lines(" · ".join(meta), widths[0], 6.5, 1, colour=ACCENT)
+    action = lines(line.title, widths[0], 8, bold=True)
+    action += lines(line.description, widths[0], 7, colour=MUTED)
+    action += lines(" · ".join(meta), widths[0], 6.5, colour=ACCENT)
     if line.movement:
-        action += lines(
-            f"{texts['moved'].format(wave=line.from_wave or '')}: {line.movement}",
-            widths[0],
-            6.5,
-            1,
-            colour=ACCENT,
-        )
-    kpi = lines(line.kpi, widths[4], 7.5, 2)
-    kpi += lines(line.kpi_target, widths[4], 7.5, 2, bold=True)
+        moved = f"{texts['moved'].format(wave=line.from_wave or '')}: {line.movement}"
+        action += lines(moved, widths[0], 6.5, colour=ACCENT)
+    kpi = lines(line.kpi, widths[4], 7.5)
+    kpi += lines(line.kpi_target, widths[4], 7.5, bold=True)
     status_colour = ACCENT if not line.saved else INK
     cells = [
         action,
-        lines(line.owner_role, widths[1], 7.5, 4),
-        lines(line.mandate_holder, widths[2], 7.5, 4),
-        lines(line.due.isoformat() if line.due else DASH, widths[3], 7.5, 1),
+        lines(line.owner_role, widths[1], 7.5),
+        lines(line.mandate_holder, widths[2], 7.5),
+        lines(line.due.isoformat() if line.due else DASH, widths[3], 7.5),
         kpi,
-        lines(line.status, widths[5], 7.5, 3, bold=not line.saved, colour=status_colour),
+        lines(line.status, widths[5], 7.5, bold=not line.saved, colour=status_colour),
     ]
-    height = max(sum(size * PLAN_LEADING for _, size, _, _ in cell) for cell in cells) + 6
-    return _PlanRow(cells=cells, height=height)
+    return _PlanRow(cells=cells, height=_row_height(cells))
 
 
 def _footer(canvas: Canvas, page: ScorecardPage, number: int, count: int) -> None:

@@ -1,4 +1,4 @@
-"""The scorecard PDF: one A4 page per unit, whatever it holds, with text poppler can read."""
+"""The scorecard PDF: each unit from a new A4 page, printed in full, with text poppler can read."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def long_page() -> ScorecardPage:
     )
 
 
-def test_each_unit_takes_exactly_one_a4_page(tmp_path: Path) -> None:
+def test_each_unit_starts_an_a4_page_and_only_a_long_plan_takes_more(tmp_path: Path) -> None:
     pages = (
         make_scorecard_page(),
         long_page(),
@@ -96,10 +96,17 @@ def test_each_unit_takes_exactly_one_a4_page(tmp_path: Path) -> None:
     )
     pdf = write(make_scorecard(*pages), tmp_path / "card.pdf")
     details = info(pdf)
-    assert details["Pages"] == "4"
+    count = int(details["Pages"])
     assert details["Page size"].startswith("595.28 x 841.89")
-    for number in range(1, 5):
-        assert page_text(pdf, number).strip()
+    texts = [page_text(pdf, number) for number in range(1, count + 1)]
+    assert all(text.strip() for text in texts)
+    # A unit's first page has its facts; a continuation page says "(continued)" instead.
+    starts = [n for n, text in enumerate(texts) if "Minimum group size" in text]
+    assert len(starts) == 4 and starts[0] == 0 and starts[1] == 1
+    assert starts[2:] == [count - 2, count - 1]
+    for text in texts[2 : count - 2]:
+        assert "(continued)" in flat(text) and "Minimum group size" not in text
+    assert [f"{n} / {count}" in text for n, text in enumerate(texts, start=1)] == [True] * count
 
 
 def word_boxes(pdf: Path) -> list[list[tuple[float, float, float, float, str]]]:
@@ -162,25 +169,28 @@ def test_page_shows_the_header_barrier_sentence_and_plan(tmp_path: Path) -> None
 
 
 def test_low_response_warning_is_printed(tmp_path: Path) -> None:
-    page = make_scorecard_page(low_response=True, response_rate=42.5)
+    page = make_scorecard_page(low_response=True, responses=17, headcount=40, response_rate=42.5)
     text = flat(page_text(write(make_scorecard(page), tmp_path / "card.pdf"), 1))
     assert TEXTS["en"]["low_response"] in text
     assert "42.5 %" in text
 
 
-def test_long_plan_shows_what_fits_then_counts_the_rest(tmp_path: Path) -> None:
+def test_long_plan_continues_on_further_pages_in_full_then_counts_the_rest(
+    tmp_path: Path,
+) -> None:
     page = long_page()
     pdf = write(make_scorecard(page), tmp_path / "card.pdf")
-    assert info(pdf)["Pages"] == "1"
-    text = page_text(pdf, 1)
-    shown = len(set(re.findall(r"\bA(\d\d) reinforce", text)))
+    count = int(info(pdf)["Pages"])
+    assert count > 1
+    text = "\n".join(page_text(pdf, number) for number in range(1, count + 1))
+    assert sorted(set(re.findall(r"\bA(\d\d) reinforce", text))) == [
+        f"{n:02d}" for n in range(1, 13)
+    ]
     more = re.search(r"\+ (\d+) more actions in the portal", text)
-    assert more, text
-    assert 1 <= shown < 12
-    assert shown + int(more.group(1)) == 12 + page.more_actions
-    assert "…" in text  # long texts are cut visibly, not silently
+    assert more and int(more.group(1)) == page.more_actions
+    assert "…" not in page_text(pdf, 1).split("Reinforcement scorecard ·")[0]
     for lever in page.levers:
-        assert re.search(rf"\s{lever.index}\s+{lever.target}\s", text)
+        assert re.search(rf"\s{lever.index}\s+{lever.target}\s", page_text(pdf, 1))
 
 
 def test_carried_over_action_shows_its_wave_and_movement(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """The printable reinforcement scorecard: HTML with a print stylesheet, and a PDF download.
 
 Readers (admins, viewers, department viewers for their own departments) see
-one A4 page per unit: the organisation (``unit=*``) and each department. The
+each unit from a new A4 page — the organisation (``unit=*``) and each
+department — with its whole plan, continued on further pages when it is long. The
 charts are SVG made on the server, so the page prints — and the PDF is made —
 without JavaScript. The PDF is written in pure Python (``portal.render.pdf``),
 so it works on AWS Lambda with no system libraries. Every number is decided
@@ -52,8 +53,15 @@ def _scorecard(slug: str, wave_id: str) -> _Request:
     user, allowed = reader_scope(slug)
     unit = request.args.get("unit") or None
     language = service.language_of(request.args.get("lang"))
+    # Printed in full: every action of the plan, continued on further pages if need be.
     card = service.scorecard(
-        get_store(), slug, wave_id, department=unit, language=language, allowed=allowed
+        get_store(),
+        slug,
+        wave_id,
+        department=unit,
+        language=language,
+        allowed=allowed,
+        max_plan_lines=None,
     )
     return _Request(user, allowed, unit, language, card)
 

@@ -549,11 +549,17 @@ def scorecard(survey_slug: str, wave_id: str, unit: str | None, language: str, o
     from portal.services import scorecard as service
 
     with _reported():
+        # The same pages as the admin download: every unit's whole plan.
         card = service.scorecard(
-            open_store(_settings()), survey_slug, wave_id, department=unit, language=language
+            open_store(_settings()),
+            survey_slug,
+            wave_id,
+            department=unit,
+            language=language,
+            max_plan_lines=None,
         )
         out.write_bytes(scorecard_pdf(card))
-    click.echo(f"Wrote {len(card.pages)} scorecard page(s) to {out}")
+    click.echo(f"Wrote {len(card.pages)} scorecard unit(s) to {out}")
 
 
 @main.group()

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,6 +137,8 @@ def moto(overlay: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
 
     dist = tmp_path_factory.mktemp("dist")
     with harness.moto_endpoint() as endpoint:
+        # moto servers in one process share their state: start from nothing, leave nothing.
+        _reset(endpoint)
         clients = {
             name: boto3.client(
                 name,
@@ -163,7 +166,16 @@ def moto(overlay: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
         runs["upgrade"] = _run(
             "upgrade", "--no-zappa", "--dist", str(dist), endpoint=endpoint, overlay=overlay
         )
-        yield {"endpoint": endpoint, "clients": clients, "runs": runs, "dist": dist}
+        try:
+            yield {"endpoint": endpoint, "clients": clients, "runs": runs, "dist": dist}
+        finally:
+            _reset(endpoint)
+
+
+def _reset(endpoint: str) -> None:
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
 
 
 def _stand_in_for_zappa(clients: dict[str, Any]) -> None:

@@ -741,6 +741,22 @@ def main(argv: list[str] | None = None) -> int:
     except DeployError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    variables = settings["environment_variables"]
+    if "domain" not in settings:
+        run.notes.append(
+            "No custom domain: posters and links point at the API Gateway address, which "
+            "changes if the API is ever made anew (docs/self-hosting-aws.md, step 7a)."
+        )
+    run.notes.append(
+        "For the portal command on this machine: export PORTAL_STORAGE=dynamodb "
+        f"PORTAL_DYNAMODB_TABLE={variables['PORTAL_DYNAMODB_TABLE']} "
+        f"AWS_REGION={settings['aws_region']}"
+        + (
+            f" PORTAL_PUBLIC_URL={variables['PORTAL_PUBLIC_URL']}"
+            if "PORTAL_PUBLIC_URL" in variables
+            else ""
+        )
+    )
     for note in run.notes:
         run.say(f"Note: {note}")
     run.say("done")

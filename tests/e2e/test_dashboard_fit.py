@@ -57,6 +57,7 @@ PAGES = [
     f"{DEMO}/baseline/results/departments/HAM-WH",
     LONG,
     f"{LONG}/departments/SALES",
+    f"{LONG}/quality",
 ]
 
 
@@ -184,7 +185,7 @@ def test_results_pages_fit_1280_pixels_without_scrolling_sideways(
     try:
         page = open_page(context, portal.url + path)
         check_fits(page, 1280)
-        if "/departments/" not in path:
+        if path.endswith("/results"):
             # Every lever and "first lever to reinforce" are on screen, with the long name.
             heads = page.eval_on_selector_all(
                 "table.results-heatmap thead th",
@@ -213,7 +214,8 @@ def test_at_375_pixels_wide_tables_stack_and_no_word_is_broken(
         assert styles == ["normal normal"]
         assert page.evaluate(BROKEN_WORDS) == []
         stacked = page.eval_on_selector_all(
-            "table.results-heatmap, table.results-levers, table.results-items, table.results-gaps",
+            "table.results-heatmap, table.results-levers, table.results-items,"
+            " table.results-gaps, table.results-quality",
             "ts => ts.map(t => getComputedStyle(t).display)",
         )
         assert stacked and set(stacked) == {"block"}

@@ -4,7 +4,13 @@
 (function () {
   "use strict";
 
-  var STACKED = "table.results-heatmap, table.results-levers, table.results-gaps, table.results-items";
+  var STACKED = [
+    "table.results-heatmap",
+    "table.results-levers",
+    "table.results-gaps",
+    "table.results-items",
+    "table.results-quality"
+  ].join(", ");
 
   function stack(table) {
     var head = table.tHead && table.tHead.rows[table.tHead.rows.length - 1];

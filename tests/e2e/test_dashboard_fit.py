@@ -303,7 +303,7 @@ def test_the_overview_chart_is_coloured_by_band_with_target_attention_values_and
     assert state["json"]["targets"] == [80 if lv.id == "purpose" else 70 for lv in levers]
     assert state["json"]["attention"] == 60
     responses = page.locator("#row-organisation- td").first.inner_text().strip()
-    assert state["json"]["title"] == f"Whole organisation · {responses} responses"
+    assert state["json"]["title"] == f"Organisation · {responses} responses"
 
     png = download(page, "organisation", "png", tmp_path)
     assert png_size(png) == (state["width"], state["height"])

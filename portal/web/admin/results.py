@@ -73,7 +73,7 @@ def results(slug: str, wave_id: str) -> str:
             report,
             organisation,
             get_store().get_scorecard_settings(slug),
-            "Whole organisation",
+            "Organisation" + (f" ({audience.value}s only)" if audience else ""),
         )
     return render_template("admin/results/overview.html", r=report, chart=chart, **_helpers())
 

@@ -263,7 +263,9 @@
                 if (data.targets) {
                   items.push(legendItem("target", INK, "solid"));
                 }
-                items.push(legendItem(data.attention + ": attention line", INK, "dash"));
+                if (data.attention !== undefined) {
+                  items.push(legendItem(data.attention + ": attention line", INK, "dash"));
+                }
                 if (datasets.length > 1) {
                   items.push(legendItem(data.series[1].label, INK));
                 }

@@ -20,8 +20,7 @@ random identifier.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 import pydyf
 
@@ -38,16 +37,20 @@ from portal.render.palette import (
     RULE,
     TINT,
 )
-from portal.services.scorecard_model import LeverLine, PlanLine, Scorecard, ScorecardPage
+from portal.render.pdf_layout import (
+    BOTTOM,
+    CONTENT_WIDTH,
+    DASH,
+    MARGIN,
+    Column,
+    Flow,
+    section,
+    table_header,
+)
+from portal.render.pdf_plan import plan
+from portal.services.scorecard_model import LeverLine, Scorecard, ScorecardPage
 
-MARGIN = 42.52  # 15 mm
-CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN
-BOTTOM = PAGE_HEIGHT - MARGIN
-FOOTER = 14.0
-#: The lowest baseline the content of a page may reach, above the footer.
-LIMIT = BOTTOM - FOOTER - 4
 PRODUCER = "Change readiness portal"
-DASH = "–"
 
 
 def scorecard_pdf(card: Scorecard) -> bytes:
@@ -99,42 +102,9 @@ def _font(document: pydyf.PDF, base: str) -> pydyf.Dictionary:
     return font
 
 
-@dataclass
-class _Column:
-    """A table column: its header, width and alignment."""
-
-    header: str
-    width: float
-    align: str = "left"
-
-
-class _Flow:
-    """A unit's pages as they fill: the current canvas and y; a new page once one is full."""
-
-    def __init__(self, page: ScorecardPage) -> None:
-        self.page = page
-        self.canvases = [Canvas()]
-        self.y = 0.0
-
-    @property
-    def canvas(self) -> Canvas:
-        """Return the page being drawn on."""
-        return self.canvases[-1]
-
-    def room(self, height: float) -> None:
-        """Start a new page unless ``height`` more points fit on this one."""
-        if self.y + height > LIMIT:
-            self.next_page()
-
-    def next_page(self) -> None:
-        """Start a continuation page of the unit; ``y`` is below its heading."""
-        self.canvases.append(Canvas())
-        self.y = _continued(self.canvas, self.page)
-
-
 def _unit_pages(page: ScorecardPage) -> list[Canvas]:
     """Lay out one unit; return its pages (one, or more for a long plan), footers not drawn."""
-    flow = _Flow(page)
+    flow = Flow(page)
     flow.y = _header(flow.canvas, page)
     if not page.published:
         _not_published(flow.canvas, page.texts, flow.y)
@@ -143,20 +113,8 @@ def _unit_pages(page: ScorecardPage) -> list[Canvas]:
     flow.room(_chart_height(page) + 12)
     flow.y = _chart(flow.canvas, page, flow.y + 12)
     _barrier(flow, page, flow.y + 10)
-    _plan(flow, page, flow.y + 12)
+    plan(flow, page, flow.y + 12)
     return flow.canvases
-
-
-def _continued(canvas: Canvas, page: ScorecardPage) -> float:
-    """Draw a continuation page's heading: the title and "<unit> (continued)"; return y."""
-    texts = page.texts
-    y = MARGIN + 8
-    canvas.text(MARGIN, y, texts["title"].upper(), size=8, bold=True, colour=ACCENT)
-    heading = f"{page.unit_label} ({texts['continued']})"
-    for line in wrap(winansi(heading), CONTENT_WIDTH, 12, bold=True):
-        y += 16
-        canvas.text(MARGIN, y, line, size=12, bold=True)
-    return y + 8
 
 
 def _header(canvas: Canvas, page: ScorecardPage) -> float:
@@ -228,12 +186,6 @@ def _not_published(canvas: Canvas, texts: Mapping[str, str], y: float) -> None:
         canvas.text(MARGIN + 16, y + 31 + 15 * index, line, size=11)
 
 
-def _section(canvas: Canvas, title: str, y: float) -> float:
-    canvas.text(MARGIN, y, fit(winansi(title), CONTENT_WIDTH, 10.5, bold=True), size=10.5,
-                bold=True, colour=ACCENT)  # fmt: skip
-    return y + 6
-
-
 def _signed(value: int) -> str:
     return f"{value:+d}" if value else "0"
 
@@ -245,16 +197,16 @@ def _lever_table(canvas: Canvas, page: ScorecardPage, y: float) -> float:
     if page.previous_wave_name:
         change_header = f"{texts['change']} {texts['since']} {page.previous_wave_name}"
     columns = [
-        _Column(texts["lever"], 106),
-        _Column(texts["score"], 34, "right"),
-        _Column(texts["target"], 34, "right"),
-        _Column(texts["light"], 104),
-        _Column(texts["gap"], 38, "right"),
-        _Column(texts["employees"], 52, "right"),
-        _Column(texts["managers"], 44, "right"),
+        Column(texts["lever"], 106),
+        Column(texts["score"], 34, "right"),
+        Column(texts["target"], 34, "right"),
+        Column(texts["light"], 104),
+        Column(texts["gap"], 38, "right"),
+        Column(texts["employees"], 52, "right"),
+        Column(texts["managers"], 44, "right"),
     ]
-    columns.append(_Column(change_header, CONTENT_WIDTH - sum(c.width for c in columns)))
-    y = _table_header(canvas, columns, y)
+    columns.append(Column(change_header, CONTENT_WIDTH - sum(c.width for c in columns)))
+    y = table_header(canvas, columns, y)
     least = 14.0 if len(page.levers) <= 9 else max(8.0, 126 / len(page.levers))
     size = 8.0 if least >= 14 else 7.0
     lead = size * 1.2
@@ -344,21 +296,6 @@ def _lever_cells(page: ScorecardPage, lever: LeverLine) -> list[str]:
     ]
 
 
-def _table_header(canvas: Canvas, columns: Sequence[_Column], y: float) -> float:
-    lines = [wrap(winansi(c.header), c.width - 8, 6.5, bold=True) or [""] for c in columns]
-    height = 8 + 7.5 * max(len(cell) for cell in lines)
-    x = MARGIN
-    for column, cell in zip(columns, lines, strict=True):
-        for index, line in enumerate(cell):
-            baseline = y + height - 4 - 7.5 * (len(cell) - 1 - index)
-            anchor = x + column.width - 4 if column.align == "right" else x + 4
-            canvas.text(anchor, baseline, line, size=6.5, bold=True, colour=MUTED,
-                        align=column.align)  # fmt: skip
-        x += column.width
-    canvas.line(MARGIN, y + height + 1, MARGIN + CONTENT_WIDTH, y + height + 1, colour=RULE)
-    return y + height + 1
-
-
 def _chart_row(page: ScorecardPage) -> float:
     return 14.0 if len(page.levers) <= 9 else max(7.0, 126 / len(page.levers))
 
@@ -371,7 +308,7 @@ def _chart_height(page: ScorecardPage) -> float:
 def _chart(canvas: Canvas, page: ScorecardPage, y: float) -> float:
     """Draw the bar chart of the levers (as ``lever_chart_svg``); return the y below it."""
     texts = page.texts
-    y = _section(canvas, texts["chart"], y + 8)
+    y = section(canvas, texts["chart"], y + 8)
     label_width = 112.0
     left = MARGIN + label_width + 8
     right = MARGIN + CONTENT_WIDTH - 34
@@ -438,7 +375,7 @@ def _legend(canvas: Canvas, texts: Mapping[str, str], x: float, y: float) -> flo
     return y + 2
 
 
-def _barrier(flow: _Flow, page: ScorecardPage, y: float) -> None:
+def _barrier(flow: Flow, page: ScorecardPage, y: float) -> None:
     """Draw the barrier sentence, in full, in a tinted band; leave ``flow.y`` below it."""
     flow.y = y
     if not page.barrier_sentence:
@@ -456,149 +393,6 @@ def _barrier(flow: _Flow, page: ScorecardPage, y: float) -> None:
     for index, line in enumerate(lines):
         canvas.text(MARGIN + 10 + label_width, y + 14 + 11 * index, line, size=9)
     flow.y = y + height
-
-
-#: The plan table's column widths in points; the status column takes the rest.
-PLAN_COLUMNS = (186.0, 70.0, 70.0, 50.0, 84.0)
-
-
-def _plan_columns(texts: Mapping[str, str]) -> list[_Column]:
-    keys = ("action", "owner_role", "mandate", "due", "kpi")
-    columns = [_Column(texts[key], width) for key, width in zip(keys, PLAN_COLUMNS, strict=True)]
-    columns.append(_Column(texts["status"], CONTENT_WIDTH - sum(PLAN_COLUMNS)))
-    return columns
-
-
-def _plan(flow: _Flow, page: ScorecardPage, y: float) -> None:
-    """Draw the whole reinforcement plan, continuing on further pages while it lasts.
-
-    Rule: an action that does not fit the rest of a page moves to the next page
-    whole (under the repeated table header); only one taller than a whole page is
-    split, line by line. Then "+ N more actions" if the scorecard was cut short.
-    """
-    texts = page.texts
-    columns = _plan_columns(texts)
-    rows = [_plan_row(page, line, columns) for line in page.plan]
-    header = _table_header(Canvas(), columns, 0.0)
-    flow.y = y
-    flow.room(14 + 4 + header + (rows[0].height if rows else 24))
-    flow.y = _section(flow.canvas, texts["plan"], flow.y + 8)
-    if not page.plan:
-        for index, line in enumerate(wrap(winansi(texts["no_plan"]), CONTENT_WIDTH - 8, 8.5)):
-            canvas_y = flow.y + 12 + 11 * index
-            flow.canvas.text(MARGIN + 4, canvas_y, line, size=8.5)
-        return
-    flow.y = _table_header(flow.canvas, columns, flow.y + 4)
-    fresh = LIMIT - _continued(Canvas(), page) - 4 - header
-    drawn = 0
-    for whole in rows:
-        row: _PlanRow | None = whole
-        while row is not None:
-            if row.height <= LIMIT - flow.y:
-                _draw_plan_row(flow.canvas, columns, row, flow.y, striped=drawn % 2 == 1)
-                flow.y += row.height
-                drawn += 1
-                row = None
-                continue
-            part = None
-            if row.height > fresh:
-                part, row = _split_row(row, LIMIT - flow.y)
-            if part is not None:
-                _draw_plan_row(flow.canvas, columns, part, flow.y, striped=drawn % 2 == 1)
-                flow.y += part.height
-            flow.canvas.line(MARGIN, flow.y, MARGIN + CONTENT_WIDTH, flow.y, colour=RULE)
-            flow.next_page()
-            flow.y = _table_header(flow.canvas, columns, flow.y + 4)
-    flow.canvas.line(MARGIN, flow.y, MARGIN + CONTENT_WIDTH, flow.y, colour=RULE)
-    if page.more_actions:
-        flow.room(14)
-        flow.canvas.text(MARGIN + 4, flow.y + 11, texts["more"].format(count=page.more_actions),
-                         size=8, bold=True, colour=ACCENT)  # fmt: skip
-
-
-_Line = tuple[str, float, bool, str]
-
-
-@dataclass
-class _PlanRow:
-    """One plan action laid out: its cells' lines and the row's height."""
-
-    cells: list[list[_Line]]
-    height: float
-
-
-PLAN_LEADING = 1.22
-
-
-def _row_height(cells: Sequence[Sequence[_Line]]) -> float:
-    return max(sum(size * PLAN_LEADING for _, size, _, _ in cell) for cell in cells) + 6
-
-
-def _split_row(row: _PlanRow, room: float) -> tuple[_PlanRow | None, _PlanRow]:
-    """Split a row into the lines that fit ``room`` and the rest (``None`` if none fit)."""
-    head: list[list[_Line]] = []
-    tail: list[list[_Line]] = []
-    for cell in row.cells:
-        used = 6.0
-        taken = 0
-        while taken < len(cell) and used + cell[taken][1] * PLAN_LEADING <= room:
-            used += cell[taken][1] * PLAN_LEADING
-            taken += 1
-        head.append(cell[:taken])
-        tail.append(cell[taken:])
-    if not any(head):
-        return None, row
-    return _PlanRow(head, _row_height(head)), _PlanRow(tail, _row_height(tail))
-
-
-def _draw_plan_row(
-    canvas: Canvas, columns: Sequence[_Column], row: _PlanRow, y: float, *, striped: bool
-) -> None:
-    if striped:
-        canvas.rect(MARGIN, y, CONTENT_WIDTH, row.height, fill=TINT)
-    x = MARGIN
-    for column, cell in zip(columns, row.cells, strict=True):
-        baseline = y + 4
-        for text, size, bold, colour in cell:
-            baseline += size * PLAN_LEADING
-            canvas.text(x + 4, baseline - size * 0.22, text, size=size, bold=bold, colour=colour)
-        x += column.width
-
-
-def _plan_row(page: ScorecardPage, line: PlanLine, columns: Sequence[_Column]) -> _PlanRow:
-    texts = page.texts
-    widths = [c.width - 8 for c in columns]
-
-    def lines(
-        text: str, width: float, size: float, *, bold: bool = False, colour: str = INK
-    ) -> list[_Line]:
-        return [(part, size, bold, colour) for part in wrap(winansi(text), width, size, bold=bold)]
-
-    meta = [line.lever_label]
-    if not line.saved:
-        meta.append(texts["suggested"])
-    if line.reason:
-        meta.append(line.reason)
-    if line.from_wave:
-        meta.append(f"{texts['carried']} {line.from_wave}")
-    action = lines(line.title, widths[0], 8, bold=True)
-    action += lines(line.description, widths[0], 7, colour=MUTED)
-    action += lines(" · ".join(meta), widths[0], 6.5, colour=ACCENT)
-    if line.movement:
-        moved = f"{texts['moved'].format(wave=line.from_wave or '')}: {line.movement}"
-        action += lines(moved, widths[0], 6.5, colour=ACCENT)
-    kpi = lines(line.kpi, widths[4], 7.5)
-    kpi += lines(line.kpi_target, widths[4], 7.5, bold=True)
-    status_colour = ACCENT if not line.saved else INK
-    cells = [
-        action,
-        lines(line.owner_role, widths[1], 7.5),
-        lines(line.mandate_holder, widths[2], 7.5),
-        lines(line.due.isoformat() if line.due else DASH, widths[3], 7.5),
-        kpi,
-        lines(line.status, widths[5], 7.5, bold=not line.saved, colour=status_colour),
-    ]
-    return _PlanRow(cells=cells, height=_row_height(cells))
 
 
 def _footer(canvas: Canvas, page: ScorecardPage, number: int, count: int) -> None:

@@ -89,6 +89,7 @@ bench: install assets system-deps
 	$(BIN)/python bench/package.py
 	$(BIN)/python bench/respondent.py
 	$(BIN)/python bench/results.py
+	$(BIN)/python bench/release_lag.py
 	$(BIN)/python bench/scorecard.py
 	$(BIN)/python bench/scorecard_pdf.py
 	$(BIN)/python bench/https.py

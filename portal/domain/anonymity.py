@@ -22,8 +22,11 @@ a group too and must obey rule 1. Precisely: for every visible total, the part
 of it that is *not* covered by the visible groups below it (its "remainder",
 taken against the *largest* visible groups below it at any depth, not only its
 direct parts) must be either empty (no department left over) or hold at least
-``k`` respondents. Otherwise the smallest of those visible groups below it is
-hidden (ties: the stable group key) and the check repeats. Why:
+``k`` respondents. Otherwise one of those visible groups below it is hidden —
+the one with the smallest planned headcount (``Structure.planned``, frozen per
+wave), then the fewest departments, then the stable group key: never chosen by
+response counts, so the choice tells nothing about them and does not flip
+between two groups as answers arrive — and the check repeats. Why:
 
 * "Combined hidden ≥ k", not "at least two hidden": if a site of 20 shows one
   department of 17 and hides two of 1 and 2 people, 20 − 17 = 3 is the count
@@ -101,7 +104,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -170,9 +173,16 @@ ORGANISATION = Group()
 
 @dataclass(frozen=True)
 class Structure:
-    """Which site each department belongs to (department code → site name)."""
+    """Which site each department belongs to (department code → site name).
+
+    ``planned`` is each department's planned headcount (as frozen for the
+    wave; missing means unknown, 0). It never decides what is shown, only
+    which group rule 2 hides when it must hide one: the one planned smallest
+    (``_sweep``), a choice that does not depend on who answered.
+    """
 
     site_of: Mapping[str, str]
+    planned: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for department, site in self.site_of.items():
@@ -181,6 +191,8 @@ class Structure:
             if not isinstance(site, str) or not site.strip():
                 raise ValidationError(f"Department {department}: the site must be a name.")
         object.__setattr__(self, "site_of", MappingProxyType(dict(sorted(self.site_of.items()))))
+        planned = {d: max(0, int(self.planned.get(d) or 0)) for d in self.site_of}
+        object.__setattr__(self, "planned", MappingProxyType(planned))
 
     @property
     def departments(self) -> tuple[str, ...]:
@@ -285,8 +297,9 @@ def disclose(structure: Structure, counts: Counts, k: int) -> Disclosure:
     hidden; employee and manager counts are shown as a pair under a shown
     total; every shown total minus the largest shown groups below it leaves
     either no department or at least ``k`` people, per audience for the pairs,
-    else the smallest of those groups below is hidden (ties by group key) and
-    the check repeats; finally every group the published numbers imply is
+    else the one of those groups below planned smallest (then fewest
+    departments, then group key; never by counts) is hidden and the check
+    repeats; finally every group the published numbers imply is
     published too. Deterministic: the same input always gives the same result.
 
     Raises ``ValidationError`` when ``k`` is below the floor of 3, or a count
@@ -517,6 +530,7 @@ class _Tree:
     nodes: tuple[Group, ...]  # top-down: organisation, sites, departments
     children: Mapping[Group, tuple[Group, ...]]
     departments: Mapping[Group, frozenset[str]]
+    planned: Mapping[str, int]
 
 
 def _tree(structure: Structure) -> _Tree:
@@ -530,7 +544,8 @@ def _tree(structure: Structure) -> _Tree:
     for department in departments:
         children[department] = ()
     nodes = (ORGANISATION, *sites, *departments)
-    return _Tree(nodes, children, {n: structure.departments_of(n) for n in nodes})
+    departments_of = {n: structure.departments_of(n) for n in nodes}
+    return _Tree(nodes, children, departments_of, structure.planned)
 
 
 def _largest_shown_below(tree: _Tree, node: Group, shown: set[Group]) -> list[Group]:
@@ -568,8 +583,18 @@ def _sweep(
                 break
             # The remainder of a node with nothing shown below is the node itself,
             # which passed primary suppression; hiding the total is only a safeguard.
+            # Which one: planned smallest, then fewest departments, then the stable key —
+            # never by response counts, so the choice neither tells which group holds fewer
+            # answers nor flips between two groups as answers arrive (a flip would publish,
+            # next to the earlier state, a sum that state hid; see ``release``).
             victim = min(
-                below, key=lambda g: (size(tree.departments[g]), g.sort_key()), default=node
+                below,
+                key=lambda g: (
+                    sum(tree.planned[d] for d in tree.departments[g]),
+                    len(tree.departments[g]),
+                    g.sort_key(),
+                ),
+                default=node,
             )
             shown.discard(victim)
             hidden.append(victim)

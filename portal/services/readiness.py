@@ -197,12 +197,13 @@ class _WaveData:
 
 
 def _structure(departments: Iterable[Department], snapshots: Iterable[Snapshot]) -> Structure:
-    site_of = {d.code: d.site for d in departments}
+    listed = list(departments)
+    site_of = {d.code: d.site for d in listed}
     # A response for a department the list lacks must still be counted, never dropped.
     for snapshot in snapshots:
         for code in snapshot.cells:
             site_of.setdefault(code, UNLISTED_SITE)
-    return Structure(site_of)
+    return Structure(site_of, {d.code: d.headcount for d in listed})
 
 
 def _counts(snapshot: Snapshot) -> Counts:

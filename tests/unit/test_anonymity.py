@@ -143,11 +143,12 @@ def test_a_hidden_group_that_the_shown_numbers_imply_is_shown() -> None:
 def test_no_subtraction_across_levels_reveals_a_small_group() -> None:
     # A rule that only compares a total with its direct parts would show the
     # organisation 25, site S1 11 and S2's employees 10 — and 25 − 11 − 10 = 4
-    # people (S2's managers and all of S3).
+    # people (S2's managers and all of S3). With no planned headcounts, the site
+    # hidden to protect S3 is the first by key (S1), not the one with fewer answers.
     structure = make_structure(D1="S1", D2="S2", D3="S3")
     counts = make_counts(D1=(10, 1), D2=(10, 0), D3=(2, 2))
     disclosure = disclose(structure, counts, 5)
-    assert shown(disclosure) == {ORGANISATION: 25, site("S1"): 11, dept("D1"): 11}
+    assert shown(disclosure) == {ORGANISATION: 25, site("S2"): 10, dept("D2"): 10}
     assert small_computable_sets(disclosure, counts) == []
 
 
@@ -339,3 +340,16 @@ def test_lists_published_groups_organisation_first_in_a_stable_order() -> None:
     groups = disclose(NORWAY, NORWAY_COUNTS, 5).groups()
     assert groups[0] == ORGANISATION
     assert list(groups) == sorted(groups, key=Group.sort_key)
+
+
+def test_the_group_hidden_to_protect_another_is_planned_smallest_not_fewest_answered() -> None:
+    # Site S1 (planned 40) and S2 (planned 12) both shown would leave S3's 4 people: one of
+    # them must go. The planned headcount picks S2 whatever the answers, so the choice
+    # neither tells which site answered less nor flips as answers arrive.
+    structure = Structure({"D1": "S1", "D2": "S2", "D3": "S3"}, {"D1": 40, "D2": 12, "D3": 6})
+    for d1, d2 in ((8, 20), (20, 8), (9, 9)):
+        disclosure = disclose(structure, make_counts(D1=(d1, 0), D2=(d2, 0), D3=(4, 0)), 5)
+        assert disclosure.visible(site("S1")) and not disclosure.visible(site("S2"))
+        assert (
+            small_computable_sets(disclosure, make_counts(D1=(d1, 0), D2=(d2, 0), D3=(4, 0))) == []
+        )

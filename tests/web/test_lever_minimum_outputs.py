@@ -95,7 +95,12 @@ def build(
 ) -> list[Response]:
     """Create the survey (for the baseline), open ``wave_id`` and store the planned responses."""
     today = date.today()
-    departments = {code: (f"Dept {code}", site, 20) for code, site in site_of.items()}
+    # Planned sizes: where a group must be hidden to protect another, the one planned
+    # smallest goes (SALES before MKT), whatever the answers.
+    planned = {"SALES": 15, "MKT": 25, "WH": 30}
+    departments = {
+        code: (f"Dept {code}", site, planned.get(code, 20)) for code, site in site_of.items()
+    }
     if wave_id == "baseline":
         create_survey(
             store,

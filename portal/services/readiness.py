@@ -127,6 +127,15 @@ class ResultRow:
     site: str
     result: GroupResult | None
 
+    @property
+    def unit(self) -> Group:
+        """Return the row's group without an audience (the organisation's key is empty)."""
+        if self.kind is RowKind.ORGANISATION:
+            return Group()
+        if self.kind is RowKind.SITE:
+            return Group(site=self.key)
+        return Group(department=self.key)
+
 
 @dataclass(frozen=True)
 class WaveResults:
@@ -374,12 +383,7 @@ def item_distributions(results: WaveResults, row: ResultRow) -> tuple[ItemResult
     if row.result is None or results.measures is None:
         return ()
     q = results.questionnaire
-    unit = {
-        RowKind.ORGANISATION: Group(),
-        RowKind.SITE: Group(site=row.key),
-        RowKind.DEPARTMENT: Group(department=row.key),
-    }[row.kind]
-    group = unit.with_audience(results.audience)
+    group = row.unit.with_audience(results.audience)
     found = []
     for item in q.items:
         publishable = results.measures.item_shown(item.id, group)

@@ -27,7 +27,9 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
+import urllib.request
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -36,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE_SCRIPT = ROOT / "infra" / "package.py"
 ZAPPA_SETTINGS = ROOT / "zappa_settings.json"
 #: What the Lambda Python runtime already has, so the zip must not carry it.
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
@@ -122,14 +123,33 @@ def zappa_stage(stage: str, settings_path: Path = ZAPPA_SETTINGS) -> dict[str, A
     return settings
 
 
-def build_zip(stage: str, output: Path) -> Path:
-    """Build the stage's zip with ``infra/package.py`` in a subprocess; return its path."""
-    result = subprocess.run(
-        [sys.executable, str(PACKAGE_SCRIPT), "--stage", stage, "--output", str(output)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+def build_zip(stage: str, output: Path, *, root: Path = ROOT) -> Path:
+    """Build the stage's zip with ``infra/package.py`` in a subprocess; return its path.
+
+    The zip gets the tracked defaults of ``zappa_settings.json`` only, never the
+    deployment overlay ``deploy/<stage>.json`` a developer may keep in the checkout:
+    what tests and benchmarks run must not depend on local files git ignores (and the
+    settings they provision from, ``zappa_stage``, are the tracked ones). ``root`` is
+    the checkout whose ``infra/package.py`` builds (a test's scratch clone).
+    """
+    with tempfile.TemporaryDirectory(prefix="no-overlay-") as empty:
+        # package.py reads no overlay when the one named is missing: an empty folder has none.
+        no_overlay = Path(empty) / f"{stage}.json"
+        result = subprocess.run(
+            [
+                sys.executable,
+                str(root / "infra" / "package.py"),
+                "--stage",
+                stage,
+                "--output",
+                str(output),
+                "--overlay",
+                str(no_overlay),
+            ],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
     if result.returncode != 0:
         raise RuntimeError(f"infra/package.py failed:\n{result.stdout}{result.stderr}")
     return output
@@ -178,7 +198,13 @@ def remove_bytecode(tree: Path) -> None:
 
 @contextmanager
 def moto_endpoint() -> Iterator[str]:
-    """Run a moto server in this process on 127.0.0.1 (a free port); yield its URL."""
+    """Run a moto server in this process on 127.0.0.1 (a free port); yield its URL.
+
+    Rule: the server starts empty and is emptied when it stops. Every moto server (and
+    ``mock_aws``) in one process shares moto's one set of backends, so without the resets
+    a table or stack one test left would be there for the next test in the same process
+    (``pytest -n 2 --dist loadfile`` runs several files in each worker).
+    """
     from moto.server import ThreadedMotoServer
 
     # The server logs every request through werkzeug's logger; keep test and bench output clean.
@@ -189,10 +215,23 @@ def moto_endpoint() -> Iterator[str]:
     server.start()
     try:
         host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
+        endpoint = f"http://{host}:{port}"
+        reset_moto(endpoint)
+        try:
+            yield endpoint
+        finally:
+            reset_moto(endpoint)
     finally:
         server.stop()
         request_log.setLevel(level)
+
+
+def reset_moto(endpoint: str) -> None:
+    """Empty the moto server at ``endpoint``: every service, every region."""
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        if response.status != 200:
+            raise RuntimeError(f"moto did not reset: HTTP {response.status}")
 
 
 def provision(endpoint: str, settings: Mapping[str, Any]) -> dict[str, str]:

@@ -11,7 +11,11 @@ from bench import lambda_harness as harness
 
 
 def shared_lambda_zip(tmp_path_factory: pytest.TempPathFactory, stage: str) -> Path:
-    """Build the stage's zip once per run; parallel workers share the first worker's build."""
+    """Build the stage's zip once per run; parallel workers share the first worker's build.
+
+    The zip has the tracked settings only: a developer's own ``deploy/<stage>.json`` is
+    left out (``harness.build_zip``), so local overrides never change what the tests run.
+    """
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     output = shared / f"lambda-{stage}.zip"

@@ -9,7 +9,8 @@ The clone borrows this checkout's ``.venv``, ``node_modules`` and build venv thr
 links (making them would download from PyPI and npm), and ``make -o`` keeps make from
 reinstalling them; ``PYTHONPATH`` makes the borrowed venv import the clone's code.
 The clone holds the last commit, so the test checks what is committed, not edits in
-progress.
+progress. The clone keeps a ``deploy/dev.json`` as a developer's checkout may: the tests'
+own build (``bench/lambda_harness.build_zip``) must ignore it. The clone is deleted at the end.
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ import subprocess
 import sys
 import tomllib
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from bench import lambda_harness as harness
+from infra.stage_settings import tracked_stage, zappa_view
 
 pytestmark = pytest.mark.slow
 
@@ -57,13 +62,22 @@ def _build_venv_fits(clone: Path) -> bool:
 
 
 @pytest.fixture(scope="module")
-def built_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Clone the repository, run the build steps in it, and return the clone."""
+def built_clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Clone the repository, run the build steps in it, yield the clone; delete it afterwards."""
     missing = [name for name in BORROWED if not (ROOT / name).is_dir()]
     if missing or shutil.which("make") is None:
         pytest.skip(f"needs make and a built {', '.join(missing) or 'checkout'} (`make package`)")
     clone = tmp_path_factory.mktemp("clean") / "portal"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    try:
+        yield _build(clone)
+    finally:
+        # Links only point into this checkout: rmtree removes them, never what they point at.
+        shutil.rmtree(clone)
+
+
+def _build(clone: Path) -> Path:
+    """Run the build steps in ``clone`` with a deployment overlay in place; return the clone."""
     if not _build_venv_fits(clone):
         pytest.skip(".venv-lambda was made for other requirements: run `make package` first")
     for name in BORROWED:
@@ -109,3 +123,18 @@ def test_the_build_made_what_it_ignores(built_clone: Path) -> None:
 
 def test_no_compiled_catalog_is_tracked() -> None:
     assert _git("ls-files", "*.mo", cwd=ROOT) == ""
+
+
+def test_the_tests_own_build_ignores_a_stray_deployment_overlay(
+    built_clone: Path, tmp_path: Path
+) -> None:
+    # The clone's deploy/dev.json moved the public address (see the test above); the zip the
+    # tests build and run must have the tracked settings, which they provision moto from.
+    assert (built_clone / "deploy" / "dev.json").is_file()
+    output = harness.build_zip("dev", tmp_path / "lambda-dev.zip", root=built_clone)
+    with zipfile.ZipFile(output) as archive:
+        baked = archive.read("zappa_settings.py").decode()
+    assert "survey.example.com" not in baked
+    assert OVERLAY["s3_bucket"] not in baked
+    merged = json.loads(output.with_name("zappa_settings.dev.json").read_text())
+    assert merged == {"dev": zappa_view(tracked_stage("dev", built_clone / "zappa_settings.json"))}

@@ -75,16 +75,6 @@ class Respondent:
         return status, data.decode("utf-8", "replace")
 
 
-def _drop_table(endpoint: str, settings: dict[str, Any]) -> None:
-    client = boto3.client(
-        "dynamodb", region_name=settings["aws_region"], endpoint_url=endpoint,
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )  # fmt: skip
-    name = settings["environment_variables"]["PORTAL_DYNAMODB_TABLE"]
-    if name in client.list_tables()["TableNames"]:
-        client.delete_table(TableName=name)
-
-
 def _field(html: str, name: str) -> str:
     match = re.search(rf'name="{name}" value="([^"]+)"', html)
     assert match, f"the page has no {name} field"
@@ -159,7 +149,6 @@ def lambda_log(
         task = copy
     settings = harness.zappa_stage(STAGE)
     with harness.moto_endpoint() as endpoint:
-        _drop_table(endpoint, settings)  # moto keeps its tables for the whole test process
         harness.provision(endpoint, settings)
         with harness.LambdaProcess(
             task, runtime, endpoint, environment=dict(settings["environment_variables"]),

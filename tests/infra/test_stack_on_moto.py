@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from bench.lambda_harness import moto_endpoint
+from bench.lambda_harness import moto_endpoint, reset_moto
 from tests.infra.test_cloudformation import REGION, load_template
 from tests.infra.test_stack_operations import EVERYTHING_ON
 
@@ -58,7 +57,7 @@ def aws(moto: str) -> Iterator[dict[str, Any]]:
         "aws_access_key_id": "testing",
         "aws_secret_access_key": "testing",
     }
-    urllib.request.urlopen(urllib.request.Request(f"{moto}/moto-api/reset", method="POST")).close()
+    reset_moto(moto)
 
 
 def _body(*, kms_tags: bool = True) -> str:

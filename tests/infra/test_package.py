@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import zipfile
@@ -143,6 +144,32 @@ def test_zip_is_smaller_than_8_mib(lambda_zip: Path) -> None:
 )
 def test_zip_carries_the_app_and_zappas_handler(zip_names: list[str], entry: str) -> None:
     assert entry in zip_names
+
+
+def test_zip_carries_every_catalog_compiled_from_its_current_po(lambda_zip: Path) -> None:
+    # The .mo files are build output (untracked, made by `make translations`); without one,
+    # Flask-Babel would silently answer in English.
+    from babel.messages.mofile import read_mo
+    from babel.messages.pofile import read_po
+
+    catalogs = sorted((harness.ROOT / "portal" / "translations").glob("*/LC_MESSAGES/*.po"))
+    assert catalogs
+    with zipfile.ZipFile(lambda_zip) as archive:
+        for po in catalogs:
+            name = po.with_suffix(".mo").relative_to(harness.ROOT).as_posix()
+            assert name in archive.namelist(), f"the zip has no {name}"
+            shipped = read_mo(io.BytesIO(archive.read(name)))
+            with po.open("rb") as handle:
+                source = read_po(handle)
+            wanted = {_key(m.id): _key(m.string) for m in source if m.id and not m.fuzzy}
+            wanted = {k: v for k, v in wanted.items() if all(v)}  # translated ones only
+            got = {_key(m.id): _key(m.string) for m in shipped}
+            assert {k: got.get(k) for k in wanted} == wanted, name
+
+
+def _key(text: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Return a message's text, singular or plural forms, as a tuple."""
+    return (text,) if isinstance(text, str) else tuple(text)
 
 
 def test_baked_settings_hide_tracebacks(lambda_zip: Path) -> None:

@@ -59,8 +59,8 @@ from portal.domain.entities import Audience, Department, Survey, Wave, WaveStatu
 from portal.domain.errors import NotAllowed, NotFound
 from portal.domain.participation import exceeds_headcount, response_rate
 from portal.domain.questionnaire import Item, Lever, Questionnaire
+from portal.domain.scorecard import DEFAULT_ATTENTION
 from portal.domain.scoring import (
-    NEEDS_ATTENTION,
     RELIABILITY_FLOOR,
     AudienceGap,
     Distribution,
@@ -169,6 +169,8 @@ class WaveResults:
     )
     #: A closed wave whose last answers could not be released safely (``results.held_back``).
     late_answers_left_out: bool = False
+    #: The survey's "needs attention" line (``attention_line``): bands and barriers use it.
+    attention: int = DEFAULT_ATTENTION
 
     @property
     def levers(self) -> tuple[Lever, ...]:
@@ -293,11 +295,13 @@ def _group_result(
     audience: Audience | None,
     headcount: int,
     measures: Measures,
+    attention: int,
 ) -> GroupResult | None:
     """Return a unit's result crossed with ``audience``, or ``None`` when not published.
 
     Each lever's figures (score, gap sides, change) only where the lever's own
     decision shows the group (``services.measures``), in both waves for a change.
+    The barrier is the first published lever below ``attention`` (the survey's line).
     """
     group = unit.with_audience(audience)
     responses = shown.count(group)
@@ -329,7 +333,7 @@ def _group_result(
         response_rate=rate,
         scores=scores,
         # From the published scores only, so a withheld lever never shows up as the barrier.
-        barrier=find_barrier(q, scores),
+        barrier=find_barrier(q, scores, attention),
         gaps=gaps,
         changes=changes,
         aggregate=merged,
@@ -395,6 +399,18 @@ def item_distributions(results: WaveResults, row: ResultRow) -> tuple[ItemResult
 # -- the use case ------------------------------------------------------------------
 
 
+def attention_line(store: Store, survey_slug: str) -> int:
+    """Return the index below which a lever "needs attention" in this survey.
+
+    Rule: one line per survey, the one HR sets with the targets (the scorecard
+    settings' ``attention``, 60 unless changed). Every output reads it from
+    here, through ``WaveResults.attention``: the heatmap's bands, the first
+    lever to reinforce (barrier) on the pages, charts, CSV, workbook and API,
+    and the scorecard, so one department never has two barriers.
+    """
+    return store.get_scorecard_settings(survey_slug).attention
+
+
 def wave_results(
     store: Store,
     survey_slug: str,
@@ -447,6 +463,7 @@ def _wave_results(
     structure = _structure(departments, [snapshot])
     data = _wave_data(survey, wave, snapshot, structure)
     k = data.disclosure.min_group_size
+    attention = attention_line(store, survey_slug)
     may_read = allowed or (lambda _code: True)
     readable = frozenset(d for d in structure.departments if may_read(d))
     shown = project(data.disclosure, readable)
@@ -478,7 +495,9 @@ def _wave_results(
 
         def row(kind: RowKind, unit: Group, key: str, label: str, where: str) -> ResultRow:
             people = sum(headcount.get(c, 0) for c in structure.departments_of(unit))
-            result = _group_result(data, shown, before, structure, unit, audience, people, measures)
+            result = _group_result(
+                data, shown, before, structure, unit, audience, people, measures, attention
+            )
             return ResultRow(kind, key, label, where, result)
 
         sites = readable_sites if site is None else (site,)
@@ -509,6 +528,7 @@ def _wave_results(
         comment_disclosure=_comment_disclosure(survey, wave, shown) if comments else None,
         comment_texts=_comment_reader(store, snapshot) if comments else None,
         late_answers_left_out=held_back(wave, snapshot),
+        attention=attention,
     )
 
 
@@ -711,13 +731,23 @@ def whole_index(index: float) -> int:
     return math.floor(index)
 
 
-def band(index: float) -> str:
-    """Return the band of an index: under 50 low, 60 attention, 75 fair, else good."""
-    if index < 50:
-        return "low"
-    if index < NEEDS_ATTENTION:
-        return "attention"
-    return "fair" if index < 75 else "good"
+#: Below this index a lever under the attention line is "low"; at or above the line, "good".
+LOW_BELOW, GOOD_FROM = 50, 75
+
+
+def band(index: float, attention: int = DEFAULT_ATTENTION) -> str:
+    """Return the band of an index against the survey's ``attention`` line.
+
+    Rules: below the line, "low" under 50 and "attention" from 50; at or
+    above the line, "fair" under 75 and "good" from 75. So the two red-ish
+    bands are exactly the levers under the line (the barrier is the first of
+    them), whatever the line: with 65, a 62 "needs attention"; with 45, a 48
+    is "fair". The line is a whole number, so the index cut off to whole
+    points (as shown) falls in the same band as the exact index.
+    """
+    if index < attention:
+        return "low" if index < LOW_BELOW else "attention"
+    return "good" if index >= GOOD_FROM else "fair"
 
 
 def results_csv(results: WaveResults) -> str:

@@ -33,7 +33,7 @@ from portal.domain.scorecard import (
     recommend,
     wave_plan,
 )
-from portal.domain.scoring import Trend, WaveChange, find_barrier
+from portal.domain.scoring import Trend, WaveChange
 from portal.instruments import get_action_catalogue
 from portal.services import readiness
 from portal.services.accounts import audit
@@ -146,11 +146,15 @@ def _lever_lines(ctx: _Context, result: GroupResult | None) -> tuple[LeverLine, 
 
 
 def _barrier_sentence(ctx: _Context, result: GroupResult | None) -> tuple[str | None, str]:
-    """Return the barrier lever's id and the sentence naming it (against the survey's line)."""
-    attention = ctx.settings.attention
+    """Return the barrier lever's id and the sentence naming it (against the survey's line).
+
+    The barrier is the results' own (``GroupResult.barrier``, found against
+    ``readiness.attention_line``), so the scorecard and every results output agree.
+    """
+    attention = ctx.results.attention
     if result is None:
         return None, ""
-    barrier = find_barrier(ctx.results.questionnaire, result.scores, attention)
+    barrier = result.barrier
     if barrier is None or barrier.index is None:
         return None, ctx.texts["no_barrier"].format(attention=attention)
     sentence = ctx.texts["barrier_sentence"].format(
@@ -325,7 +329,7 @@ def _page(ctx: _Context, row: ResultRow, today: date, limit: int | None) -> Scor
         response_rate=rate,
         low_response=rate is not None and rate < LOW_RESPONSE_RATE,
         min_group_size=ctx.results.min_group_size,
-        attention=ctx.settings.attention,
+        attention=ctx.results.attention,
         published=result is not None,
         levers=_lever_lines(ctx, result),
         barrier_sentence=sentence,

@@ -14,6 +14,8 @@ CSRF-protected.
 
 from __future__ import annotations
 
+import functools
+
 from flask import Blueprint, abort, make_response, render_template, request
 from werkzeug.wrappers import Response
 
@@ -46,10 +48,11 @@ def _filters() -> tuple[str | None, Audience | None]:
     return site, audience
 
 
-def _helpers() -> dict[str, object]:
+def _helpers(report: readiness.WaveResults) -> dict[str, object]:
     return {
         "whole": readiness.whole_index,
-        "band": readiness.band,
+        # Bands against the survey's own attention line, as the barrier and charts.
+        "band": functools.partial(readiness.band, attention=report.attention),
         "band_words": BAND_WORDS,
         "not_enough": readiness.NOT_ENOUGH,
         "audience_choices": AUDIENCE_CHOICES,
@@ -75,7 +78,7 @@ def results(slug: str, wave_id: str) -> str:
             get_store().get_scorecard_settings(slug),
             "Organisation" + (f" ({audience.value}s only)" if audience else ""),
         )
-    return render_template("admin/results/overview.html", r=report, chart=chart, **_helpers())
+    return render_template("admin/results/overview.html", r=report, chart=chart, **_helpers(report))
 
 
 @bp.get(WAVE + "/results/departments/<code>")
@@ -92,7 +95,7 @@ def department(slug: str, wave_id: str, code: str) -> str:
         items=items,
         charts=_department_charts(report, row, items),
         comments=readiness.department_comments(report, row),
-        **_helpers(),
+        **_helpers(report),
     )
 
 
@@ -113,7 +116,9 @@ def _department_charts(
             settings,
             row.label,
         ),
-        "audiences": results_charts.audience_figure(readiness.audience_chart(report, row.result)),
+        "audiences": results_charts.audience_figure(
+            readiness.audience_chart(report, row.result), report
+        ),
         "answers": readiness.answer_charts(report, items, report.survey.system_in("en")),
     }
 

@@ -3,8 +3,9 @@
 The figures themselves come from ``portal.services.readiness`` (``lever_chart``
 and friends); this module only adds how to show them, from rules that exist
 elsewhere: each index's band (``readiness.band``, the heatmap's colours), the
-survey's scorecard target per lever, the "needs attention" line of the bands,
-and a title that names the group and its number of responses.
+survey's scorecard target per lever, the survey's "needs attention" line
+(``readiness.attention_line``, the one the bands and barrier use), and a
+title that names the group and its number of responses.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 from typing import cast
 
 from portal.domain.scorecard import ScorecardSettings
-from portal.domain.scoring import NEEDS_ATTENTION
 from portal.services import readiness
 from portal.services.readiness import ChartData, GroupResult, WaveResults
 
@@ -36,19 +36,20 @@ def lever_figure(
     a withheld index has no band. The target of a lever is the scorecard's
     (its own or the default); the attention line is the one the bands use.
     """
-    bands = [None if v is None else readiness.band(v) for v in _index_series(chart)]
+    line = report.attention
+    bands = [None if v is None else readiness.band(v, line) for v in _index_series(chart)]
     responses = "1 response" if result.responses == 1 else f"{result.responses} responses"
     return {
         **chart,
         "bands": bands,
         "targets": [settings.target(lever.id) for lever in report.levers],
-        "attention": int(NEEDS_ATTENTION),
+        "attention": line,
         "title": f"{label} · {responses}",
     }
 
 
-def audience_figure(chart: ChartData | None) -> ChartData | None:
-    """Return the employees/managers chart with the attention line of the bands."""
+def audience_figure(chart: ChartData | None, report: WaveResults) -> ChartData | None:
+    """Return the employees/managers chart with the survey's attention line (the bands')."""
     if chart is None:
         return None
-    return {**chart, "attention": int(NEEDS_ATTENTION)}
+    return {**chart, "attention": report.attention}

@@ -200,6 +200,7 @@ def _results(results: WaveResults, rows: list[dict[str, Any]]) -> dict[str, Any]
         "survey": _survey(results.survey),
         "wave": _wave(results.wave),
         "min_group_size": results.min_group_size,
+        "attention": results.attention,
         "site": results.site,
         "audience": results.audience.value if results.audience else None,
         "refused": results.refused,

@@ -1,6 +1,8 @@
 """Measure the Lambda zip: its size and the cold start it gives, with and without good bytecode.
 
-Run ``python bench/package.py`` (``--reuse`` keeps an existing ``dist/`` zip). Each run
+Run ``python bench/package.py`` (``--reuse`` keeps an existing ``dist/bench/`` zip). The
+bench builds with the tracked settings only, into ``dist/bench/``, so it never replaces the
+zip ``make package`` builds in ``dist/`` with a deployment's own settings. Each run
 is a fresh emulated Lambda process (see ``lambda_harness``) against moto on
 127.0.0.1: the time to import Zappa's ``handler``, then the time of the first
 request (``GET /`` through a REST API event), which creates the Flask app.
@@ -76,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", choices=("dev", "prod"), default="dev")
     parser.add_argument("--runs", type=int, default=5, help="fresh processes per layout")
-    parser.add_argument("--reuse", action="store_true", help="reuse dist/ zip if present")
+    parser.add_argument("--reuse", action="store_true", help="reuse the dist/bench/ zip if present")
     args = parser.parse_args(argv)
 
-    zip_path = harness.ROOT / "dist" / f"change-readiness-portal-{args.stage}.zip"
+    zip_path = harness.ROOT / "dist" / "bench" / f"change-readiness-portal-{args.stage}.zip"
     if not (args.reuse and zip_path.exists()):
         print(f"Building {zip_path.relative_to(harness.ROOT)} ...", flush=True)
         harness.build_zip(args.stage, zip_path)

@@ -321,12 +321,33 @@ def planned_catalogue_actions(own: Sequence[PlanAction], carried: Sequence[PlanA
     """Return the catalogue actions a wave's plan already holds, so they are not suggested again.
 
     Rule: every catalogue action saved in this wave, and those carried over
-    from an earlier wave that are still open (planned or in progress) — a
-    done action may be suggested again when its lever is still weak.
+    from an earlier wave that are still open (planned or in progress). One
+    done in an earlier wave is not "held" (HR may take it up again), but
+    ``recommend`` passes it over (see ``done_catalogue_actions``).
     """
     return {a.catalogue_id for a in own if a.catalogue_id} | {
         a.catalogue_id for a in carried if a.catalogue_id and a.is_open
     }
+
+
+def done_catalogue_actions(
+    carried: Sequence[PlanAction], order: Mapping[str, int]
+) -> dict[str, str]:
+    """Return the catalogue actions a unit has done in earlier waves, with the wave of each.
+
+    ``carried`` is a wave's carried-over plan (``wave_plan``): the unit's own
+    actions of earlier waves, dropped ones left out. Rule: an action counts
+    when its status is done; when the same catalogue action was done in
+    several waves, the latest of them (by ``order``) is named.
+    """
+    done: dict[str, str] = {}
+    for action in carried:
+        if action.catalogue_id is None or action.status is not ActionStatus.DONE:
+            continue
+        known = done.get(action.catalogue_id)
+        if known is None or order.get(action.wave_id, -1) > order.get(known, -1):
+            done[action.catalogue_id] = action.wave_id
+    return done
 
 
 # -- the action catalogue --------------------------------------------------------------
@@ -642,12 +663,15 @@ class Recommendation:
     ``reason`` is one of ``"manager gap"`` (the action answers managers rating
     the lever well above their teams), ``"barrier"`` (the lever is the barrier),
     ``"needs attention"`` (below the attention threshold), ``"below target"``,
-    or ``"low response"`` (too few answered to trust the scores).
+    or ``"low response"`` (too few answered to trust the scores). ``again`` is
+    true for an action the unit has already done in an earlier wave and that is
+    suggested once more because its situation persists (see ``recommend``).
     """
 
     lever_id: str
     action: CatalogueAction
     reason: str
+    again: bool = False
 
 
 def focus_levers(
@@ -687,6 +711,7 @@ def recommend(
     barrier: str | None,
     gaps: Mapping[str, float | None] | None = None,
     low_response: bool = False,
+    done: Collection[str] = (),
     max_levers: int = DEFAULT_MAX_LEVERS,
     per_lever: int = DEFAULT_PER_LEVER,
 ) -> tuple[Recommendation, ...]:
@@ -697,7 +722,8 @@ def recommend(
     ``barrier`` the barrier lever's id, if any; ``gaps`` the managers' index
     minus the employees' per lever, where both are published; ``low_response``
     whether the group's response rate is under target (as the participation
-    rules flag it).
+    rules flag it); ``done`` the catalogue actions the unit has done in an
+    earlier wave (``done_catalogue_actions``).
 
     Rules:
 
@@ -711,10 +737,20 @@ def recommend(
        when the gap is at least ``MANAGER_GAP_POINTS`` (15) — an unknown gap
        (hidden managers or employees) does not count. ``low_response`` actions
        are never chosen here.
-    3. With ``low_response``, the catalogue's ``low_response`` actions follow, at
+    3. An action in ``done`` is not suggested again: it gives its place to the
+       lever's next fitting action, so the follow-up meeting gets something new
+       to try rather than what was already done. Only when every fitting action
+       of the lever is done and the lever is still (or again) below the
+       attention threshold are the done ones suggested once more (``again``,
+       at most ``per_lever``): the situation that called for them persists and
+       the catalogue has nothing else for it. A lever above the attention line
+       whose fitting actions are all done gets none (HR may write its own).
+    4. With ``low_response``, the catalogue's ``low_response`` actions follow, at
        most ``per_lever``, whatever the scores: getting more answers is the one
-       useful step for a group too small or too quiet to read.
-    4. Otherwise nothing is recommended when no lever has a published score.
+       useful step for a group too small or too quiet to read. Done ones give
+       way to others the same way; when all are done they are suggested again
+       (``again``), the response rate being under target still.
+    5. Otherwise nothing is recommended when no lever has a published score.
 
     ``reason`` names the most specific rule: "manager gap" for a manager-gap
     action, else "barrier", "needs attention" (red) or "below target".
@@ -736,7 +772,9 @@ def recommend(
             or (action.when is When.RED and red)
             or (action.when is When.MANAGER_GAP and wide_gap)
         ]
-        for action in fitting[:per_lever]:
+        fresh = [action for action in fitting if action.id not in done]
+        again = not fresh and red
+        for action in (fitting if again else fresh)[:per_lever]:
             if action.when is When.MANAGER_GAP:
                 reason = "manager gap"
             elif lever_id == barrier:
@@ -745,10 +783,12 @@ def recommend(
                 reason = "needs attention"
             else:
                 reason = "below target"
-            recommendations.append(Recommendation(lever_id, action, reason))
+            recommendations.append(Recommendation(lever_id, action, reason, again=again))
     if low_response:
         quiet = [a for a in catalogue.actions if a.when is When.LOW_RESPONSE]
+        fresh = [a for a in quiet if a.id not in done]
         recommendations.extend(
-            Recommendation(a.lever_id, a, "low response") for a in quiet[:per_lever]
+            Recommendation(a.lever_id, a, "low response", again=not fresh)
+            for a in (fresh or quiet)[:per_lever]
         )
     return tuple(recommendations)

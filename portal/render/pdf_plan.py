@@ -160,12 +160,16 @@ def _plan_row(page: ScorecardPage, line: PlanLine, columns: Sequence[Column]) ->
     kpi = lines(line.kpi, widths[4], 7.5)
     kpi += lines(line.kpi_target, widths[4], 7.5, bold=True)
     status_colour = ACCENT if not line.saved else INK
+    status = lines(line.status, widths[5], 7.5, bold=not line.saved, colour=status_colour)
+    if line.overdue:
+        # The word, not a colour alone: the page is often printed in black and white.
+        status += lines(texts["overdue"], widths[5], 7.5, bold=True)
     cells = [
         action,
         lines(line.owner_role, widths[1], 7.5),
         lines(line.mandate_holder, widths[2], 7.5),
         lines(line.due.isoformat() if line.due else DASH, widths[3], 7.5),
         kpi,
-        lines(line.status, widths[5], 7.5, bold=not line.saved, colour=status_colour),
+        status,
     ]
     return _PlanRow(cells=cells, height=_row_height(cells))

@@ -279,7 +279,11 @@ class CarriedAction:
 
 @dataclass(frozen=True)
 class UnitPlan:
-    """Everything a unit's plan page shows for one wave; nothing is cut off as in print."""
+    """Everything a unit's plan page shows for one wave; nothing is cut off as in print.
+
+    ``overdue`` holds the ids of the saved actions that are open and past their
+    due date on the day the page is made (``PlanAction.is_overdue``).
+    """
 
     wave: Wave
     page: ScorecardPage
@@ -287,6 +291,7 @@ class UnitPlan:
     actions: tuple[PlanAction, ...]
     carried: tuple[CarriedAction, ...]
     suggestions: tuple[PlanLine, ...]
+    overdue: frozenset[str] = frozenset()
 
 
 def unit_plan(
@@ -333,6 +338,7 @@ def unit_plan(
             for a in carried
         ),
         suggestions=tuple(line for line in page.plan if not line.saved),
+        overdue=frozenset(line.action_id for line in page.plan if line.overdue and line.action_id),
     )
 
 

@@ -11,11 +11,14 @@ and lists the reinforcement plan HR saved for the unit.
 Plans carry over: an action planned in an earlier wave appears on later
 waves' scorecards (unless it was dropped) with how its lever moved since
 the previous wave, so the follow-up meeting starts from what was promised.
+A catalogue action the unit has done in an earlier wave is not suggested
+again while the catalogue has another for its lever (``recommend``, rule 3);
+an open action whose due date has passed is marked overdue.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -29,6 +32,7 @@ from portal.domain.scorecard import (
     PlanAction,
     Recommendation,
     ScorecardSettings,
+    done_catalogue_actions,
     planned_catalogue_actions,
     recommend,
     wave_plan,
@@ -203,7 +207,7 @@ def _movement(ctx: _Context, change: WaveChange | None) -> str:
 
 
 def _saved_line(
-    ctx: _Context, key: str, action: PlanAction, result: GroupResult | None
+    ctx: _Context, key: str, action: PlanAction, result: GroupResult | None, today: date
 ) -> PlanLine:
     carried = action.wave_id != ctx.results.wave.wave_id
     origin = catalogued(ctx.catalogue, action.catalogue_id) if action.catalogue_id else None
@@ -224,6 +228,7 @@ def _saved_line(
         from_wave=ctx.wave_names.get(action.wave_id, action.wave_id) if carried else None,
         movement=_movement(ctx, _change_since(ctx, key, result, action)) if carried else None,
         catalogue_id=action.catalogue_id,
+        overdue=action.is_overdue(today),
     )
 
 
@@ -239,7 +244,20 @@ def suggested_due(action: CatalogueAction, today: date) -> date:
     return today + timedelta(weeks=action.due_weeks)
 
 
-def _suggested_line(ctx: _Context, found: Recommendation, today: date) -> PlanLine:
+def _reason(ctx: _Context, found: Recommendation, done: Mapping[str, str]) -> str:
+    """Return why an action is suggested, in words; a repeat names the wave it was done in."""
+    reason = ctx.texts["reason_" + found.reason.replace(" ", "_")]
+    if not found.again:
+        return reason
+    wave_id = done.get(found.action.id, "")
+    return ctx.texts["reason_again"].format(
+        wave=ctx.wave_names.get(wave_id, wave_id), reason=reason
+    )
+
+
+def _suggested_line(
+    ctx: _Context, found: Recommendation, today: date, done: Mapping[str, str]
+) -> PlanLine:
     text = ctx.text(found.action)
     return PlanLine(
         action_id=None,
@@ -256,7 +274,7 @@ def _suggested_line(ctx: _Context, found: Recommendation, today: date) -> PlanLi
         ),
         status=ctx.texts["suggested"],
         saved=False,
-        reason=ctx.texts["reason_" + found.reason.replace(" ", "_")],
+        reason=_reason(ctx, found, done),
         from_wave=None,
         movement=None,
         catalogue_id=found.action.id,
@@ -264,9 +282,13 @@ def _suggested_line(ctx: _Context, found: Recommendation, today: date) -> PlanLi
 
 
 def recommendations(
-    ctx: _Context, result: GroupResult | None, barrier: str | None
+    ctx: _Context, result: GroupResult | None, barrier: str | None, done: Collection[str] = ()
 ) -> tuple[Recommendation, ...]:
-    """Return the catalogue's recommendations for a unit's published scores."""
+    """Return the catalogue's recommendations for a unit's published scores.
+
+    ``done`` holds the catalogue actions the unit has done in earlier waves:
+    they give way to the lever's other actions (``recommend``, rule 3).
+    """
     if result is None:
         return ()
     levers = [(lever.id, lever.outcome) for lever in ctx.results.levers]
@@ -283,6 +305,7 @@ def recommendations(
         barrier=barrier,
         gaps=gaps,
         low_response=rate is not None and rate < LOW_RESPONSE_RATE,
+        done=done,
     )
 
 
@@ -291,16 +314,17 @@ def _plan_lines(
 ) -> list[PlanLine]:
     """Return a unit's plan: this wave's saved actions, carried ones, then open suggestions."""
     own, carried = wave_plan(ctx.plans.get(key, ()), ctx.results.wave.wave_id, ctx.wave_order)
-    lines = [_saved_line(ctx, key, action, result) for action in (*own, *carried)]
+    lines = [_saved_line(ctx, key, action, result, today) for action in (*own, *carried)]
     taken = planned_catalogue_actions(own, carried)
+    done = done_catalogue_actions(carried, ctx.wave_order)
     # A low response rate is the second thing to fix (after the barrier): it
     # decides how far the next wave's scores can be trusted, so it must reach
     # the printed page rather than fall behind the page's cut.
     found = sorted(
-        recommendations(ctx, result, barrier),
+        recommendations(ctx, result, barrier, done),
         key=lambda r: (r.lever_id != barrier, r.reason != "low response"),
     )
-    lines += [_suggested_line(ctx, r, today) for r in found if r.action.id not in taken]
+    lines += [_suggested_line(ctx, r, today, done) for r in found if r.action.id not in taken]
     return lines
 
 

@@ -50,6 +50,9 @@ class PlanLine:
     suggestions). ``from_wave`` names the earlier wave a carried-over action
     was planned in (``None`` for this wave's actions); ``movement`` says
     whether the action's lever moved since the previous wave, in words.
+    ``overdue`` is true for a saved action still open (planned or in
+    progress) whose due date is before the day the scorecard was made;
+    renderers print the word ``TEXTS["overdue"]``, never a colour alone.
     """
 
     action_id: str | None
@@ -69,6 +72,7 @@ class PlanLine:
     movement: str | None
     #: The catalogue action this line comes from (``None`` for an action HR wrote).
     catalogue_id: str | None = None
+    overdue: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,8 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "status_in_progress": "in progress",
         "status_done": "done",
         "status_dropped": "dropped",
+        "overdue": "overdue",
+        "reason_again": "done in {wave}, suggested again: {reason}",
         "reason_barrier": "barrier",
         "reason_below_target": "below target",
         "reason_needs_attention": "needs attention",
@@ -243,6 +249,8 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "status_in_progress": "i gang",
         "status_done": "gennemført",
         "status_dropped": "droppet",
+        "overdue": "forsinket",
+        "reason_again": "gennemført i {wave}, foreslået igen: {reason}",
         "reason_barrier": "barriere",
         "reason_below_target": "under mål",
         "reason_needs_attention": "kræver opmærksomhed",

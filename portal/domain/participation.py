@@ -95,18 +95,30 @@ class ParticipationTable:
         return self.total.over_headcount or any(r.figures.over_headcount for r in self.rows)
 
 
-def response_rate(responses: int, headcount: int) -> float | None:
-    """Return responses / headcount in per cent with one decimal, cut off (not rounded).
+def rate_tenths(part: int, whole: int) -> int | None:
+    """Return ``part / whole`` in tenths of a per cent, rounded half up: 12/18 → 667.
 
-    Cutting off means the rate never overstates participation: "60.0" is
-    shown only at 60 % or more, so it always agrees with the under-target flag,
-    and "100.0" only when everyone answered. With a headcount of 0 there is no
-    rate (``None``). More responses than headcount (an outdated headcount, or
-    people answering twice on open links) gives a rate above 100, shown as it is.
+    The one rounding rule of every rate the portal shows (pages, scorecard,
+    CSV, workbook, API) and of the flags set on it. Rules: rounded from the
+    exact fraction in integer arithmetic (66.65 exactly gives 667, no binary
+    fraction tips it either way); above 1000 when ``part`` exceeds ``whole``;
+    ``None`` when ``whole`` is 0 or less (there is no rate).
     """
-    if headcount <= 0:
+    if whole <= 0:
         return None
-    return (responses * 1000 // headcount) / 10
+    return (2000 * part + whole) // (2 * whole)
+
+
+def response_rate(responses: int, headcount: int) -> float | None:
+    """Return responses / headcount in per cent with one decimal, rounded half up.
+
+    Rounded by ``rate_tenths`` (12 of 18 gives 66.7, never 66.6). With a
+    headcount of 0 there is no rate (``None``). More responses than headcount
+    (an outdated headcount, or people answering twice on open links) gives a
+    rate above 100, shown as it is.
+    """
+    tenths = rate_tenths(responses, headcount)
+    return None if tenths is None else tenths / 10
 
 
 def exceeds_headcount(responses: int, headcount: int) -> bool:
@@ -122,11 +134,15 @@ def exceeds_headcount(responses: int, headcount: int) -> bool:
 
 
 def is_under_target(responses: int, headcount: int, target: int = TARGET_PERCENT) -> bool:
-    """Tell whether responses / headcount is below ``target`` per cent (exactly, not rounded).
+    """Tell whether the rate as shown (``rate_tenths``) is below ``target`` per cent.
 
-    A group without headcount is never flagged: there is nothing to measure against.
+    Rule: the flag is decided on the same rounded figure the reader sees, so
+    a flag never contradicts its rate: 1499 of 2500 (59.96 %) shows "60.0"
+    and is not flagged; 1498 of 2500 (59.92 %) shows "59.9" and is. A group
+    without headcount is never flagged: there is nothing to measure against.
     """
-    return headcount > 0 and responses * 100 < target * headcount
+    tenths = rate_tenths(responses, headcount)
+    return tenths is not None and tenths < target * 10
 
 
 def department_figures(

@@ -538,7 +538,7 @@ def response_fraction(responses: int, headcount: int) -> float | None:
     against; above 1 when more responses than the headcount arrived (an
     outdated headcount), returned as it is. Negative figures raise
     ``ValueError``. For display next to the under-target flag, use
-    ``participation.response_rate``, which cuts off rather than rounds.
+    ``participation.response_rate``, rounded as shown and as the flag is judged.
     """
     if responses < 0 or headcount < 0:
         raise ValueError("Responses and headcount must not be negative.")

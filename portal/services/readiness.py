@@ -93,12 +93,12 @@ class RowKind(StrEnum):
 class GroupResult:
     """What may be published about one visible group (never built for a hidden one).
 
-    ``response_rate`` is responses / headcount in per cent, cut off to one
-    decimal (``None`` without headcount, or when filtered to one audience,
-    whose headcount is unknown). ``gaps`` is ``None`` unless both the
-    employee and the manager group of the unit are published (and no
-    audience filter is set); ``changes`` is ``None`` unless the group is
-    published in the previous wave too (in that wave's own decision, on its
+    ``response_rate`` is responses / headcount in per cent, rounded half up to
+    one decimal (``participation.response_rate``; ``None`` without headcount,
+    or when filtered to one audience, whose headcount is unknown). ``gaps``
+    is ``None`` unless both the employee and the manager group of the unit
+    are published (and no audience filter is set); ``changes`` is ``None``
+    unless the group is published in the previous wave too (in that wave's own decision, on its
     own departments) and covers the same earlier respondents in both.
     """
 

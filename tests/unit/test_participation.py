@@ -40,10 +40,10 @@ def test_a_hidden_department_shows_no_rate() -> None:
 
 @pytest.mark.parametrize(
     ("responses", "headcount", "rate"),
-    [(5, 12, 41.6), (2, 3, 66.6), (1, 8, 12.5), (12, 12, 100.0), (999, 1000, 99.9),
-     (15, 12, 125.0)],
+    [(5, 12, 41.7), (2, 3, 66.7), (1, 8, 12.5), (12, 12, 100.0), (999, 1000, 99.9),
+     (9999, 10000, 100.0), (1, 3, 33.3), (15, 12, 125.0)],
 )  # fmt: skip
-def test_the_rate_has_one_decimal_cut_off_never_rounded_up(
+def test_the_rate_has_one_decimal_rounded_half_up(
     responses: int, headcount: int, rate: float
 ) -> None:
     assert response_rate(responses, headcount) == rate
@@ -58,17 +58,18 @@ def test_a_department_without_headcount_has_no_rate_and_no_flag() -> None:
 
 @pytest.mark.parametrize(
     ("responses", "headcount", "flagged"),
-    [(5, 10, True), (6, 10, False), (59, 100, True), (60, 100, False), (5996, 10000, True)],
+    [(5, 10, True), (6, 10, False), (59, 100, True), (60, 100, False), (5996, 10000, False),
+     (5994, 10000, True)],
 )  # fmt: skip
-def test_under_sixty_per_cent_is_flagged_exactly(
+def test_under_sixty_per_cent_is_flagged_on_the_rate_as_shown(
     responses: int, headcount: int, flagged: bool
 ) -> None:
     assert is_under_target(responses, headcount) is flagged
 
 
-def test_a_rate_that_would_round_to_sixty_is_shown_below_it_and_flagged() -> None:
+def test_a_rate_that_rounds_to_sixty_is_shown_as_sixty_and_not_flagged() -> None:
     figures = department_figures(5996, 10000)
-    assert figures.rate == 59.9 and figures.under_target
+    assert figures.rate == 60.0 and not figures.under_target
 
 
 def test_a_hidden_department_is_never_flagged() -> None:
@@ -88,7 +89,7 @@ def test_the_table_is_sorted_by_code_and_shows_only_decided_counts() -> None:
     assert [row.code for row in table.rows] == ["HR", "SALES", "WH"]
     hr, sales, wh = (row.figures for row in table.rows)
     assert hr.hidden and hr.no_headcount
-    assert sales.responses == 5 and sales.rate == 41.6 and sales.under_target
+    assert sales.responses == 5 and sales.rate == 41.7 and sales.under_target
     assert wh.hidden and wh.rate is None
     assert table.total.hidden and table.total.rate is None and not table.total.under_target
     assert table.total.headcount == 52

@@ -350,7 +350,7 @@ def test_participation_shows_exactly_the_counts_the_results_show(
     # it and show the organisation's 8, and participation shows exactly that.
     assert cells(page, "SALES")[1:] == ["Aarhus", "12", "not shown", ""]
     assert cells(page, "WH")[1:] == ["Hamburg", "40", "not shown", ""]
-    assert total_cells(page) == ["All departments", "", "52", "8", "15.3 % under 60 %"]
+    assert total_cells(page) == ["All departments", "", "52", "8", "15.4 % under 60 %"]
     assert '<th scope="col" class="num">Responses</th>' in page and "<caption>" in page
 
 
@@ -372,7 +372,7 @@ def test_participation_shows_rates_flags_and_the_total_when_it_is_safe(
     answer(app, open_wave_with_links.token("SALES"), 8)
     answer(app, open_wave_with_links.token("WH"), 5)
     page = admin.get(f"{BASE}/participation").get_data(as_text=True)
-    assert cells(page, "SALES")[3:] == ["8", "66.6 %"]
+    assert cells(page, "SALES")[3:] == ["8", "66.7 %"]
     assert cells(page, "WH")[3:] == ["5", "12.5 % under 60 %"]
     assert '<span class="flag">under 60 %</span>' in row(page, "WH")
     assert "flag" not in row(page, "SALES")
@@ -402,7 +402,7 @@ def test_the_participation_csv_is_the_same_hidden_table_and_is_audited(
          "response_rate_percent", "under_60_percent", "more_than_headcount"],
         ["SALES", "Sales", "Aarhus", "", "12", "not shown", "", "", ""],
         ["WH", "Warehouse", "Hamburg", "", "40", "not shown", "", "", ""],
-        ["TOTAL", "All departments", "", "", "52", "8", "15.3", "yes", ""],
+        ["TOTAL", "All departments", "", "", "52", "8", "15.4", "yes", ""],
     ]  # fmt: skip
     [event] = audit_events(open_wave_with_links, "participation.export")
     assert event.actor == "hr@example.com" and event.target == f"{SLUG}/{WAVE}"

@@ -83,6 +83,7 @@ from fractions import Fraction
 from itertools import combinations
 from typing import TypeVar
 
+from portal.domain.changes import judge
 from portal.domain.entities import Audience, Response
 from portal.domain.errors import PortalError
 from portal.domain.questionnaire import SCALE_POINTS, Item, Questionnaire
@@ -96,7 +97,6 @@ from portal.domain.scoring import (
     Distribution,
     LeverScore,
     Reliability,
-    Trend,
     WaveChange,
     WelchTest,
     lever_items,
@@ -105,6 +105,7 @@ from portal.domain.scoring import (
     t_two_sided_p,
 )
 from portal.domain.scoring import find_barrier as find_barrier_in_scores
+from portal.domain.statistics import Summary, summarize
 
 #: The layout of ``to_dict``; raise it when the stored form changes.
 #: Schema 2 put ``comment_count`` and the comment texts into each part; schema 3 keeps
@@ -367,12 +368,29 @@ class Aggregate:
 # -- building ----------------------------------------------------------------------
 
 
+#: ``index_scale`` per questionnaire object (kept alive here, so its id is never reused).
+_scales: dict[int, tuple[Questionnaire, int]] = {}
+
+
 def index_scale(questionnaire: Questionnaire) -> int:
     """Return L = lcm(1, …, K), K being the most items one audience is asked on one lever.
 
     Rule: a respondent scores k ≤ K items on a lever, so L / k is whole for
     every k and v = (S − k) · L / k is a whole number. 60 for K = 5.
+    Worked out once per questionnaire object: every figure checks it
+    (``_check_instrument``), over a thousand times per dashboard view.
     """
+    known = _scales.get(id(questionnaire))
+    if known is not None and known[0] is questionnaire:
+        return known[1]
+    if len(_scales) >= 64:  # questionnaires are few; a test may parse many
+        _scales.clear()
+    scale = _index_scale(questionnaire)
+    _scales[id(questionnaire)] = (questionnaire, scale)
+    return scale
+
+
+def _index_scale(questionnaire: Questionnaire) -> int:
     asked: dict[tuple[str, Audience], int] = {}
     for item in questionnaire.items:
         for audience in Audience:
@@ -1144,30 +1162,34 @@ def compare_waves(
 ) -> WaveChange:
     """Compare a group's index on ``lever_id`` between two waves' aggregates.
 
-    Same rules as ``scoring.compare_waves``: change = after − before index;
-    Welch's t-test decides "improved" / "declined" at p < ``alpha``, "no clear
-    change" otherwise, and "not enough data" with fewer than 2 respondents on
-    either side. Both aggregates must be of ``questionnaire``'s version.
+    Same rules as ``scoring.compare_waves`` (``portal.domain.changes``, judged
+    alone: q = p): change = after − before index; Welch's interval, Hedges' g
+    and the detectable difference from the exact sums. Both aggregates must
+    be of ``questionnaire``'s version.
     """
     _check_instrument(questionnaire, before, after)
     questionnaire.lever(lever_id)
     before_sums = _lever_sums(before.parts, lever_id)
     after_sums = _lever_sums(after.parts, lever_id)
-    first = describe_sums(before_sums, before.scale)
-    second = describe_sums(after_sums, after.scale)
-    change = None
-    if first.index is not None and second.index is not None:
-        change = second.index - first.index
-    test = welch_t_test_sums(before_sums, after_sums, after.scale)
-    if test is None:
-        outcome = Trend.NOT_ENOUGH_DATA
-    elif test.p < alpha and test.t > 0:
-        outcome = Trend.IMPROVED
-    elif test.p < alpha and test.t < 0:
-        outcome = Trend.DECLINED
-    else:
-        outcome = Trend.NO_CLEAR_CHANGE
-    return WaveChange(lever_id, first, second, change, test, outcome)
+    return judge(
+        lever_id,
+        describe_sums(before_sums, before.scale),
+        describe_sums(after_sums, after.scale),
+        summarize_sums(before_sums, before.scale),
+        summarize_sums(after_sums, after.scale),
+        alpha,
+    )
+
+
+def summarize_sums(sums: LeverSums, scale: int) -> Summary:
+    """Return n, mean and sd of the respondent indices that ``sums`` adds up, exactly.
+
+    The sums of the indices x = 25 · v / L and of x² as exact fractions
+    (``statistics.summarize``), so that the summary equals the one of the
+    indices themselves whenever each index is exact as a float.
+    """
+    step = _INDEX_STEP / scale
+    return summarize(sums.n, step * sums.sum_v, step * step * sums.sum_v2)
 
 
 def find_barrier(

@@ -30,9 +30,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from portal.domain.entities import Audience, Response
 from portal.domain.questionnaire import SCALE_POINTS, Item, Questionnaire
+
+if TYPE_CHECKING:  # statistics builds on this module's t distribution
+    from portal.domain.statistics import EffectSize, MeanComparison
 
 #: The lowest and highest answer on the agreement scale.
 LOWEST, HIGHEST = 1, SCALE_POINTS
@@ -142,6 +146,7 @@ class Trend(StrEnum):
     IMPROVED = "improved"
     DECLINED = "declined"
     NO_CLEAR_CHANGE = "no clear change"
+    TOO_FEW_TO_TELL = "too few responses to tell"
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,10 @@ class WaveChange:
 
     ``before`` and ``after`` are ``None`` (and the change "not enough data")
     where either wave's score may not be shown (``services.measures``).
+    ``comparison`` (Welch's interval and the minimum detectable difference),
+    ``effect`` (Hedges' g) and ``q`` (the Benjamini–Hochberg q-value over the
+    report, ``changes.control``) are ``None`` where there is no test; the
+    outcome follows the rules of ``portal.domain.changes``.
     """
 
     lever_id: str
@@ -158,6 +167,9 @@ class WaveChange:
     change: float | None
     test: WelchTest | None
     outcome: Trend
+    comparison: MeanComparison | None = None
+    effect: EffectSize | None = None
+    q: float | None = None
 
 
 @dataclass(frozen=True)
@@ -423,29 +435,27 @@ def compare_waves(
     """Compare one group's index on ``lever_id`` between an earlier and a later wave.
 
     Rules: change = after index − before index in index points (``None`` when
-    either wave has no score). The outcome is "not enough data" when either
-    wave has fewer than 2 respondents on the lever; otherwise Welch's t-test on
-    respondent indices (waves are anonymous, so they are independent samples)
-    decides: p < ``alpha`` (0.05) with a rise is "improved", with a fall
-    "declined", anything else "no clear change" (p exactly at alpha included).
+    either wave has no score). Waves are anonymous, so they are independent
+    samples of respondent indices: Welch's test with its interval, Hedges' g
+    and the minimum detectable difference, judged alone (q = p) with the
+    rules of ``portal.domain.changes`` at false-discovery rate ``alpha``:
+    "not enough data" with fewer than 2 respondents on either side,
+    "improved" / "declined" at q ≤ ``alpha``, else "too few responses to
+    tell" or "no clear change" by the detectable difference.
     """
+    # Imported here: statistics and changes build on this module's t distribution.
+    from portal.domain.changes import judge
+    from portal.domain.statistics import summarize
+
     before_values = respondent_indices(questionnaire, before, lever_id)
     after_values = respondent_indices(questionnaire, after, lever_id)
     first = describe_indices(lever_id, before_values)
     second = describe_indices(lever_id, after_values)
-    change = None
-    if first.index is not None and second.index is not None:
-        change = second.index - first.index
-    test = welch_t_test(before_values, after_values)
-    if test is None:
-        outcome = Trend.NOT_ENOUGH_DATA
-    elif test.p < alpha and test.t > 0:
-        outcome = Trend.IMPROVED
-    elif test.p < alpha and test.t < 0:
-        outcome = Trend.DECLINED
-    else:
-        outcome = Trend.NO_CLEAR_CHANGE
-    return WaveChange(lever_id, first, second, change, test, outcome)
+    summaries = [
+        summarize(len(values), sum(map(Fraction, values)), sum(Fraction(v) ** 2 for v in values))
+        for values in (before_values, after_values)
+    ]
+    return judge(lever_id, first, second, summaries[0], summaries[1], alpha)
 
 
 # -- barrier lever -----------------------------------------------------------------

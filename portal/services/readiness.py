@@ -55,6 +55,7 @@ from portal.domain.anonymity import (
     publishable_comments,
 )
 from portal.domain.anonymity import visible_to as project
+from portal.domain.changes import control
 from portal.domain.entities import Audience, Department, Survey, Wave, WaveStatus
 from portal.domain.errors import NotAllowed, NotFound
 from portal.domain.participation import exceeds_headcount, response_rate
@@ -399,6 +400,33 @@ def item_distributions(results: WaveResults, row: ResultRow) -> tuple[ItemResult
 # -- the use case ------------------------------------------------------------------
 
 
+def judge_changes(rows: Iterable[ResultRow]) -> tuple[ResultRow, ...]:
+    """Judge every change the report shows together (``changes.control``).
+
+    Rule: one report is one wave pair as one reader sees it (these rows, with
+    their filter); its family is every unit × lever change it shows with a
+    test. Benjamini–Hochberg q-values over that family decide "improved" /
+    "declined" (q ≤ 5 %), so a report with no real change rarely calls one.
+    Only shown changes take part: a hidden one never moves a shown q-value.
+    """
+    found = list(rows)
+    family = [
+        (i, lever_id, change)
+        for i, row in enumerate(found)
+        if row.result is not None and row.result.changes is not None
+        for lever_id, change in row.result.changes.items()
+    ]
+    judged = control([change for _, _, change in family])
+    per_row: dict[int, dict[str, WaveChange]] = {}
+    for (i, lever_id, _), change in zip(family, judged, strict=True):
+        per_row.setdefault(i, {})[lever_id] = change
+    for i, changes in per_row.items():
+        result = found[i].result
+        assert result is not None
+        found[i] = replace(found[i], result=replace(result, changes=changes))
+    return tuple(found)
+
+
 def attention_line(store: Store, survey_slug: str) -> int:
     """Return the index below which a lever "needs attention" in this survey.
 
@@ -521,7 +549,7 @@ def _wave_results(
         site=site,
         audience=audience,
         refused=refused,
-        rows=tuple(rows),
+        rows=judge_changes(rows),
         previous_wave=previous,
         disclosure=shown,
         measures=measures,

@@ -347,13 +347,15 @@ def test_a_clear_fall_between_waves_is_declined() -> None:
     assert change.outcome is Trend.DECLINED and change.change == -87.5
 
 
-def test_a_large_change_in_a_tiny_group_is_no_clear_change() -> None:
+def test_a_large_change_in_a_tiny_group_is_too_few_responses_to_tell() -> None:
     # 0, 25 → 75, 100: s² = 312.5 each, se² = 312.5, t = 75/√312.5 = √18, df = 2
     # df 2 closed form: p = 1 − t / √(2 + t²) = 1 − √(18/20) ≈ 0.0513 > 0.05
     change = compare_waves(Q, skills(1, 2), skills(4, 5), "skills")
     assert change.test is not None
     assert change.test.p == pytest.approx(1 - math.sqrt(0.9), abs=1e-12)
-    assert change.outcome is Trend.NO_CLEAR_CHANGE and change.change == 75.0
+    # two people per wave could not detect a 10-point change: not "no clear change"
+    assert change.outcome is Trend.TOO_FEW_TO_TELL and change.change == 75.0
+    assert change.comparison is not None and change.comparison.detectable > 10
     # with a looser significance level the same data count as improved
     loose = compare_waves(Q, skills(1, 2), skills(4, 5), "skills", alpha=0.06)
     assert loose.outcome is Trend.IMPROVED

@@ -49,7 +49,7 @@ def alpha_rows(page: str) -> dict[str, tuple[int, str, str]]:
     rows = {}
     for lever_id, cells in re.findall(r'<tr id="alpha-([\w-]+)">(.*?)</tr>', page, re.S):
         tds = re.findall(r"<td[^>]*>(.*?)</td>", cells, re.S)
-        reading = re.sub(r"<[^>]+>", "", tds[3]).strip()
+        reading = re.sub(r"<[^>]+>", "", tds[4]).strip()
         rows[lever_id] = (int(tds[1]), re.sub(r"<[^>]+>", "", tds[2]).strip(), reading)
     return rows
 

@@ -20,8 +20,10 @@ from flask import Blueprint, abort, make_response, render_template, request
 from werkzeug.wrappers import Response
 
 from portal.domain.accounts import Role
+from portal.domain.agreement import AGREEMENT_FLOOR
 from portal.domain.entities import Audience
 from portal.render.numbers import percent
+from portal.services import quality as quality_service
 from portal.services import raw_export, readiness
 from portal.web import get_store
 from portal.web.admin import results_charts
@@ -95,6 +97,9 @@ def department(slug: str, wave_id: str, code: str) -> str:
         items=items,
         charts=_department_charts(report, row, items),
         comments=readiness.department_comments(report, row),
+        agreement=quality_service.lever_agreement(report, row),
+        agreement_floor=AGREEMENT_FLOOR,
+        two=quality_service.two_places,
         **_helpers(report),
     )
 
@@ -150,9 +155,9 @@ def _no_store(response: Response) -> Response:
 @bp.get(WAVE + "/results/quality")
 @require(Role.ADMIN)
 def quality(slug: str, wave_id: str) -> str:
-    """Show Cronbach's alpha per lever over the whole organisation (admins only)."""
-    report = readiness.instrument_quality(get_store(), slug, wave_id)
-    return render_template("admin/results/quality.html", q=report)
+    """Show α per lever and audience, agreement per department, ICCs per lever (admins only)."""
+    report = quality_service.instrument_quality(get_store(), slug, wave_id)
+    return render_template("admin/results/quality.html", q=report, two=quality_service.two_places)
 
 
 @bp.get(WAVE + "/results/raw")

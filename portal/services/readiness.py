@@ -36,6 +36,7 @@ import csv
 import io
 import math
 import random
+import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -787,6 +788,7 @@ def results_csv(results: WaveResults) -> str:
     levers = results.levers
     header = ["level", "site", "department", "name", "responses", "response_rate_percent"]
     header += [f"{lever.id}_index" for lever in levers] + ["first_lever_to_reinforce"]
+    header += [f"{lever.id}_{column}" for lever in levers for column in CHANGE_COLUMNS]
     lines: list[list[str]] = [header]
     if results.refused:
         lines.append([NOT_ENOUGH])
@@ -804,11 +806,45 @@ def results_csv(results: WaveResults) -> str:
                 index = None if score is None else score.index
                 line.append("" if index is None else str(whole_index(index)))
             line.append(result.barrier.lever_id if result.barrier else "")
+            for lever in levers:
+                line += _change_cells(result.changes.get(lever.id) if result.changes else None)
         lines.append(line)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerows([_safe_cell(cell) for cell in line] for line in lines)
+    writer.writerows([_number_or_safe(cell) for cell in line] for line in lines)
     return out.getvalue()
+
+
+#: A plain decimal number such as "-3.1": a spreadsheet reads it as that number, never a formula.
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def _number_or_safe(cell: str) -> str:
+    """Return a plain decimal number as it is (a fall reads "-3.1"), else ``safe_cell``."""
+    return cell if _NUMBER.fullmatch(cell) else _safe_cell(cell)
+
+
+#: Per lever, the change since the previous wave: points, interval, Hedges' g, q and the words.
+CHANGE_COLUMNS = ("change", "change_low", "change_high", "change_hedges_g", "change_q", "trend")
+
+
+def _change_cells(change: WaveChange | None) -> list[str]:
+    """Return a change's CSV cells: figures to one decimal (g two, q four), empty without a test.
+
+    Without a previous wave, or where the group or lever is not published in
+    it, every cell is empty; a change without a test keeps only its words.
+    """
+    if change is None:
+        return [""] * len(CHANGE_COLUMNS)
+    comparison, effect = change.comparison, change.effect
+    cells = ["" if change.change is None else f"{change.change:.1f}"]
+    if comparison is None:
+        cells += ["", ""]
+    else:
+        cells += [f"{comparison.ci_low:.1f}", f"{comparison.ci_high:.1f}"]
+    cells.append("" if effect is None else f"{effect.g:.2f}")
+    cells.append("" if change.q is None else f"{change.q:.4f}")
+    return [*cells, change.outcome.value]
 
 
 def safe_cell(cell: str) -> str:

@@ -472,8 +472,9 @@ def test_a_change_since_a_wave_where_the_lever_was_thin_is_not_shown(
         name = re.search(r'<th scope="row">(.*?)</th>', row, re.S)
         if name is not None:
             cells = [text_of(c) for c in CELL.findall(row)]
-            changes[LEVER_NAMES[text_of(name.group(1))]] = cells[3:5]
-    assert changes["governance"] == ["–", "not enough data"]
+            changes[LEVER_NAMES[text_of(name.group(1))]] = cells[3:8]
+    # change, its interval, Hedges' g, q: none for the thin lever
+    assert changes["governance"] == ["–", "–", "–", "–", "not enough data"]
     assert re.fullmatch(r"[+-]\d+\.\d", changes["skills"][0]), changes["skills"]
 
     secret = token_for(app, make_account, "api@example.com", Role.VIEWER)
@@ -482,6 +483,7 @@ def test_a_change_since_a_wave_where_the_lever_was_thin_is_not_shown(
         lever["id"]: lever for lever in body.get_json()["rows"][0]["result"]["change"]["levers"]
     }
     assert change["governance"]["change"] is None
+    assert change["governance"]["interval_95"] is None and change["governance"]["q"] is None
     assert change["skills"]["change"] is not None
     sheet = get(admin, f"{follow_up}/scorecard", unit="WH").get_data(as_text=True)
     row = re.search(r'<tr data-lever="governance">(.*?)</tr>', sheet, re.S)

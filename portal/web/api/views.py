@@ -23,7 +23,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from portal.domain.entities import Audience, Survey, Wave
-from portal.domain.scoring import LeverScore
+from portal.domain.scoring import LeverScore, WaveChange
 from portal.services import readiness
 from portal.services.readiness import GroupResult, ItemResult, ResultRow, WaveResults
 from portal.web import get_store
@@ -128,6 +128,28 @@ def _whole(value: float | None) -> int | None:
     return None if value is None else round(value)
 
 
+def _change(change: WaveChange) -> dict[str, Any]:
+    """Return a lever's change as the department page prints it, its test's figures added.
+
+    ``interval_95`` (of the change) and ``detectable`` in index points to one
+    decimal, ``hedges_g`` to two, ``p`` and ``q`` (Benjamini–Hochberg over the
+    report) to four; all ``null`` where there is no test.
+    """
+    comparison, effect = change.comparison, change.effect
+    return {
+        "id": change.lever_id,
+        "change": _tenth(change.change),
+        "interval_95": None
+        if comparison is None
+        else [round(comparison.ci_low, 1), round(comparison.ci_high, 1)],
+        "hedges_g": None if effect is None else round(effect.g, 2),
+        "p": None if comparison is None else round(comparison.p, 4),
+        "q": None if change.q is None else round(change.q, 4),
+        "detectable": None if comparison is None else round(comparison.detectable, 1),
+        "outcome": change.outcome.value,
+    }
+
+
 def _details(results: WaveResults, result: GroupResult, items: tuple[ItemResult, ...]) -> Any:
     """Return what a department page shows for a published group, rounded as printed there.
 
@@ -167,14 +189,7 @@ def _details(results: WaveResults, result: GroupResult, items: tuple[ItemResult,
     if result.changes is not None and results.previous_wave is not None:
         change = {
             "previous_wave": results.previous_wave.wave_id,
-            "levers": [
-                {
-                    "id": lever.id,
-                    "change": _tenth(result.changes[lever.id].change),
-                    "outcome": result.changes[lever.id].outcome.value,
-                }
-                for lever in results.levers
-            ],
+            "levers": [_change(result.changes[lever.id]) for lever in results.levers],
         }
     system = results.survey.system_in("en")
     statements = []

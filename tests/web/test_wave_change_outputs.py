@@ -129,7 +129,10 @@ def test_the_department_page_csv_and_api_print_each_changes_figures(
     for item in body["rows"][0]["result"]["change"]["levers"]:
         c = changes[item["id"]]
         assert c.comparison is not None and c.effect is not None and c.q is not None
-        assert item["interval_95"] == [round(c.comparison.ci_low, 1), round(c.comparison.ci_high, 1)]
+        assert item["interval_95"] == [
+            round(c.comparison.ci_low, 1),
+            round(c.comparison.ci_high, 1),
+        ]
         assert item["hedges_g"] == round(c.effect.g, 2)
         assert item["q"] == round(c.q, 4) and item["p"] == round(c.comparison.p, 4)
         assert item["detectable"] == round(c.comparison.detectable, 1)
@@ -138,9 +141,7 @@ def test_the_department_page_csv_and_api_print_each_changes_figures(
 
 def test_a_first_wave_leaves_the_change_columns_empty(admin: FlaskClient, store: Store) -> None:
     make_organisation(store, STANDARD, wave_id="baseline")
-    csv_text = admin.get(f"/admin/surveys/{SLUG}/waves/baseline/results.csv").get_data(
-        as_text=True
-    )
+    csv_text = admin.get(f"/admin/surveys/{SLUG}/waves/baseline/results.csv").get_data(as_text=True)
     header, *lines = list(csv.reader(io.StringIO(csv_text)))
     columns = [i for i, name in enumerate(header) if name.endswith(("_trend", "_change_q"))]
     assert len(columns) == 2 * len(QUESTIONNAIRE.levers)

@@ -370,3 +370,31 @@ def test_hidden_departments_answers_change_nothing_on_the_quality_page(tmp_path:
     # Each session's sign-out form carries its own CSRF token; nothing else may differ.
     token = re.compile(rb'name="csrf_token" value="[^"]*"')
     assert token.sub(b"", after) == token.sub(b"", before)
+
+
+def test_an_audience_whose_lever_is_withheld_gets_no_alpha_though_the_organisation_does(
+    admin: FlaskClient, store: Store
+) -> None:
+    # 6 managers answer, but 3 of them know nothing about governance: its managers' sums hold
+    # 3 people, so the lever's decision hides it for the managers (and, as a pair, for the
+    # employees), while everyone's governance α rests on 20 complete answers.
+    make_organisation(store, {}, departments=FOUR)
+    rng = random.Random(51)
+    for n in range(20):
+        audience = Audience.MANAGER if n < 6 else Audience.EMPLOYEE
+        answers = answers_of(rng, audience, 3 + rng.gauss(0, 1), 0.6, 0)
+        if n < 3:
+            answers |= {i.id: None for i in QUESTIONNAIRE.items if i.lever == "governance"}
+        response = make_response(survey_slug=SLUG, wave_id="baseline", audience=audience,
+                                 department_code="SALES" if n % 2 else "MKT",
+                                 day=date.today(), answers=answers)  # fmt: skip
+        store.add_response(response)
+    page = admin.get(f"{BASE}/quality").get_data(as_text=True)
+    assert int(text_of(row_cells(page, "alpha-governance")[1])) == 17
+    assert number(row_cells(page, "alpha-governance")[2]) is not None
+    for name in ("employees", "managers"):
+        _, _, n, shown, interval, reading = row_cells(page, f"level-alpha-governance-{name}")
+        assert not re.search(r"\d", text_of(n) + text_of(shown) + text_of(interval))
+        assert text_of(reading) == "too few answered the lever"
+    # Another lever, answered by all 6 managers, keeps both levels' α.
+    assert number(row_cells(page, "level-alpha-purpose-managers")[3]) is not None

@@ -6,7 +6,8 @@ comment decision allows) and a CSV of the overview. Every number comes from
 ``portal.services.readiness``, which publishes only what the wave's disclosure
 decision allows; a hidden group renders exactly like a group without responses.
 
-Admins alone get the instrument-quality page (Cronbach's alpha per lever) and
+Admins alone get the instrument-quality page (Cronbach's alpha per lever and
+leadership level, agreement per department, ICCs; ``portal.services.quality``) and
 the raw anonymous responses (``portal.services.raw_export``), downloaded
 through a POST form so the choice to include comments is explicit and
 CSRF-protected.
@@ -56,6 +57,9 @@ def _helpers(report: readiness.WaveResults) -> dict[str, object]:
         # Bands against the survey's own attention line, as the barrier and charts.
         "band": functools.partial(readiness.band, attention=report.attention),
         "band_words": BAND_WORDS,
+        # How sure the barrier and the managers' gap are (``portal.domain.certainty``).
+        "barrier_words": functools.partial(readiness.barrier_words, report),
+        "gap_findings": readiness.gap_findings,
         "not_enough": readiness.NOT_ENOUGH,
         "audience_choices": AUDIENCE_CHOICES,
     }

@@ -7,6 +7,8 @@ Run ``.venv/bin/python bench/results.py`` (``--quick`` for 2,000 and 10,000). Pe
   at most once per 5 minutes for an open wave, and once for a closed one);
 - **dashboard**: the data of one dashboard view from the stored snapshot — read the snapshot,
   decide anonymity, score every visible group (what every page view costs);
+- **department**: the data of one department page (an admin's: its row, statement
+  distributions and comment decision);
 - **CSV export** of the same suppressed overview;
 - **DynamoDB read units** of one dashboard view, estimated from the bytes read with
   DynamoDB's rounding (4 KB units, eventually consistent = ½) — moto does not meter reads —
@@ -15,6 +17,14 @@ Run ``.venv/bin/python bench/results.py`` (``--quick`` for 2,000 and 10,000). Pe
 Targets on this machine (issue 5): dashboard data for 10,000 responses ≤ 0.3 s and for
 100,000 ≤ 1 s on SQLite. For reference, the issue reports LimeSurvey exporting 10,000
 responses to CSV in 1.2 s here and django-survey-and-report in 93 s.
+
+``--compare`` (issue 12) times the same dashboard view and department page three ways in
+one run, per backend and size: **no caches** (every per-process cache off: the decoded
+snapshots, ``services.view_cache`` and the index-scale memo — the computation as it was
+before them), the **first view** after clearing them (a new process or a new snapshot) and
+**later views** (the median of warm ones); it prints the ratios and checks the target:
+later views ≤ 1/10 of the uncached time. The figures are in docs/architecture.md,
+"Results at scale".
 """
 
 from __future__ import annotations
@@ -27,10 +37,12 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -47,10 +59,12 @@ os.environ.update(
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
+from portal.domain import aggregates  # noqa: E402
 from portal.domain.entities import Audience  # noqa: E402
 from portal.instruments import get_questionnaire  # noqa: E402
-from portal.services import results  # noqa: E402
+from portal.services import results, view_cache  # noqa: E402
 from portal.services.surveys import add_wave, create_survey, open_wave  # noqa: E402
+from portal.storage import codec  # noqa: E402
 from portal.storage.dynamodb import DynamoStore  # noqa: E402
 from portal.storage.port import Store  # noqa: E402
 from portal.storage.sqlite import SqliteStore  # noqa: E402
@@ -144,6 +158,45 @@ def dashboard_data(store: Store) -> Any:
     return wave_results(store, SLUG, WAVE, allowed=None, site=None, audience=None)
 
 
+def department_page(store: Store, code: str = "D07") -> Any:
+    """Compute one department page's data, as an admin reads it: row, statements, comments."""
+    from portal.services import readiness
+
+    report, row = readiness.department_results(store, SLUG, WAVE, code)
+    items = readiness.item_distributions(report, row)
+    return row, items, readiness.department_comments(report, row)
+
+
+def clear_caches() -> None:
+    """Forget every per-process cache of the results views (as a new process would start)."""
+    view_cache.clear()
+    codec.forget_decoded_snapshots()
+    aggregates._scales.clear()
+
+
+@contextmanager
+def caches_off() -> Iterator[None]:
+    """Run with every per-process cache of the results views off: each view computes all."""
+    clear_caches()
+    with (
+        mock.patch.object(view_cache, "MAX_ENTRIES", 0),
+        mock.patch.object(codec, "DECODED_SNAPSHOTS", 0),
+        mock.patch.object(aggregates, "index_scale", aggregates._index_scale),
+    ):
+        yield
+    clear_caches()
+
+
+def compare(store: Store, view: Callable[[], Any], repeat: int) -> dict[str, float]:
+    """Time ``view`` with no caches, as the first view after clearing them, and warm."""
+    with caches_off():
+        uncached, _ = timed(view, repeat)
+    clear_caches()
+    first, _ = timed(view, 1)
+    later, _ = timed(view, max(repeat, 5))
+    return {"uncached": uncached, "first": first, "later": later}
+
+
 def csv_export(store: Store) -> str | None:
     """Export the suppressed overview as CSV, when the results service offers it."""
     from portal.services.readiness import results_csv
@@ -151,7 +204,7 @@ def csv_export(store: Store) -> str | None:
     return str(results_csv(dashboard_data(store)))
 
 
-def run(backend: str, size: int, repeat: int) -> dict[str, Any]:
+def run(backend: str, size: int, repeat: int, comparing: bool = False) -> dict[str, Any]:
     """Load ``size`` responses into a fresh store of ``backend`` and measure."""
     with tempfile.TemporaryDirectory() as folder, mock_aws():
         if backend == "SQLite":
@@ -163,7 +216,13 @@ def run(backend: str, size: int, repeat: int) -> dict[str, Any]:
         setup(store, size)
         now = datetime.now(UTC)
         recompute, _ = timed(lambda: results.refresh_snapshot(store, SLUG, WAVE, now=now), 1)
+        if comparing:
+            return {
+                "dashboard": compare(store, lambda: dashboard_data(store), repeat),
+                "department": compare(store, lambda: department_page(store), repeat),
+            }
         dashboard, _ = timed(lambda: dashboard_data(store), repeat)
+        department, _ = timed(lambda: department_page(store), repeat)
         export, text = timed(lambda: csv_export(store), repeat)
         units = None
         if isinstance(store, DynamoStore):
@@ -171,26 +230,54 @@ def run(backend: str, size: int, repeat: int) -> dict[str, Any]:
             dashboard_data(store)
             units = meter.units
         problems = results.verify(store, SLUG, WAVE)
-        return {"recompute": recompute, "dashboard": dashboard,
+        return {"recompute": recompute, "dashboard": dashboard, "department": department,
                 "export": export if text is not None else None, "units": units,
                 "exact": not problems}  # fmt: skip
+
+
+def print_comparison(sizes: list[int], repeat: int) -> None:
+    """Print the no-cache / first / later times of both views and the issue 12 target check."""
+    print(f"{'backend':<10}{'responses':>10}  {'view':<11}{'no caches s':>12}{'first s':>9}"
+          f"{'later s':>9}{'later/none':>11}  target ≤ 1/10")  # fmt: skip
+    met = True
+    for backend in ("SQLite", "DynamoDB"):
+        for size in sizes:
+            r = run(backend, size, repeat=5, comparing=True)
+            for view in ("dashboard", "department"):
+                t = r[view]
+                ratio = t["later"] / t["uncached"]
+                ok = ratio <= 0.1
+                met &= ok
+                print(f"{backend:<10}{size:>10,}  {view:<11}{t['uncached']:>12.4f}"
+                      f"{t['first']:>9.4f}{t['later']:>9.4f}{ratio:>11.3f}  "
+                      f"{'met' if ok else 'NOT MET'}")  # fmt: skip
+    print("\nno caches: every view computes everything (as before issue 12); first: the first")
+    print("view after the caches were cleared (a new process, or a new snapshot); later: the")
+    print(f"median warm view. Target (issue 12) {'met' if met else 'NOT MET'} for every row.")
 
 
 def main() -> None:
     """Print the table of figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2,000 and 10,000 responses")
+    parser.add_argument(
+        "--compare", action="store_true", help="views with no caches, first and later (issue 12)"
+    )
     args = parser.parse_args()
     sizes = [2_000, 10_000] if args.quick else [10_000, 100_000]
+    if args.compare:
+        print_comparison(sizes, repeat=5)
+        return
     print(f"{'backend':<10}{'responses':>10}{'recompute s':>13}{'dashboard s':>13}"
-          f"{'CSV s':>9}{'read units/view':>17}  exact")  # fmt: skip
+          f"{'department s':>14}{'CSV s':>9}{'read units/view':>17}  exact")  # fmt: skip
     for backend in ("SQLite", "DynamoDB"):
         for size in sizes:
             r = run(backend, size, repeat=3)
             export = f"{r['export']:.3f}" if r["export"] is not None else "n/a"
             units = f"{r['units']:.1f}" if r["units"] is not None else "-"
             print(f"{backend:<10}{size:>10,}{r['recompute']:>13.3f}{r['dashboard']:>13.3f}"
-                  f"{export:>9}{units:>17}  {'yes' if r['exact'] else 'NO'}")  # fmt: skip
+                  f"{r['department']:>14.3f}{export:>9}{units:>17}  "
+                  f"{'yes' if r['exact'] else 'NO'}")  # fmt: skip
     print("\nTargets (SQLite, dashboard data): 10,000 ≤ 0.3 s; 100,000 ≤ 1 s.")
     print("The dashboard reads the stored snapshot, so its cost does not grow with responses;")
     print("the recompute runs at most once per 5 minutes for an open wave, once for a closed one.")

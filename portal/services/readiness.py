@@ -73,10 +73,12 @@ from portal.domain.scoring import (
 )
 from portal.domain.text import printable
 from portal.instruments import get_questionnaire
+from portal.services import view_cache
 from portal.services.accounts import audit
 from portal.services.measures import Measures, audience_gaps, lever_scores, wave_changes
 from portal.services.results import current_snapshot, held_back
 from portal.services.structure import wave_departments
+from portal.services.view_cache import same
 from portal.storage.port import Store
 
 #: The site that departments named by responses but missing from the survey are put under.
@@ -235,9 +237,24 @@ def _questionnaire(survey: Survey, wave: Wave) -> Questionnaire:
 
 def _wave_data(survey: Survey, wave: Wave, snapshot: Snapshot, structure: Structure) -> _WaveData:
     k = wave.effective_thresholds(survey).min_group_size
-    disclosure = disclose(structure, _counts(snapshot), k)
     q = _questionnaire(survey, wave)
-    return _WaveData(wave, q, snapshot, disclosure, Measures(q, snapshot, disclosure))
+
+    def build() -> _WaveData:
+        disclosure = disclose(structure, _counts(snapshot), k)
+        return _WaveData(wave, q, snapshot, disclosure, Measures(q, snapshot, disclosure))
+
+    # Decided once per snapshot, wave and structure in this process (``view_cache``).
+    layout = view_cache.structure_key(structure)
+    key = ("wave", snapshot.snapshot_id, same(snapshot), wave, same(q), k, layout)
+    return view_cache.remember(key, build)
+
+
+def _for_reader(data: _WaveData, readable: frozenset[str]) -> tuple[Disclosure, Measures]:
+    """Return the wave's decisions cut down to a reader's departments (kept per exact scope)."""
+    return view_cache.remember(
+        ("reader", same(data), readable),
+        lambda: (project(data.disclosure, readable), data.measures.for_reader(readable)),
+    )
 
 
 def _previous(waves: list[Wave], wave_id: str) -> Wave | None:
@@ -254,18 +271,22 @@ def _merged(
     data: _WaveData, structure: Structure, group: Group, audience: Audience | None
 ) -> Aggregate:
     """Merge the cells of a group's departments, keeping only ``audience``'s part if given."""
-    cells = [
-        data.snapshot.cells[code]
-        for code in sorted(structure.departments_of(group))
-        if code in data.snapshot.cells
-    ]
-    if audience is not None:
+    departments = structure.departments_of(group)
+
+    def merge() -> Aggregate:
         cells = [
-            Aggregate(c.questionnaire_id, c.questionnaire_version, c.scale, (part,))
-            for c in cells
-            if (part := c.part(audience)) is not None
+            data.snapshot.cells[code] for code in sorted(departments) if code in data.snapshot.cells
         ]
-    return aggregates.merge_all([aggregates.empty_aggregate(data.questionnaire), *cells])
+        if audience is not None:
+            cells = [
+                Aggregate(c.questionnaire_id, c.questionnaire_version, c.scale, (part,))
+                for c in cells
+                if (part := c.part(audience)) is not None
+            ]
+        return aggregates.merge_all([aggregates.empty_aggregate(data.questionnaire), *cells])
+
+    key = ("merged", same(data.snapshot), same(data.questionnaire), departments, audience)
+    return view_cache.remember(key, merge)
 
 
 def _same_respondents(earlier: _WaveData, structure: Structure, unit: Group) -> bool:
@@ -495,17 +516,12 @@ def _wave_results(
     attention = attention_line(store, survey_slug)
     may_read = allowed or (lambda _code: True)
     readable = frozenset(d for d in structure.departments if may_read(d))
-    shown = project(data.disclosure, readable)
-    measures = data.measures.for_reader(readable)
+    shown, measures = _for_reader(data, readable)
     before = None
     if previous is not None and earlier_snapshot is not None:
         earlier_structure = _structure(wave_departments(store, previous), [earlier_snapshot])
         earlier = _wave_data(survey, previous, earlier_snapshot, earlier_structure)
-        before = (
-            earlier,
-            project(earlier.disclosure, readable),
-            earlier.measures.for_reader(readable),
-        )
+        before = (earlier, *_for_reader(earlier, readable))
 
     readable_sites = tuple(
         s for s in structure.sites if set(structure.departments_in(s)) & readable
@@ -522,10 +538,17 @@ def _wave_results(
         headcount = {d.code: d.headcount for d in departments}
         names = {d.code: d.name for d in departments}
 
+        # A row's figures depend on nothing else than this key (``view_cache``'s rules).
+        inputs = (same(data), same(shown), same(measures), before and tuple(map(same, before)))
+        layout = view_cache.structure_key(structure)
+
         def row(kind: RowKind, unit: Group, key: str, label: str, where: str) -> ResultRow:
             people = sum(headcount.get(c, 0) for c in structure.departments_of(unit))
-            result = _group_result(
-                data, shown, before, structure, unit, audience, people, measures, attention
+            result = view_cache.remember(
+                ("row", *inputs, layout, unit, audience, people, attention),
+                lambda: _group_result(
+                    data, shown, before, structure, unit, audience, people, measures, attention
+                ),
             )
             return ResultRow(kind, key, label, where, result)
 

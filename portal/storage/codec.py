@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -318,6 +320,15 @@ def audit_from_dict(d: Mapping[str, Any]) -> AuditEvent:
     )
 
 
+#: Snapshots decoded lately, by their whole stored content (most recently read last).
+_decoded: OrderedDict[tuple[str, str, str, str, tuple[tuple[str, str], ...]], Snapshot] = (
+    OrderedDict()
+)
+_decoded_lock = threading.Lock()
+#: How many decoded snapshots this process keeps (a few waves' current states).
+DECODED_SNAPSHOTS = 16
+
+
 def snapshot_from_rows(
     survey_slug: str,
     wave_id: str,
@@ -325,17 +336,41 @@ def snapshot_from_rows(
     computed_at: str,
     rows: Iterable[tuple[str, str]],
 ) -> Snapshot:
-    """Build a snapshot from its stored cells (department code, JSON text)."""
-    return _decode(
+    """Build a snapshot from its stored cells (department code, JSON text).
+
+    Rule: the same stored content (names, id, day and every cell's text)
+    gives back the same decoded object, kept for the last
+    ``DECODED_SNAPSHOTS`` snapshots read: decoding and checking 60 cells is
+    most of a view's cost, and ``services.view_cache`` keys on that object.
+    Keyed by the content itself, so other stored figures — even under a
+    reused id — are always decoded afresh.
+    """
+    stored = (survey_slug, wave_id, snapshot_id, computed_at, tuple(rows))
+    with _decoded_lock:
+        if stored in _decoded:
+            _decoded.move_to_end(stored)
+            return _decoded[stored]
+    snapshot = _decode(
         "result snapshot",
         lambda: Snapshot(
             survey_slug=survey_slug,
             wave_id=wave_id,
             snapshot_id=snapshot_id,
             computed_at=datetime.fromisoformat(computed_at),
-            cells={code: aggregates.from_dict(json.loads(data)) for code, data in rows},
+            cells={code: aggregates.from_dict(json.loads(data)) for code, data in stored[4]},
         ),
     )
+    with _decoded_lock:
+        _decoded[stored] = snapshot
+        while len(_decoded) > DECODED_SNAPSHOTS:
+            _decoded.popitem(last=False)
+    return snapshot
+
+
+def forget_decoded_snapshots() -> None:
+    """Forget the decoded snapshots kept by ``snapshot_from_rows`` (benchmarks, tests)."""
+    with _decoded_lock:
+        _decoded.clear()
 
 
 def snapshot_cell_text(cell: aggregates.Aggregate) -> str:

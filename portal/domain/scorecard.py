@@ -712,6 +712,7 @@ def recommend(
     gaps: Mapping[str, float | None] | None = None,
     low_response: bool = False,
     done: Collection[str] = (),
+    unsure: Collection[str] = (),
     max_levers: int = DEFAULT_MAX_LEVERS,
     per_lever: int = DEFAULT_PER_LEVER,
 ) -> tuple[Recommendation, ...]:
@@ -723,7 +724,10 @@ def recommend(
     minus the employees' per lever, where both are published; ``low_response``
     whether the group's response rate is under target (as the participation
     rules flag it); ``done`` the catalogue actions the unit has done in an
-    earlier wave (``done_catalogue_actions``).
+    earlier wave (``done_catalogue_actions``); ``unsure`` the levers under the
+    attention line whose 95 % interval reaches it (``certainty.under_line``
+    "perhaps"): they are not red, so ``red`` actions do not fit them. Pass in
+    ``gaps`` only the gaps that are findings (``certainty.manager_gap``).
 
     Rules:
 
@@ -762,7 +766,7 @@ def recommend(
     for lever_id in chosen:
         index = scores[lever_id]
         assert index is not None  # focus_levers keeps published scores only
-        red = settings.light(index, lever_id) is Light.RED
+        red = settings.light(index, lever_id) is Light.RED and lever_id not in unsure
         gap = (gaps or {}).get(lever_id)
         wide_gap = gap is not None and not math.isnan(gap) and gap >= MANAGER_GAP_POINTS
         fitting = [

@@ -44,7 +44,7 @@ from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
-from portal.domain import aggregates
+from portal.domain import aggregates, certainty
 from portal.domain.aggregates import Aggregate, DepartmentComments, Snapshot
 from portal.domain.anonymity import (
     Counts,
@@ -56,6 +56,7 @@ from portal.domain.anonymity import (
     publishable_comments,
 )
 from portal.domain.anonymity import visible_to as project
+from portal.domain.certainty import BarrierCertainty, GapFinding
 from portal.domain.changes import control
 from portal.domain.entities import Audience, Department, Survey, Wave, WaveStatus
 from portal.domain.errors import NotAllowed, NotFound
@@ -812,6 +813,7 @@ def results_csv(results: WaveResults) -> str:
     header = ["level", "site", "department", "name", "responses", "response_rate_percent"]
     header += [f"{lever.id}_index" for lever in levers] + ["first_lever_to_reinforce"]
     header += [f"{lever.id}_{column}" for lever in levers for column in CHANGE_COLUMNS]
+    header += ["first_lever_to_reinforce_sure"]
     lines: list[list[str]] = [header]
     if results.refused:
         lines.append([NOT_ENOUGH])
@@ -831,6 +833,8 @@ def results_csv(results: WaveResults) -> str:
             line.append(result.barrier.lever_id if result.barrier else "")
             for lever in levers:
                 line += _change_cells(result.changes.get(lever.id) if result.changes else None)
+            sure = barrier_certainty(results, result)
+            line.append("" if sure is None else "yes" if sure.clear else "no")
         lines.append(line)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -845,6 +849,42 @@ _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 def _number_or_safe(cell: str) -> str:
     """Return a plain decimal number as it is (a fall reads "-3.1"), else ``safe_cell``."""
     return cell if _NUMBER.fullmatch(cell) else _safe_cell(cell)
+
+
+def barrier_certainty(results: WaveResults, result: GroupResult) -> BarrierCertainty | None:
+    """Return how sure a group's barrier is (``certainty.barrier_certainty``), on shown scores."""
+    return certainty.barrier_certainty(
+        results.questionnaire, result.scores, result.barrier, results.attention
+    )
+
+
+def barrier_words(results: WaveResults, result: GroupResult) -> str:
+    """Return, in words, how sure the barrier is: "" without one.
+
+    "clearly under 60" when sure; else "under 60, but <earlier lever> may be
+    under it too" or "under 60, but its interval reaches 60".
+    """
+    found = barrier_certainty(results, result)
+    if found is None:
+        return ""
+    line = results.attention
+    if found.clear:
+        return f"clearly under {line}"
+    if found.close_to is not None:
+        name = results.questionnaire.lever(found.close_to).name["en"]
+        return f"under {line}, but {name} may be under it too"
+    return f"under {line}, but its interval reaches {line}"
+
+
+def gap_findings(result: GroupResult) -> dict[str, GapFinding | None]:
+    """Return each lever's managers' gap with its interval and finding (``certainty.manager_gap``).
+
+    Empty unless both audiences are published; a lever with a side hidden (or
+    fewer than 2 on a side) is ``None``.
+    """
+    if result.gaps is None:
+        return {}
+    return {lever_id: certainty.manager_gap(gap) for lever_id, gap in result.gaps.items()}
 
 
 #: Per lever, the change since the previous wave: points, interval, Hedges' g, q and the words.

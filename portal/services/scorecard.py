@@ -23,12 +23,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from portal.domain import aggregates
+from portal.domain.certainty import UnderLine, under_line
 from portal.domain.errors import NotFound
 from portal.domain.scorecard import (
     ORGANISATION,
     ActionText,
     Catalogue,
     CatalogueAction,
+    Light,
     PlanAction,
     Recommendation,
     ScorecardSettings,
@@ -37,7 +39,7 @@ from portal.domain.scorecard import (
     recommend,
     wave_plan,
 )
-from portal.domain.scoring import Trend, WaveChange
+from portal.domain.scoring import LeverScore, Trend, WaveChange
 from portal.instruments import get_action_catalogue
 from portal.services import readiness
 from portal.services.accounts import audit
@@ -125,6 +127,10 @@ def _lever_lines(ctx: _Context, result: GroupResult | None) -> tuple[LeverLine, 
         shown = _index(exact)
         target = ctx.settings.target(lever.id)
         light = ctx.settings.light(exact, lever.id)
+        light_word = ctx.texts[light.value]
+        if light is Light.RED and _unsure(ctx, score):
+            # Red only when the whole interval is under the line (``certainty.under_line``).
+            light, light_word = Light.AMBER, ctx.texts["red_unsure"]
         gap = result.gaps.get(lever.id) if result is not None and result.gaps else None
         change = result.changes.get(lever.id) if result is not None and result.changes else None
         moved = None if change is None or change.change is None else round(change.change)
@@ -138,7 +144,7 @@ def _lever_lines(ctx: _Context, result: GroupResult | None) -> tuple[LeverLine, 
                 high=_index(score.ci_high) if score is not None and shown is not None else None,
                 target=target,
                 light=light.value,
-                light_word=ctx.texts[light.value],
+                light_word=light_word,
                 gap_to_target=None if shown is None else shown - target,
                 employees=_index(gap.employee.index) if gap and gap.employee else None,
                 managers=_index(gap.manager.index) if gap and gap.manager else None,
@@ -147,6 +153,11 @@ def _lever_lines(ctx: _Context, result: GroupResult | None) -> tuple[LeverLine, 
             )
         )
     return tuple(lines)
+
+
+def _unsure(ctx: _Context, score: LeverScore | None) -> bool:
+    """Tell whether a lever under the line may not be under it (its interval reaches it)."""
+    return under_line(score, ctx.results.attention) is UnderLine.PERHAPS
 
 
 def _barrier_sentence(ctx: _Context, result: GroupResult | None) -> tuple[str | None, str]:
@@ -166,6 +177,12 @@ def _barrier_sentence(ctx: _Context, result: GroupResult | None) -> tuple[str | 
         index=readiness.whole_index(barrier.index),
         attention=attention,
     )
+    sure = readiness.barrier_certainty(ctx.results, result)
+    if sure is not None and sure.close_to is not None:
+        other = _lever_label(ctx, sure.close_to)
+        sentence += " " + ctx.texts["barrier_close_to"].format(other=other, attention=attention)
+    elif sure is not None and sure.reaches_line:
+        sentence += " " + ctx.texts["barrier_reaches_line"].format(attention=attention)
     return barrier.lever_id, sentence
 
 
@@ -293,9 +310,10 @@ def recommendations(
         return ()
     levers = [(lever.id, lever.outcome) for lever in ctx.results.levers]
     scores = {lever_id: score.index for lever_id, score in result.scores.items()}
-    gaps = None
-    if result.gaps:
-        gaps = {lever_id: gap.gap for lever_id, gap in result.gaps.items() if gap.gap is not None}
+    # A managers' gap counts only as a finding: 15 points or more, its interval above 0.
+    findings = readiness.gap_findings(result)
+    gaps = {lever_id: f.gap for lever_id, f in findings.items() if f is not None and f.flagged}
+    unsure = [lever_id for lever_id, score in result.scores.items() if _unsure(ctx, score)]
     rate = result.response_rate
     return recommend(
         levers,
@@ -306,6 +324,7 @@ def recommendations(
         gaps=gaps,
         low_response=rate is not None and rate < LOW_RESPONSE_RATE,
         done=done,
+        unsure=unsure,
     )
 
 

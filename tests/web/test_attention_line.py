@@ -80,7 +80,10 @@ def csv_row(text: str, code: str) -> dict[str, str]:
     ("line", "barrier", "bands", "light"),
     [
         (60, None, "fair", "amber"),
-        (65, FIRST, "attention", "red"),
+        # 62.5 is under 65, but its interval (53–72) reaches 65: amber, "Not sure"
+        (65, FIRST, "attention", "amber"),
+        # under 73, the whole interval too: red
+        (73, FIRST, "attention", "red"),
     ],
 )
 def test_every_output_bands_and_names_the_barrier_against_the_surveys_own_line(
@@ -145,6 +148,7 @@ def test_every_output_bands_and_names_the_barrier_against_the_surveys_own_line(
         assert "sc-no-barrier" in sentence.group(0) and f"below {line}" in sentence.group(1)
     else:
         assert barrier_name in sentence.group(1) and f"below {line}" in sentence.group(1)
+        assert ("Not sure" in sentence.group(1)) == (light == "amber")
 
 
 @pytest.mark.parametrize(

@@ -417,7 +417,8 @@ def test_an_action_of_a_closed_wave_carries_over_to_the_next_waves_plan(
     assert "Planned in Baseline." in card.group(1)
     assert re.search(
         r"since then: "
-        r"([+-]\d+ points, (improved|declined|no clear change)|not enough data)\.",
+        r"([+-]\d+ points, (improved|declined|no clear change|too few responses to tell)"
+        r"|not enough data)\.",
         card.group(1),
     )
     assert action.catalogue_id not in suggested(text)

@@ -57,6 +57,9 @@ def _helpers(report: readiness.WaveResults) -> dict[str, object]:
         # Bands against the survey's own attention line, as the barrier and charts.
         "band": functools.partial(readiness.band, attention=report.attention),
         "band_words": BAND_WORDS,
+        # How sure the barrier and the managers' gap are (``portal.domain.certainty``).
+        "barrier_words": functools.partial(readiness.barrier_words, report),
+        "gap_findings": readiness.gap_findings,
         "not_enough": readiness.NOT_ENOUGH,
         "audience_choices": AUDIENCE_CHOICES,
     }

@@ -22,6 +22,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from portal.domain.certainty import GapFinding
 from portal.domain.entities import Audience, Survey, Wave
 from portal.domain.scoring import LeverScore, WaveChange
 from portal.services import readiness
@@ -106,6 +107,7 @@ def _row(results: WaveResults, row: ResultRow) -> dict[str, Any]:
             "more_responses_than_headcount": result.over_headcount,
             "indices": indices,
             "barrier": result.barrier.lever_id if result.barrier else None,
+            **_barrier_certainty(results, result),
         }
     return {
         "kind": row.kind.value,
@@ -113,6 +115,15 @@ def _row(results: WaveResults, row: ResultRow) -> dict[str, Any]:
         "label": row.label,
         "site": row.site,
         "result": shaped,
+    }
+
+
+def _barrier_certainty(results: WaveResults, result: GroupResult) -> dict[str, Any]:
+    """Return ``barrier_sure`` and ``barrier_close_to``, both null without a barrier."""
+    sure = readiness.barrier_certainty(results, result)
+    return {
+        "barrier_sure": None if sure is None else sure.clear,
+        "barrier_close_to": None if sure is None else sure.close_to,
     }
 
 
@@ -126,6 +137,16 @@ def _tenth(value: float | None) -> float | None:
 
 def _whole(value: float | None) -> int | None:
     return None if value is None else round(value)
+
+
+def _gap_finding(found: GapFinding | None) -> dict[str, Any]:
+    """Return the gap's 95 % interval (one decimal) and whether it is a finding (null without)."""
+    return {
+        "gap_interval_95": None
+        if found is None
+        else [round(found.ci_low, 1), round(found.ci_high, 1)],
+        "managers_clearly_higher": None if found is None else found.flagged,
+    }
 
 
 def _change(change: WaveChange) -> dict[str, Any]:
@@ -176,12 +197,14 @@ def _details(results: WaveResults, result: GroupResult, items: tuple[ItemResult,
         )
     audiences = None
     if result.gaps is not None:
+        findings = readiness.gap_findings(result)
         audiences = [
             {
                 "id": lever.id,
                 "employees": _index(result.gaps[lever.id].employee),
                 "managers": _index(result.gaps[lever.id].manager),
                 "gap": _tenth(result.gaps[lever.id].gap),
+                **_gap_finding(findings.get(lever.id)),
             }
             for lever in results.levers
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import threading
@@ -320,13 +321,26 @@ def audit_from_dict(d: Mapping[str, Any]) -> AuditEvent:
     )
 
 
-#: Snapshots decoded lately, by their whole stored content (most recently read last).
-_decoded: OrderedDict[tuple[str, str, str, str, tuple[tuple[str, str], ...]], Snapshot] = (
-    OrderedDict()
-)
+#: Snapshots decoded lately, by names, id, day and the digest of their cells' stored texts
+#: (``snapshot_digest``), most recently read last.
+_decoded: OrderedDict[tuple[str, str, str, str, str], Snapshot] = OrderedDict()
 _decoded_lock = threading.Lock()
 #: How many decoded snapshots this process keeps (a few waves' current states).
 DECODED_SNAPSHOTS = 16
+
+
+def snapshot_digest(rows: Iterable[tuple[str, str]]) -> str:
+    """Return the SHA-256 of a snapshot's stored cells (department code, JSON text), any order.
+
+    Written beside a snapshot's pointer (DynamoDB), so a reader that already
+    decoded those very cells can tell without reading them again.
+    """
+    digest = hashlib.sha256()
+    for code, text in sorted(rows):
+        for part in (code, text):
+            data = part.encode()
+            digest.update(len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()
 
 
 def snapshot_from_rows(
@@ -338,18 +352,18 @@ def snapshot_from_rows(
 ) -> Snapshot:
     """Build a snapshot from its stored cells (department code, JSON text).
 
-    Rule: the same stored content (names, id, day and every cell's text)
-    gives back the same decoded object, kept for the last
+    Rule: the same stored content (names, id, day and the digest of every
+    cell's text) gives back the same decoded object, kept for the last
     ``DECODED_SNAPSHOTS`` snapshots read: decoding and checking 60 cells is
     most of a view's cost, and ``services.view_cache`` keys on that object.
     Keyed by the content itself, so other stored figures — even under a
     reused id — are always decoded afresh.
     """
-    stored = (survey_slug, wave_id, snapshot_id, computed_at, tuple(rows))
-    with _decoded_lock:
-        if stored in _decoded:
-            _decoded.move_to_end(stored)
-            return _decoded[stored]
+    cells = tuple(rows)
+    stored = (survey_slug, wave_id, snapshot_id, computed_at, snapshot_digest(cells))
+    known = decoded_snapshot(*stored)
+    if known is not None:
+        return known
     snapshot = _decode(
         "result snapshot",
         lambda: Snapshot(
@@ -357,7 +371,7 @@ def snapshot_from_rows(
             wave_id=wave_id,
             snapshot_id=snapshot_id,
             computed_at=datetime.fromisoformat(computed_at),
-            cells={code: aggregates.from_dict(json.loads(data)) for code, data in stored[4]},
+            cells={code: aggregates.from_dict(json.loads(data)) for code, data in cells},
         ),
     )
     with _decoded_lock:
@@ -365,6 +379,18 @@ def snapshot_from_rows(
         while len(_decoded) > DECODED_SNAPSHOTS:
             _decoded.popitem(last=False)
     return snapshot
+
+
+def decoded_snapshot(
+    survey_slug: str, wave_id: str, snapshot_id: str, computed_at: str, digest: str
+) -> Snapshot | None:
+    """Return the snapshot decoded from cells of this ``snapshot_digest``, if still kept."""
+    stored = (survey_slug, wave_id, snapshot_id, computed_at, digest)
+    with _decoded_lock:
+        if stored in _decoded:
+            _decoded.move_to_end(stored)
+            return _decoded[stored]
+    return None
 
 
 def forget_decoded_snapshots() -> None:

@@ -752,9 +752,10 @@ class DynamoStore:
         slug, wave_id = snapshot.survey_slug, snapshot.wave_id
         pk = _snapshot_pk(slug, wave_id, snapshot.snapshot_id)
         texts_pk = _comments_pk(slug, wave_id, snapshot.snapshot_id)
+        rows = [(code, codec.snapshot_cell_text(cell)) for code, cell in snapshot.cells.items()]
         with self._calls("storing result aggregates"), self.table.batch_writer() as batch:
-            for code, cell in snapshot.cells.items():
-                batch.put_item(Item={"pk": pk, "sk": code, "agg": codec.snapshot_cell_text(cell)})
+            for code, text in rows:
+                batch.put_item(Item={"pk": pk, "sk": code, "agg": text})
             for code, texts in (snapshot.comments or {}).items():
                 text = codec.snapshot_comments_text(texts)
                 batch.put_item(Item={"pk": texts_pk, "sk": code, "txt": text})
@@ -774,6 +775,8 @@ class DynamoStore:
                         **head_key,
                         "snapshot_id": snapshot.snapshot_id,
                         "computed_at": snapshot.computed_at.isoformat(),
+                        # Lets a reader that decoded these cells skip reading them again.
+                        "digest": codec.snapshot_digest(rows),
                     },
                     ReturnValues="ALL_OLD",
                     **condition,
@@ -800,11 +803,22 @@ class DynamoStore:
                 batch.delete_item(Key={"pk": texts_pk, "sk": item["sk"]})
 
     def get_snapshot(self, survey_slug: str, wave_id: str) -> aggregates.Snapshot | None:
-        """Return the current snapshot: one read for the pointer, one query for the cells."""
+        """Return the current snapshot: one read for the pointer, one query for the cells.
+
+        The query is left out when this process still holds the cells the
+        pointer's digest names, decoded (``codec.decoded_snapshot``); a pointer
+        written before digests were kept always has its cells read.
+        """
         head = self._snapshot_head(survey_slug, wave_id)
         if head is None:
             return None
         snapshot_id = str(head["snapshot_id"])
+        if "digest" in head:
+            known = codec.decoded_snapshot(
+                survey_slug, wave_id, snapshot_id, str(head["computed_at"]), str(head["digest"])
+            )
+            if known is not None:
+                return known
         items = self._query(_snapshot_pk(survey_slug, wave_id, snapshot_id))
         rows = [(str(i["sk"]), str(i["agg"])) for i in items]
         return codec.snapshot_from_rows(

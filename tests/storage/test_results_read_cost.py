@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from portal.domain.entities import Audience
 from portal.instruments import get_questionnaire
 from portal.services import readiness, results
 from portal.services.surveys import add_wave, close_wave, create_survey, open_wave
+from portal.storage import codec
 from portal.storage.dynamodb import DynamoStore
 from tests.builders import make_response
 
@@ -141,12 +143,27 @@ def test_a_dashboard_view_reads_the_same_however_many_long_comments_were_written
     # only the digits of each part's comment_count differ (0 against 166 or 167)
     assert 0 <= noisy_cells.bytes - quiet_cells.bytes <= 2 * len(PER_DEPARTMENT)
 
+    codec.forget_decoded_snapshots()  # as in a fresh process: each view reads its cells
     with metered(dynamo) as quiet_view:
         readiness.wave_results(dynamo, "quiet", WAVE)
     with metered(dynamo) as noisy_view:
         readiness.wave_results(dynamo, "noisy", WAVE)
     assert noisy_view.units == quiet_view.units
     assert noisy_view.bytes - quiet_view.bytes == noisy_cells.bytes - quiet_cells.bytes
+
+
+def test_a_later_view_reads_the_snapshot_pointer_and_none_of_its_cells(
+    dynamo: DynamoStore,
+) -> None:
+    closed_wave(dynamo, "noisy", comments=True)
+    codec.forget_decoded_snapshots()
+    with metered(dynamo) as first:
+        dynamo.get_snapshot("noisy", WAVE)
+    with metered(dynamo) as later:
+        snapshot = dynamo.get_snapshot("noisy", WAVE)
+    assert [op for op, _ in first.reads] == ["GetItem", "Query"]
+    assert [op for op, _ in later.reads] == ["GetItem"]
+    assert snapshot is not None and snapshot.responses == sum(PER_DEPARTMENT.values())
 
 
 def test_the_department_page_reads_its_own_comments_only(dynamo: DynamoStore) -> None:
@@ -175,3 +192,17 @@ def test_the_participation_page_reads_as_much_for_500_responses_as_for_15(
         read_participation(dynamo, "small", WAVE)
     assert large.units == small.units
     assert [row.figures.responses for row in report.table.rows] == list(PER_DEPARTMENT.values())
+
+
+def test_other_sums_stored_under_the_same_snapshot_id_are_read_again(dynamo: DynamoStore) -> None:
+    closed_wave(dynamo, "noisy", comments=False)
+    before = dynamo.get_snapshot("noisy", WAVE)
+    assert before is not None and dynamo.get_snapshot("noisy", WAVE) is before
+    cells = dict(before.cells)
+    cells["C"] = cells["A"]
+    dynamo.put_snapshot(replace(before, cells=cells, comments={}))
+    with metered(dynamo) as meter:
+        after = dynamo.get_snapshot("noisy", WAVE)
+    assert [op for op, _ in meter.reads] == ["GetItem", "Query"]
+    assert after is not None and after.snapshot_id == before.snapshot_id
+    assert after.cells["C"] == before.cells["A"] != before.cells["C"]

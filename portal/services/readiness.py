@@ -814,6 +814,7 @@ def results_csv(results: WaveResults) -> str:
     header += [f"{lever.id}_index" for lever in levers] + ["first_lever_to_reinforce"]
     header += [f"{lever.id}_{column}" for lever in levers for column in CHANGE_COLUMNS]
     header += ["first_lever_to_reinforce_sure"]
+    header += [f"{lever.id}_favourable_percent" for lever in levers]
     lines: list[list[str]] = [header]
     if results.refused:
         lines.append([NOT_ENOUGH])
@@ -835,6 +836,8 @@ def results_csv(results: WaveResults) -> str:
                 line += _change_cells(result.changes.get(lever.id) if result.changes else None)
             sure = barrier_certainty(results, result)
             line.append("" if sure is None else "yes" if sure.clear else "no")
+            favourable = favourable_percents(results, result).values()
+            line += ["" if share is None else str(round(share)) for share in favourable]
         lines.append(line)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -874,6 +877,24 @@ def barrier_words(results: WaveResults, result: GroupResult) -> str:
         name = results.questionnaire.lever(found.close_to).name["en"]
         return f"under {line}, but {name} may be under it too"
     return f"under {line}, but its interval reaches {line}"
+
+
+def favourable_percents(results: WaveResults, result: GroupResult) -> dict[str, float | None]:
+    """Return each lever's favourable per cent, ``None`` where the lever is not shown.
+
+    Rule: the share of answers scoring 4–5 (after reverse-scoring) among the
+    answers on the scale to the lever's statements, pooled over statements and
+    people (``aggregates.distribute_lever``); don't-knows are left out. It is
+    shown exactly where the lever's index is (the same people answered both,
+    ``services.measures``), so a hidden lever shows neither.
+    """
+    q = results.questionnaire
+    return {
+        lever.id: aggregates.distribute_lever(q, result.aggregate, lever.id).favourable
+        if lever.id in result.scores
+        else None
+        for lever in q.levers
+    }
 
 
 def gap_findings(result: GroupResult) -> dict[str, GapFinding | None]:

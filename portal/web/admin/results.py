@@ -60,6 +60,7 @@ def _helpers(report: readiness.WaveResults) -> dict[str, object]:
         # How sure the barrier and the managers' gap are (``portal.domain.certainty``).
         "barrier_words": functools.partial(readiness.barrier_words, report),
         "gap_findings": readiness.gap_findings,
+        "favourable_percents": readiness.favourable_percents,
         "not_enough": readiness.NOT_ENOUGH,
         "audience_choices": AUDIENCE_CHOICES,
     }

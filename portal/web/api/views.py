@@ -106,6 +106,10 @@ def _row(results: WaveResults, row: ResultRow) -> dict[str, Any]:
             "response_rate_percent": None if rate is None else round(rate, 1),
             "more_responses_than_headcount": result.over_headcount,
             "indices": indices,
+            "favourable_percent": {
+                lever_id: _whole(share)
+                for lever_id, share in readiness.favourable_percents(results, result).items()
+            },
             "barrier": result.barrier.lever_id if result.barrier else None,
             **_barrier_certainty(results, result),
         }
@@ -182,6 +186,7 @@ def _details(results: WaveResults, result: GroupResult, items: tuple[ItemResult,
     department is published in the previous wave too).
     """
     levers = []
+    favourable = readiness.favourable_percents(results, result)
     for lever in results.levers:
         score = result.scores.get(lever.id)
         interval = None
@@ -193,6 +198,7 @@ def _details(results: WaveResults, result: GroupResult, items: tuple[ItemResult,
                 "index": _index(score),
                 "n": None if score is None else score.n,
                 "interval_95": interval,
+                "favourable_percent": _whole(favourable[lever.id]),
             }
         )
     audiences = None

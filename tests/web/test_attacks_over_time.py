@@ -143,11 +143,13 @@ def organisation(seed: int) -> Plan:
     return Plan(site_of, drawn(rng, site_of, set(), most), most)
 
 
-def answers(rng: random.Random, audience: Audience) -> dict[str, int | None]:
-    """Answer at random, with "don't know" now and then, sometimes to a whole lever."""
-    skipped = rng.choice(LEVERS) if rng.random() < 0.25 else None
+def answers(rng: random.Random, audience: Audience, full: bool = False) -> dict[str, int | None]:
+    """Answer at random, with "don't know" now and then (unless ``full``), at times to a lever."""
+    skipped = rng.choice(LEVERS) if rng.random() < 0.25 and not full else None
     return {
-        item.id: None if item.lever == skipped or rng.random() < 0.08 else rng.randint(1, 5)
+        item.id: None
+        if item.lever == skipped or (rng.random() < 0.08 and not full)
+        else rng.randint(1, 5)
         for item in Q.items_for(audience)
     }
 
@@ -188,7 +190,9 @@ class Wave:
     def cells(self) -> list[Cell]:
         return [(d, a) for d in self.structure.departments for a in AUDIENCES]
 
-    def add_batch(self, store: Store, rng: random.Random, cells: list[Cell]) -> None:
+    def add_batch(
+        self, store: Store, rng: random.Random, cells: list[Cell], full: bool = False
+    ) -> None:
         """Store one batch of answers and extend the white-box cumulative counts."""
         self.batch += 1
         added: dict[Family, dict[Cell, int]] = defaultdict(lambda: defaultdict(int))
@@ -199,7 +203,7 @@ class Wave:
                 department_code=code,
                 audience=audience,
                 day=date.today(),
-                answers=answers(rng, audience),
+                answers=answers(rng, audience, full),
             )
             store.add_response(response)
             for family in FAMILIES:
@@ -230,6 +234,18 @@ class Wave:
                 assert n in series, f"{family} {cell} stands at {n}, which no batch gives: {series}"
         self.states[snapshot.snapshot_id] = counts
         return snapshot.snapshot_id
+
+    def behind(self, store: Store) -> list[Cell]:
+        """Return the cells whose published counts (of any family) lag behind their answers."""
+        state = self.state(store)
+        if state is None:
+            return []
+        counts = self.states[state]
+        return [
+            cell
+            for cell in self.cells
+            if any(counts[f][cell] != self.cumulative[f][cell][-1] for f in FAMILIES)
+        ]
 
     def placed(self, state: str, family: Family) -> dict[Cell, int]:
         """Return the batch each cell of a state stands at, for ``family``.
@@ -788,16 +804,41 @@ def run_wave(app: Flask, store: Store, wave: Wave, batches: list[list[Cell]],
     reading all of them again while it stands still would only cost time; an output
     that bypassed it would show a figure the probes or the full reads disagree with.)
     """
-    for reader in who:
-        read_everything(app, store, wave, reader)
-    for number, cells in enumerate(batches):
-        wave.add_batch(store, rng, cells)
+
+    def look(number: int) -> None:
         known = len(wave.states)
         for reader in who:
             read_everything(app, store, wave, reader, probe=number)
         if len(wave.states) > known:
             for reader in who:
                 read_everything(app, store, wave, reader)
+
+    for reader in who:
+        read_everything(app, store, wave, reader)
+    for number, cells in enumerate(batches):
+        wave.add_batch(store, rng, cells)
+        look(number)
+    # Late answers, all on the scale, k at a time in every cell still behind, then in both
+    # halves of its department, then in its whole site: so that the wave can often close
+    # with every answer published and its raw export be read.
+    for widen in range(3):
+        behind = wave.behind(store)
+        if len(behind) > 6:
+            break  # a wave held back this widely waits for its close, whatever comes now
+        if widen == 1:
+            behind = [(d, a) for d in {d for d, _ in behind} for a in AUDIENCES]
+        elif widen == 2:
+            sites = {wave.structure.site_of[d] for d, _ in behind}
+            answered = {d for d, a in wave.cells if wave.cumulative[HEAD][(d, a)][-1]}
+            behind = [
+                (d, a)
+                for d, a in wave.cells
+                if d in answered and wave.structure.site_of[d] in sites
+            ]
+        late = [cell for cell in sorted(behind, key=lambda c: (c[0], c[1].value)) for _ in range(K)]
+        for start in range(0, len(late), 4):
+            wave.add_batch(store, rng, late[start : start + 4], full=True)
+            look(wave.batch)
     surveys.close_wave(store, SLUG, wave.wave_id, today=date.today())
     for reader in who:
         read_everything(app, store, wave, reader)

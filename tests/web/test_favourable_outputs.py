@@ -47,6 +47,13 @@ def test_each_levers_favourable_per_cent_is_the_share_of_answers_scoring_4_or_5(
     shown = re.findall(r'<td class="num favourable">(\d+) %</td>', page)
     assert shown == [str(expected[lever.id]) for lever in QUESTIONNAIRE.levers]
 
+    overview = admin.get(f"{BASE}/results").get_data(as_text=True)
+    sentence = re.search(r'<p id="organisation-favourable">(.*?)</p>', overview, re.S)
+    assert sentence is not None
+    for lever in QUESTIONNAIRE.levers:
+        share = round(favourable_by_hand(responses, lever.id))
+        assert f"{lever.name['en']} {share} %" in sentence.group(1)
+
     text = admin.get(f"{BASE}/results.csv").get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(text)))
     line = next(r for r in rows if r["department"] == "SALES")

@@ -12,6 +12,11 @@ Three bytecode layouts are compared, runs interleaved:
 * timestamp ``.pyc`` files whose sources carry other dates, as Zappa ships them
   (its zip entries are dated 1980), so Python recompiles every module;
 * no ``.pyc`` at all.
+
+A fourth layout is the yardstick of issue 12: a **hello-world Flask** app in the same zip,
+built and measured the same way (Zappa's handler and settings, the same libraries and
+unchecked-hash ``.pyc``), with ``portal`` removed and ``zappa_settings`` pointing at a
+one-route app. The portal's cold start (import + first request) should be at most twice it.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from pathlib import Path
 import lambda_harness as harness
 
 ZIP_DATE = 315532800  # 1980-01-01, the date Zappa gives every zip entry
+SHIPPED_LAYOUT = "unchecked-hash .pyc (shipped)"
+HELLO_LAYOUT = "hello-world Flask (same zip)"
 
 
 def top_level_sizes(zip_path: Path) -> list[tuple[str, int, int, int]]:
@@ -69,6 +76,38 @@ def without_pycs(task: Path, dest: Path) -> Path:
     return dest
 
 
+HELLO = '''"""The smallest Flask app, to compare cold starts with."""
+
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.get("/")
+def hello() -> str:
+    """Say hello."""
+    return "Hello, world!"
+'''
+
+
+def hello_world(task: Path, dest: Path) -> Path:
+    """Copy ``task`` with the portal replaced by a one-route Flask app, bytecode as shipped."""
+    shutil.copytree(task, dest)
+    shutil.rmtree(dest / "portal")
+    (dest / "hello.py").write_text(HELLO)
+    settings = dest / "zappa_settings.py"
+    text = settings.read_text()
+    settings.write_text(text.replace("APP_MODULE='portal.wsgi'", "APP_MODULE='hello'"))
+    for source in (dest / "hello.py", settings):
+        py_compile.compile(
+            str(source),
+            cfile=str(dest / "__pycache__" / f"{source.stem}.{sys.implementation.cache_tag}.pyc"),
+            doraise=True,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        )
+    return dest
+
+
 def _ms(values: list[float]) -> str:
     return f"{statistics.median(values):7.0f} {min(values):7.0f}"
 
@@ -101,9 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         task = harness.unzip(zip_path, base / "task")
         runtime = harness.make_runtime_dir(base / "runtime")
         layouts = {
-            "unchecked-hash .pyc (shipped)": task,
+            SHIPPED_LAYOUT: task,
             "stale timestamp .pyc (Zappa)": with_stale_timestamp_pycs(task, base / "stale"),
             "no .pyc": without_pycs(task, base / "none"),
+            HELLO_LAYOUT: hello_world(task, base / "hello"),
         }
         imports: dict[str, list[float]] = {name: [] for name in layouts}
         firsts: dict[str, list[float]] = {name: [] for name in layouts}
@@ -127,6 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in layouts:
         totals = [a + b for a, b in zip(imports[name], firsts[name], strict=True)]
         print(f"{name:32} {_ms(imports[name])} {_ms(firsts[name])} {_ms(totals)}")
+    shipped, hello = (
+        statistics.median(a + b for a, b in zip(imports[n], firsts[n], strict=True))
+        for n in (SHIPPED_LAYOUT, HELLO_LAYOUT)
+    )
+    verdict = "met" if shipped <= 2 * hello else "NOT MET"
+    print(f"\nportal / hello-world cold start: {shipped / hello:.2f} × (target ≤ 2 ×: {verdict})")
     return 0
 
 

@@ -95,7 +95,8 @@ def test_the_department_page_csv_and_api_print_each_changes_figures(
         re.sub(r"<[^>]+>", "", cell).strip()
         for cell in re.findall(r"<td[^>]*>(.*?)</td>", table.group(0), re.S)
     ]
-    per_lever = [cells[i : i + 8] for i in range(0, len(cells), 8)]
+    # index, n, interval, change, its interval, g, q, trend, favourable
+    per_lever = [cells[i : i + 9] for i in range(0, len(cells), 9)]
     for lever, line in zip(QUESTIONNAIRE.levers, per_lever, strict=True):
         c = changes[lever.id]
         assert c.comparison is not None and c.effect is not None and c.q is not None

@@ -364,30 +364,40 @@ def _keep_families(
     before: aggregates.AudiencePart | None,
     families: frozenset[Family],
 ) -> aggregates.AudiencePart:
-    """Return ``part`` with the sums of ``families`` from ``before`` (absent if it has none)."""
-    old = before.items if before else ()
-    items = {t.item_id: t for t in part.items if ("item", t.item_id) not in families}
-    items |= {t.item_id: t for t in old if ("item", t.item_id) in families}
-    old_levers = before.levers if before else ()
-    levers = {s.lever_id: s for s in part.levers if ("lever", s.lever_id) not in families}
-    levers |= {s.lever_id: s for s in old_levers if ("lever", s.lever_id) in families}
-    old_cases = before.complete_cases if before else ()
-    cases = {
-        (c.lever_id, c.item_ids): c
-        for c in part.complete_cases
-        if ("cases", c.lever_id, *c.item_ids) not in families
-    }
-    cases |= {
-        (c.lever_id, c.item_ids): c
-        for c in old_cases
+    """Return ``part`` with the sums of ``families`` as in ``before``.
+
+    A family ``before`` lacks (the cell had no respondents then) keeps its
+    published state all the same: sums over nobody, the entry kept with
+    zeros, so the part still holds every entry its audience is asked.
+    """
+    old_items = {t.item_id: t for t in before.items} if before else {}
+    old_levers = {s.lever_id: s for s in before.levers} if before else {}
+    old_cases = {(c.lever_id, c.item_ids): c for c in before.complete_cases} if before else {}
+    items = [
+        old_items.get(t.item_id, aggregates.ItemTally(t.item_id, (0, 0, 0, 0, 0), 0))
+        if ("item", t.item_id) in families
+        else t
+        for t in part.items
+    ]
+    levers = [
+        old_levers.get(s.lever_id, aggregates.LeverSums(s.lever_id, 0, 0, 0))
+        if ("lever", s.lever_id) in families
+        else s
+        for s in part.levers
+    ]
+    cases = [
+        old_cases.get((c.lever_id, c.item_ids), _no_cases(c))
         if ("cases", c.lever_id, *c.item_ids) in families
-    }
-    return replace(
-        part,
-        items=tuple(items[i] for i in sorted(items)),
-        levers=tuple(levers[i] for i in sorted(levers)),
-        complete_cases=tuple(cases[i] for i in sorted(cases)),
-    )
+        else c
+        for c in part.complete_cases
+    ]
+    return replace(part, items=tuple(items), levers=tuple(levers), complete_cases=tuple(cases))
+
+
+def _no_cases(cases: aggregates.CompleteCases) -> aggregates.CompleteCases:
+    """Return the complete-case sums of the same items over nobody."""
+    zeros = (0,) * len(cases.item_ids)
+    return aggregates.CompleteCases(cases.lever_id, cases.item_ids, 0, zeros, zeros, 0)
 
 
 def _renamed(snapshot: Snapshot, snapshot_id: str) -> Snapshot:

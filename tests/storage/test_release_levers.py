@@ -10,8 +10,9 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, timedelta
 
+from portal.domain.aggregates import ItemTally
 from portal.domain.entities import Audience
-from portal.services import results
+from portal.services import readiness, results
 from portal.services.measures import item_counts, lever_counts
 from portal.storage.port import Store
 from tests.builders import make_response
@@ -198,3 +199,37 @@ def test_a_step_where_every_statement_grows_enough_is_released_with_its_dont_kno
         )
     second = publish(sqlite_store, now + timedelta(minutes=10))
     assert second.responses == first.responses + 8
+
+
+def test_a_cell_released_for_the_first_time_keeps_a_held_statement_at_nobody(
+    sqlite_store: Store,
+) -> None:
+    # A cell nobody had answered in is released while one of its statements is held back
+    # (its own answers did not step by k): the statement stays at its published state, a
+    # tally over nobody, and every results view still reads the state. Found by
+    # tests/web/test_attacks_over_time.py: the held entry used to be dropped, and merging
+    # the cells failed (a 500 on every results page).
+    statement = next(i for i in QUESTIONNAIRE.items_for(Audience.EMPLOYEE))
+    make_organisation(sqlite_store, START)
+    now = datetime.now(UTC)
+    published = publish(sqlite_store, now)
+    rng = random.Random(11)
+    for _ in range(6):
+        sqlite_store.add_response(
+            make_response(
+                survey_slug=SLUG,
+                department_code="OPS",
+                audience=Audience.EMPLOYEE,
+                day=date.today(),
+                answers=random_answers(rng, Audience.EMPLOYEE),
+            )
+        )
+    candidate = results.compute_snapshot(sqlite_store, SLUG, "baseline", now=now)
+    cell = ("OPS", Audience.EMPLOYEE)
+    step = results.Step(frozenset({cell}), {cell: frozenset({("item", statement.id)})})
+    released = results._mixed(sqlite_store, published, candidate, step)
+    assert sqlite_store.put_snapshot(released, replaces=published.snapshot_id)
+    part = released.cells["OPS"].part(Audience.EMPLOYEE)
+    assert part is not None and part.responses == 6
+    assert part.tally(statement.id) == ItemTally(statement.id, (0, 0, 0, 0, 0), 0)
+    assert readiness.wave_results(sqlite_store, SLUG, "baseline").rows

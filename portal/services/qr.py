@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
-import segno
+if TYPE_CHECKING:
+    import segno
 
 #: Medium error correction survives a creased or partly covered poster.
 ERROR_LEVEL = "m"
 MAX_PNG_SCALE = 40
 
 
+def _code(url: str) -> segno.QRCode:
+    # Imported here: only poster and distribution pages draw codes, and segno is a few
+    # per cent of the portal's cold start on Lambda (bench/package.py).
+    import segno
+
+    return segno.make(url, error=ERROR_LEVEL)
+
+
 def qr_svg(url: str, *, title: str = "", scale: int = 8) -> str:
     """Return an SVG QR code for ``url`` that scales without blurring (``viewBox`` kept)."""
     buffer = io.BytesIO()
-    segno.make(url, error=ERROR_LEVEL).save(
+    _code(url).save(
         buffer,
         kind="svg",
         scale=scale,
@@ -32,7 +42,5 @@ def qr_svg(url: str, *, title: str = "", scale: int = 8) -> str:
 def qr_png(url: str, *, scale: int = 10) -> bytes:
     """Return a PNG QR code for ``url``; ``scale`` is pixels per module (1–40)."""
     buffer = io.BytesIO()
-    segno.make(url, error=ERROR_LEVEL).save(
-        buffer, kind="png", scale=max(1, min(scale, MAX_PNG_SCALE)), border=4
-    )
+    _code(url).save(buffer, kind="png", scale=max(1, min(scale, MAX_PNG_SCALE)), border=4)
     return buffer.getvalue()

@@ -21,7 +21,6 @@ import csv
 import io
 
 from flask import Blueprint, make_response
-from openpyxl import Workbook
 from werkzeug.wrappers import Response
 
 from portal.domain.text import printable
@@ -58,6 +57,10 @@ def _cell(value: str, column: int) -> str | int | float | None:
 
 def workbook_bytes(csv_text: str, title: str) -> bytes:
     """Turn the overview's CSV rows into an .xlsx workbook with one sheet."""
+    # Imported here: openpyxl is a sixth of the portal's cold start on Lambda (bench/package.py)
+    # and only this download needs it.
+    from openpyxl import Workbook
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None

@@ -119,10 +119,7 @@ def test_remembered_pages_equal_fresh_ones_byte_for_byte_for_an_admin_and_a_depa
     later = pages(readers)
     assert view_cache.stats()["hits"] > 0
     assert differences(fresh, first) == [] and differences(fresh, later) == []
-    clear()
-    viewer_first = {page: body for page, body in pages(readers).items()}
-    assert differences(fresh, viewer_first) == []
-    assert b"row-department-WH" not in fresh[("viewer", "/results")]
+    assert b"row-department-WH" not in later[("viewer", "/results")]
 
 
 def test_a_department_viewer_first_then_an_admin_get_their_own_figures(

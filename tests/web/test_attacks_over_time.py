@@ -823,8 +823,8 @@ def run_wave(app: Flask, store: Store, wave: Wave, batches: list[list[Cell]],
     # with every answer published and its raw export be read.
     for widen in range(3):
         behind = wave.behind(store)
-        if len(behind) > 6:
-            break  # a wave held back this widely waits for its close, whatever comes now
+        if widen == 2 and len(behind) > 6:
+            break  # held back this widely, a wave waits for its close whatever comes now
         if widen == 1:
             behind = [(d, a) for d in {d for d, _ in behind} for a in AUDIENCES]
         elif widen == 2:

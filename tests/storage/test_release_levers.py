@@ -30,6 +30,19 @@ def answers(rng: random.Random, *, skip_lever: bool) -> dict[str, int | None]:
     return given
 
 
+def add(store: Store, department: str, answers: dict[str, int | None]) -> None:
+    """Store one employee's response in ``department`` today."""
+    store.add_response(
+        make_response(
+            survey_slug=SLUG,
+            department_code=department,
+            audience=Audience.EMPLOYEE,
+            day=date.today(),
+            answers=answers,
+        )
+    )
+
+
 def publish(store: Store, at: datetime) -> results.Snapshot:
     """Read the wave's published state as a view would when a refresh is due."""
     return results.current_snapshot(store, SLUG, "baseline", now=at, max_age=-1)
@@ -41,15 +54,7 @@ def test_a_step_that_moves_a_lever_by_one_person_is_held_back(sqlite_store: Stor
     first = publish(sqlite_store, now)
     rng = random.Random(7)
     for number in range(6):  # six newcomers in SALES; only one of them scored the lever
-        sqlite_store.add_response(
-            make_response(
-                survey_slug=SLUG,
-                department_code="SALES",
-                audience=Audience.EMPLOYEE,
-                day=date.today(),
-                answers=answers(rng, skip_lever=number > 0),
-            )
-        )
+        add(sqlite_store, "SALES", answers(rng, skip_lever=number > 0))
     second = publish(sqlite_store, now + timedelta(minutes=10))
     moved = {
         cell: lever_counts(second, LEVER)[cell] - lever_counts(first, LEVER).get(cell, 0)
@@ -64,15 +69,7 @@ def test_a_step_where_every_lever_grows_enough_is_released(sqlite_store: Store) 
     first = publish(sqlite_store, now)
     rng = random.Random(8)
     for _ in range(6):
-        sqlite_store.add_response(
-            make_response(
-                survey_slug=SLUG,
-                department_code="SALES",
-                audience=Audience.EMPLOYEE,
-                day=date.today(),
-                answers=answers(rng, skip_lever=False),
-            )
-        )
+        add(sqlite_store, "SALES", answers(rng, skip_lever=False))
     second = publish(sqlite_store, now + timedelta(minutes=10))
     assert second.responses == first.responses + 6
 
@@ -88,15 +85,7 @@ def test_two_processes_releasing_from_the_same_state_publish_only_the_first(
 
     def six_more(code: str) -> None:
         for _ in range(6):
-            sqlite_store.add_response(
-                make_response(
-                    survey_slug=SLUG,
-                    department_code=code,
-                    audience=Audience.EMPLOYEE,
-                    day=date.today(),
-                    answers=answers(rng, skip_lever=False),
-                )
-            )
+            add(sqlite_store, code, answers(rng, skip_lever=False))
 
     six_more("SALES")
     first = results._release(sqlite_store, wave, published, now=now)
@@ -158,15 +147,7 @@ def test_a_step_that_moves_a_statement_by_one_answer_is_held_back(sqlite_store: 
     first = publish(sqlite_store, now)
     rng = random.Random(9)
     for number in range(6):
-        sqlite_store.add_response(
-            make_response(
-                survey_slug=SLUG,
-                department_code="SALES",
-                audience=Audience.EMPLOYEE,
-                day=date.today(),
-                answers=answers_skipping(rng, statement.id if number > 0 else None),
-            )
-        )
+        add(sqlite_store, "SALES", answers_skipping(rng, statement.id if number > 0 else None))
     second = publish(sqlite_store, now + timedelta(minutes=10))
     before, after = item_counts(first, statement.id), item_counts(second, statement.id)
     moved = {cell: after[cell] - before.get(cell, 0) for cell in after}
@@ -188,15 +169,7 @@ def test_a_step_where_every_statement_grows_enough_is_released_with_its_dont_kno
     first = publish(sqlite_store, now)
     rng = random.Random(10)
     for number in range(8):  # two "don't know" among eight: the statement grows by six
-        sqlite_store.add_response(
-            make_response(
-                survey_slug=SLUG,
-                department_code="SALES",
-                audience=Audience.EMPLOYEE,
-                day=date.today(),
-                answers=answers_skipping(rng, statement.id if number < 2 else None),
-            )
-        )
+        add(sqlite_store, "SALES", answers_skipping(rng, statement.id if number < 2 else None))
     second = publish(sqlite_store, now + timedelta(minutes=10))
     assert second.responses == first.responses + 8
 
@@ -215,15 +188,7 @@ def test_a_cell_released_for_the_first_time_keeps_a_held_statement_at_nobody(
     published = publish(sqlite_store, now)
     rng = random.Random(11)
     for _ in range(6):
-        sqlite_store.add_response(
-            make_response(
-                survey_slug=SLUG,
-                department_code="OPS",
-                audience=Audience.EMPLOYEE,
-                day=date.today(),
-                answers=random_answers(rng, Audience.EMPLOYEE),
-            )
-        )
+        add(sqlite_store, "OPS", random_answers(rng, Audience.EMPLOYEE))
     candidate = results.compute_snapshot(sqlite_store, SLUG, "baseline", now=now)
     cell = ("OPS", Audience.EMPLOYEE)
     step = results.Step(frozenset({cell}), {cell: frozenset({("item", statement.id)})})

@@ -6,9 +6,11 @@ trail, and free-text comments are left out unless the admin asks for them.
 
 **Closed waves only.** An open wave's file would differ from the next
 download by the people who answered in between, row for row. A closed wave's
-figures are final; the export is also refused while the wave's published
-figures do not hold every stored response (answers that arrived after the
-last published state would show as the difference).
+figures are final; the export is also refused while any of the wave's
+published sums does not hold every stored response — its head counts, or a
+lever's or statement's sums that a release step kept at an earlier state
+(answers that arrived after the last published state would show as the
+difference).
 
 **Columns.** ``wave``, ``department``, ``site``, ``audience``, ``language``,
 then one column per item of the questionnaire (by item id, in questionnaire
@@ -81,8 +83,9 @@ NOT_CLOSED = (
     "downloads would differ by the people who answered in between."
 )
 NOT_FINAL = (
-    "Some answers of this wave arrived after its figures were last published, so the raw "
-    "responses would show them; the download is not offered."
+    "Some answers of this wave arrived after its figures were last published (all of them, or "
+    "those of some statements), so the raw responses would show them; the download is not "
+    "offered."
 )
 
 NOTHING_PUBLISHED = (
@@ -159,6 +162,14 @@ def exported_label(decision: Disclosure, response: Response, alone: bool) -> Lab
     return (code, response.audience) if paired else None
 
 
+def _lagging(store: Store, survey_slug: str, wave_id: str) -> bool:
+    """Tell whether any published sum of the wave leaves out stored answers (or is wrong)."""
+    from portal.services.results import verify
+
+    found = verify(store, survey_slug, wave_id)
+    return bool(found.problems or found.held_back or found.held_families)
+
+
 def plan_raw_export(store: Store, survey_slug: str, wave_id: str) -> RawPlan:
     """Decide which rows of a wave the raw export holds (see the module docstring).
 
@@ -177,8 +188,9 @@ def plan_raw_export(store: Store, survey_slug: str, wave_id: str) -> RawPlan:
     if published is None:
         # Too few to publish anything: say no number (the count itself is hidden).
         return RawPlan(note=NOTHING_PUBLISHED)
-    if published != len(responses):
-        # Responses are only ever added, so equal totals mean the same responses.
+    if published != len(responses) or _lagging(store, survey_slug, wave_id):
+        # Every published sum must be over every response: a statement's or lever's sums
+        # kept at an earlier state (release steps per family) would show the late answers.
         return RawPlan(refusal=NOT_FINAL)
     thresholds = wave.effective_thresholds(survey)
     k, k_comments = thresholds.min_group_size, thresholds.min_comment_group_size

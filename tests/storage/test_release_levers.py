@@ -14,6 +14,8 @@ from portal.domain.aggregates import ItemTally
 from portal.domain.entities import Audience
 from portal.services import readiness, results
 from portal.services.measures import item_counts, lever_counts
+from portal.services.raw_export import NOT_FINAL, plan_raw_export
+from portal.services.surveys import close_wave
 from portal.storage.port import Store
 from tests.builders import make_response
 from tests.web.test_results import QUESTIONNAIRE, SLUG, make_organisation, random_answers
@@ -198,3 +200,22 @@ def test_a_cell_released_for_the_first_time_keeps_a_held_statement_at_nobody(
     assert part is not None and part.responses == 6
     assert part.tally(statement.id) == ItemTally(statement.id, (0, 0, 0, 0, 0), 0)
     assert readiness.wave_results(sqlite_store, SLUG, "baseline").rows
+
+
+def test_a_closed_wave_whose_statement_sums_lag_offers_no_raw_export(sqlite_store: Store) -> None:
+    # Every response is in the published head counts, but one statement's shares stand at
+    # the state before the last six (only one of them answered it): the raw rows would show
+    # that one late answer next to the published shares, so the export is refused.
+    statement = next(i for i in QUESTIONNAIRE.items_for(Audience.EMPLOYEE))
+    make_organisation(sqlite_store, START)
+    now = datetime.now(UTC)
+    publish(sqlite_store, now)
+    rng = random.Random(9)
+    for number in range(6):
+        add(sqlite_store, "SALES", answers_skipping(rng, statement.id if number > 0 else None))
+    second = publish(sqlite_store, now + timedelta(minutes=10))
+    assert second.responses == sum(map(sum, START.values())) + 6  # the heads are all shown
+    close_wave(sqlite_store, SLUG, "baseline", today=date.today())
+    publish(sqlite_store, now + timedelta(minutes=20))
+    plan = plan_raw_export(sqlite_store, SLUG, "baseline")
+    assert plan.refusal == NOT_FINAL and not plan.rows

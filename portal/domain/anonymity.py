@@ -562,10 +562,7 @@ def _largest_shown_below(tree: _Tree, node: Group, shown: set[Group]) -> list[Gr
 
 
 def _sweep(
-    tree: _Tree,
-    shown: set[Group],
-    size: Callable[[frozenset[str]], int],
-    remainder_ok: Callable[[frozenset[str]], bool],
+    tree: _Tree, shown: set[Group], remainder_ok: Callable[[frozenset[str]], bool]
 ) -> list[Group]:
     """Hide nodes until every shown node's remainder passes; return what was hidden.
 
@@ -648,9 +645,9 @@ def _decide(
     rounds = 0
     while True:
         rounds += 1
-        hidden = _sweep(tree, totals, everyone, total_ok)
+        hidden = _sweep(tree, totals, total_ok)
         pairs.difference_update(hidden)
-        hidden += _sweep(tree, pairs, everyone, pair_ok)
+        hidden += _sweep(tree, pairs, pair_ok)
         if not hidden:
             break
     implied_totals, implied_pairs = _implied(tree, totals), _implied(tree, pairs)

@@ -33,7 +33,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from portal.domain.aggregates import AudiencePart  # noqa: E402
 from portal.domain.entities import Audience, Response  # noqa: E402
 from portal.instruments import get_questionnaire  # noqa: E402
 from portal.services import results  # noqa: E402
@@ -72,18 +71,11 @@ def current_share(store: SqliteStore, published: results.Snapshot) -> tuple[floa
             part = mine.part(raw.audience) if mine else None
             if part is None or part.responses != raw.responses:
                 continue
-            sums = {**_families(part)}
-            for family, value in _families(raw).items():
+            sums = results.part_families(part)
+            for family, value in results.part_families(raw).items():
                 families += 1
                 current += sums.get(family) == value
     return shown, (current / families if families else 1.0)
-
-
-def _families(part: AudiencePart) -> dict[tuple[str, ...], object]:
-    found: dict[tuple[str, ...], object] = {("item", t.item_id): t for t in part.items}
-    found |= {("lever", s.lever_id): s for s in part.levers}
-    found |= {("cases", c.lever_id, *c.item_ids): c for c in part.complete_cases}
-    return found
 
 
 def run(seed: int, every: int) -> None:

@@ -232,23 +232,34 @@ class Step:
     held: dict[Leaf, frozenset[Family]]
 
 
-def family_counts(snapshot: Snapshot) -> dict[Family, dict[Leaf, int]]:
-    """Return, per family of sums, its respondents per (department, audience) cell.
+FamilySums = aggregates.ItemTally | aggregates.LeverSums | aggregates.CompleteCases
+
+
+def part_families(part: aggregates.AudiencePart) -> dict[Family, FamilySums]:
+    """Return every family of sums ``part`` holds, by family."""
+    found: dict[Family, FamilySums] = {("item", t.item_id): t for t in part.items}
+    found |= {("lever", s.lever_id): s for s in part.levers}
+    found |= {("cases", c.lever_id, *c.item_ids): c for c in part.complete_cases}
+    return found
+
+
+def released_count(sums: FamilySums) -> int:
+    """Return the respondents a family's published figures are taken of.
 
     A lever's: those who scored it (``LeverSums.n``); a statement's: its
     answers on the scale, "don't know" left out (what its shares are taken
     of); a complete-case set's: its complete cases (what alpha sums).
     """
+    return sum(sums.counts) if isinstance(sums, aggregates.ItemTally) else sums.n
+
+
+def family_counts(snapshot: Snapshot) -> dict[Family, dict[Leaf, int]]:
+    """Return, per family of sums, its ``released_count`` per (department, audience) cell."""
     found: dict[Family, dict[Leaf, int]] = defaultdict(dict)
     for code, cell in snapshot.cells.items():
         for part in cell.parts:
-            leaf = (code, part.audience)
-            for tally in part.items:
-                found[("item", tally.item_id)][leaf] = sum(tally.counts)
-            for sums in part.levers:
-                found[("lever", sums.lever_id)][leaf] = sums.n
-            for cases in part.complete_cases:
-                found[("cases", cases.lever_id, *cases.item_ids)][leaf] = cases.n
+            for family, sums in part_families(part).items():
+                found[family][(code, part.audience)] = released_count(sums)
     return found
 
 
@@ -568,11 +579,11 @@ def _lagging(
             f"{where}: stored aggregates cover {part.responses} responses; "
             f"the raw responses give {raw.responses}."
         ], 0
-    mine = _families(part)
-    truth = _families(raw)
+    truth = part_families(raw)
     problems, lagging = [], 0
-    for family, (size, sums) in mine.items():
-        raw_size, raw_sums = truth.get(family, (0, None))
+    for family, sums in part_families(part).items():
+        raw_sums = truth.get(family)
+        size, raw_size = _covered(sums), _covered(raw_sums) if raw_sums else 0
         if size > raw_size or (size == raw_size and sums != raw_sums):
             problems.append(
                 f"{where}: the stored sums of {' '.join(family)} do not come from "
@@ -588,13 +599,6 @@ def _lagging(
     return problems, lagging
 
 
-def _families(part: aggregates.AudiencePart) -> dict[Family, tuple[int, object]]:
-    """Return each family of sums of ``part`` with the respondents it covers."""
-    found: dict[Family, tuple[int, object]] = {}
-    for tally in part.items:
-        found[("item", tally.item_id)] = (tally.answered, tally)
-    for sums in part.levers:
-        found[("lever", sums.lever_id)] = (sums.n, sums)
-    for cases in part.complete_cases:
-        found[("cases", cases.lever_id, *cases.item_ids)] = (cases.n, cases)
-    return found
+def _covered(sums: FamilySums) -> int:
+    """Return the respondents a family's sums cover ("don't know" counted for a statement)."""
+    return sums.answered if isinstance(sums, aggregates.ItemTally) else sums.n

@@ -53,15 +53,16 @@ the first claim wins, and a loser deletes its own items. Reading them is one
 ``Query`` of the partition (the head and the winner's items; strongly consistent
 only if an eventually consistent read returned fewer items than the head counts).
 
-The table is injected (a boto3 ``Table`` resource); this module never creates a
-client or resource at import time.
+The table is injected (a boto3 ``Table`` resource, or a function that makes one
+on first use); this module never creates a client or resource at import time.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -154,9 +155,27 @@ def _plain(value: Any) -> Any:
 class DynamoStore:
     """A ``Store`` over one DynamoDB table."""
 
-    def __init__(self, table: Table, *, allow_create: bool = False) -> None:
-        self.table = table
+    def __init__(self, table: Table | Callable[[], Table], *, allow_create: bool = False) -> None:
+        """Use ``table``, or call it once on first use when it is a function that makes it.
+
+        A deferred table keeps boto3's client out of a process until a request reads
+        or writes: building it costs a Lambda cold start about 20 ms, which the front
+        page and static files need not pay.
+        """
+        self._table: Table | None = None if callable(table) else table
+        self._make_table = table if callable(table) else None
+        self._making = threading.Lock()
         self.allow_create = allow_create
+
+    @property
+    def table(self) -> Table:
+        """The boto3 ``Table`` resource (made now if it was deferred)."""
+        if self._table is None:
+            with self._making:
+                if self._table is None:
+                    assert self._make_table is not None
+                    self._table = self._make_table()
+        return self._table
 
     @contextmanager
     def _calls(self, doing: str) -> Iterator[None]:

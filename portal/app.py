@@ -51,6 +51,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
 
     from portal.web import assets, compression, errors, i18n, security
     from portal.web import logging as request_logs
+    from portal.web.admin import compare as admin_compare
     from portal.web.admin import distribution as admin_distribution
     from portal.web.admin import plan as admin_plan
     from portal.web.admin import results as admin_results
@@ -84,6 +85,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
     app.register_blueprint(admin_results.bp)
     app.register_blueprint(admin_users.bp)
     app.register_blueprint(admin_results_xlsx.bp)
+    app.register_blueprint(admin_compare.bp)
     app.register_blueprint(admin_scorecard.bp)
     app.register_blueprint(admin_plan.bp)
     app.register_blueprint(admin_tokens.bp)

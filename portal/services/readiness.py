@@ -24,10 +24,10 @@ responses — and publishes only what ``portal.domain.anonymity`` allows:
 * a department's free-text comments (``department_comments``) only when the
   department is published to the reader and has at least the wave's comment
   threshold of respondents (only disjoint department lists are shown, see
-  ``_comment_disclosure``) — shuffled, texts only, no dates;
-* Cronbach's alpha (``instrument_quality``, for admins) only for the whole
-  organisation, only when the organisation is published, and per lever only
-  where the lever is shown for it and the minimum answered all its statements.
+  ``_comment_disclosure``) — shuffled, texts only, no dates.
+
+Instrument quality (Cronbach's alpha, agreement) is computed from these results
+by ``portal.services.quality``.
 """
 
 from __future__ import annotations
@@ -64,11 +64,9 @@ from portal.domain.participation import exceeds_headcount, response_rate
 from portal.domain.questionnaire import Item, Lever, Questionnaire
 from portal.domain.scorecard import DEFAULT_ATTENTION
 from portal.domain.scoring import (
-    RELIABILITY_FLOOR,
     AudienceGap,
     Distribution,
     LeverScore,
-    Reliability,
     WaveChange,
     find_barrier,
 )
@@ -676,65 +674,6 @@ def department_comments(
     kept = [text for part in parts for text in stored.texts.get(part.audience, ())]
     texts = publishable_comments(count, kept, k_comments, rng or secrets.SystemRandom())
     return Comments(True, k_comments, texts, sum(p.comment_count for p in parts) - len(kept))
-
-
-@dataclass(frozen=True)
-class InstrumentQuality:
-    """Cronbach's alpha per lever over the whole organisation, for admins.
-
-    ``reliabilities`` is empty when the organisation is not published (fewer
-    respondents than the minimum group size); ``responses`` is then ``None``.
-    """
-
-    survey: Survey
-    wave: Wave
-    questionnaire: Questionnaire
-    computed_at: datetime
-    min_group_size: int
-    responses: int | None
-    reliabilities: tuple[Reliability, ...]
-    floor: float = RELIABILITY_FLOOR
-
-
-def instrument_quality(store: Store, survey_slug: str, wave_id: str) -> InstrumentQuality:
-    """Return Cronbach's alpha of every lever over the wave's whole organisation.
-
-    Rules: computed from the snapshot's complete-case sums (no raw response is
-    read on a view; ``aggregates.cronbach_alpha`` equals the raw computation
-    exactly); over every respondent, so each lever's items are those asked
-    of every audience that scored it (manager-only items are left out while
-    employees answered too); nothing unless the whole-organisation decision
-    publishes the organisation. A lever's alpha (not its row) is withheld
-    unless the lever's own decision shows the organisation and at least the
-    minimum group size of complete cases went into it (``services.measures``).
-    Raises ``NotFound`` for an unknown survey or wave.
-    """
-    survey = store.get_survey(survey_slug)
-    wave = store.get_wave(survey_slug, wave_id)
-    snapshot = current_snapshot(store, survey_slug, wave_id)
-    structure = _structure(wave_departments(store, wave), [snapshot])
-    data = _wave_data(survey, wave, snapshot, structure)
-    responses = data.disclosure.count(Group())
-    found: tuple[Reliability, ...] = ()
-    if responses is not None:
-        merged = _merged(data, structure, Group(), None)
-        q = data.questionnaire
-        k = data.disclosure.min_group_size
-        found = tuple(
-            rel
-            if rel.n >= k and data.measures.lever_shown(rel.lever_id, Group())
-            else replace(rel, alpha=None)
-            for rel in (aggregates.cronbach_alpha(q, merged, lever.id) for lever in q.levers)
-        )
-    return InstrumentQuality(
-        survey=survey,
-        wave=wave,
-        questionnaire=data.questionnaire,
-        computed_at=snapshot.computed_at,
-        min_group_size=data.disclosure.min_group_size,
-        responses=responses,
-        reliabilities=found,
-    )
 
 
 def export_results(

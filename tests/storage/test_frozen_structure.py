@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from portal.domain.entities import Audience, Department
-from portal.services import participation, raw_export, readiness, surveys
+from portal.services import participation, quality, raw_export, readiness, surveys
 from portal.services.structure import wave_departments
 from portal.storage import codec
 from portal.storage.port import Store
@@ -54,7 +54,7 @@ def everything_shown(store: Store) -> tuple[object, ...]:
         readiness.results_csv(readiness.wave_results(store, SLUG, "baseline", site="Hamburg")),
         department[1],
         participation.read_participation(store, SLUG, "baseline").table,
-        readiness.instrument_quality(store, SLUG, "baseline").reliabilities,
+        quality.instrument_quality(store, SLUG, "baseline"),
         raw.text,
     )
 

@@ -25,7 +25,6 @@
   var ANSWERS = ["#b2182b", "#d6604d", "#767676", "#4393c3", "#2166ac"];
   // Text on these fills is dark; on every other fill it is white.
   var LIGHT_FILLS = ["#4393c3", "#d6604d"];
-  var NEEDS_ATTENTION = 60;
 
   function font(size, weight) {
     return { family: FONT, size: size, weight: weight || "normal" };

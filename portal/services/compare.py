@@ -23,7 +23,7 @@ group reads the same here as there. Rules:
 * **Against the rest of the organisation** (sites and departments only): the
   group's index minus the index of everyone else (the organisation's sums
   minus the group's sums, per lever), with Welch's 95 % interval from the
-  exact sums (``aggregates.summarize_sums``, ``statistics.compare_means``).
+  exact sums (``portal.domain.contrasts``).
   Shown for a lever only when the reader's overview lists the organisation
   row, the organisation and the group are both published on that lever
   (``services.measures``), and the rest holds at least the wave's minimum
@@ -33,12 +33,12 @@ group reads the same here as there. Rules:
   tells nothing that the overview does not; the minimum is checked again
   here all the same (and refuses an empty rest, e.g. the only site).
 * **The words** are those of a wave change (``portal.domain.changes``),
-  judged together over the page: Benjamini–Hochberg q-values over every
-  difference the page shows with a test; "clearly higher" / "clearly lower"
-  at q ≤ 5 %, else "too few responses to tell" when the groups could not
-  detect a difference of ``changes.MEANINGFUL_CHANGE`` points, else "no clear
-  difference". So the words of one group can depend on which others are
-  chosen with it, as on any report judged as a whole.
+  judged together over the page (``contrasts.judge``): Benjamini–Hochberg
+  q-values over every difference the page shows with a test; "clearly
+  higher" / "clearly lower" at q ≤ 5 %, else "too few responses to tell"
+  when the groups could not detect a difference of 10 points, else "no
+  clear difference". So the words of one group can depend on which others
+  are chosen with it, as on any report judged as a whole.
 * **Waves** show each wave's figures for the unit from that wave's own
   results, and the change since the wave before it exactly as its department
   page (or overview) shows it: the same ``readiness.judge_changes`` family,
@@ -48,17 +48,16 @@ group reads the same here as there. Rules:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
-from portal.domain import aggregates
-from portal.domain.aggregates import Aggregate, LeverSums
-from portal.domain.changes import FDR, MEANINGFUL_CHANGE
+from portal.domain import contrasts
+from portal.domain.aggregates import LeverSums
+from portal.domain.contrasts import Contrast, Difference
 from portal.domain.entities import Survey, Wave, WaveStatus
 from portal.domain.questionnaire import Lever
-from portal.domain.scoring import LeverScore, WaveChange
-from portal.domain.statistics import MeanComparison, benjamini_hochberg, compare_means
+from portal.domain.scoring import WaveChange
 from portal.services import readiness
 from portal.services.readiness import GroupResult, ResultRow, RowKind, WaveResults
 from portal.storage.port import Store
@@ -79,16 +78,6 @@ class CompareBy(StrEnum):
     WAVES = "waves"
 
 
-class Difference(StrEnum):
-    """How a group's index stands against the rest of the organisation."""
-
-    CLEARLY_HIGHER = "clearly higher"
-    CLEARLY_LOWER = "clearly lower"
-    NO_CLEAR_DIFFERENCE = "no clear difference"
-    TOO_FEW_TO_TELL = "too few responses to tell"
-    NOT_SHOWN = "not shown"
-
-
 @dataclass(frozen=True)
 class Selection:
     """What the reader asked to compare, as given (checked by ``compare``).
@@ -106,21 +95,6 @@ class Selection:
     site: str | None = None
     unit: str | None = None
     waves: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Contrast:
-    """One lever of a group against the rest of the organisation (org − group).
-
-    ``rest`` and ``comparison`` (group − rest, Welch) are ``None`` when not
-    shown; ``q`` is the Benjamini–Hochberg q-value over the page.
-    """
-
-    lever_id: str
-    outcome: Difference
-    rest: LeverScore | None = None
-    comparison: MeanComparison | None = None
-    q: float | None = None
 
 
 @dataclass(frozen=True)
@@ -319,16 +293,6 @@ def _compare_groups(base: Comparison) -> Comparison:
     )
 
 
-def lever_sums(aggregate: Aggregate, lever_id: str) -> LeverSums:
-    """Return the lever's sums over every audience part of ``aggregate``."""
-    n = sum_v = sum_v2 = 0
-    for part in aggregate.parts:
-        sums = part.lever(lever_id)
-        if sums is not None:
-            n, sum_v, sum_v2 = n + sums.n, sum_v + sums.sum_v, sum_v2 + sums.sum_v2
-    return LeverSums(lever_id, n, sum_v, sum_v2)
-
-
 def rest_of_organisation(
     organisation: GroupResult, group: GroupResult, lever_id: str, minimum: int
 ) -> tuple[LeverSums, LeverSums] | None:
@@ -340,13 +304,9 @@ def rest_of_organisation(
     """
     if lever_id not in organisation.scores or lever_id not in group.scores:
         return None
-    whole = lever_sums(organisation.aggregate, lever_id)
-    part = lever_sums(group.aggregate, lever_id)
-    n = whole.n - part.n
-    if n < minimum:
-        return None
-    rest = LeverSums(lever_id, n, whole.sum_v - part.sum_v, whole.sum_v2 - part.sum_v2)
-    return part, rest
+    part = contrasts.lever_sums(group.aggregate, lever_id)
+    rest = contrasts.rest_sums(contrasts.lever_sums(organisation.aggregate, lever_id), part)
+    return (part, rest) if rest.n >= minimum else None
 
 
 def _against_rest(
@@ -354,83 +314,20 @@ def _against_rest(
 ) -> list[Column]:
     """Add each column's difference from the rest of the organisation, judged over the page."""
     k = report.min_group_size
-    found = [
-        {lever.id: _contrast(organisation, column.result, lever.id, k) for lever in report.levers}
-        for column in columns
-    ]
-    judged = judge_differences(found)
+
+    def one(group: GroupResult | None, lever_id: str) -> Contrast:
+        sums = None
+        if organisation is not None and group is not None:
+            sums = rest_of_organisation(organisation, group, lever_id, k)
+        if sums is None or organisation is None:
+            return Contrast(lever_id, Difference.NOT_SHOWN)
+        return contrasts.contrast(*sums, organisation.aggregate.scale)
+
+    found = [{lever.id: one(c.result, lever.id) for lever in report.levers} for c in columns]
     return [
-        Column(c.key, c.label, c.detail, c.result, against_rest=contrasts)
-        for c, contrasts in zip(columns, judged, strict=True)
+        replace(column, against_rest=judged)
+        for column, judged in zip(columns, contrasts.judge(found), strict=True)
     ]
-
-
-def _contrast(
-    organisation: GroupResult | None, group: GroupResult | None, lever_id: str, minimum: int
-) -> Contrast:
-    """Return one lever's difference from the rest (group − rest), not yet judged."""
-    if organisation is None or group is None:
-        return Contrast(lever_id, Difference.NOT_SHOWN)
-    sums = rest_of_organisation(organisation, group, lever_id, minimum)
-    if sums is None:
-        return Contrast(lever_id, Difference.NOT_SHOWN)
-    part, rest = sums
-    scale = organisation.aggregate.scale
-    comparison = compare_means(
-        aggregates.summarize_sums(rest, scale), aggregates.summarize_sums(part, scale)
-    )
-    if comparison is None:
-        return Contrast(lever_id, Difference.NOT_SHOWN)
-    rest_score = aggregates.describe_sums(rest, scale)
-    return Contrast(lever_id, Difference.NO_CLEAR_DIFFERENCE, rest_score, comparison)
-
-
-def judge_differences(
-    contrasts: Sequence[Mapping[str, Contrast]], fdr: float = FDR
-) -> list[dict[str, Contrast]]:
-    """Judge a page's differences from the rest of the organisation together.
-
-    Rules (those of ``changes.control`` and ``changes.outcome``): the family
-    is every contrast with a test; q-values are Benjamini–Hochberg's over
-    their p-values; "clearly higher" / "clearly lower" at q ≤ ``fdr`` by the
-    sign of group − rest; else "too few responses to tell" when the minimum
-    detectable difference is above ``changes.MEANINGFUL_CHANGE``; else "no
-    clear difference". A contrast without a test keeps its words ("not shown").
-    """
-    family = [
-        (i, lever_id)
-        for i, found in enumerate(contrasts)
-        for lever_id, contrast in found.items()
-        if contrast.comparison is not None
-    ]
-    p_values = []
-    for i, lever_id in family:
-        comparison = contrasts[i][lever_id].comparison
-        assert comparison is not None
-        p_values.append(comparison.p)
-    q_values = benjamini_hochberg(p_values, fdr).q_values
-    judged = [dict(found) for found in contrasts]
-    for (i, lever_id), q in zip(family, q_values, strict=True):
-        contrast = judged[i][lever_id]
-        assert contrast.comparison is not None
-        judged[i][lever_id] = Contrast(
-            lever_id,
-            _difference(contrast.comparison, q, fdr),
-            rest=contrast.rest,
-            comparison=contrast.comparison,
-            q=q,
-        )
-    return judged
-
-
-def _difference(comparison: MeanComparison, q: float, fdr: float) -> Difference:
-    if q <= fdr and comparison.difference > 0:
-        return Difference.CLEARLY_HIGHER
-    if q <= fdr and comparison.difference < 0:
-        return Difference.CLEARLY_LOWER
-    if comparison.detectable > MEANINGFUL_CHANGE:
-        return Difference.TOO_FEW_TO_TELL
-    return Difference.NO_CLEAR_DIFFERENCE
 
 
 def _unit_of(value: str, options: Options) -> tuple[RowKind, str] | None:

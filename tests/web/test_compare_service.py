@@ -15,13 +15,13 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from portal.domain import scoring
+from portal.domain.contrasts import Difference
 from portal.domain.entities import Department, Response
 from portal.services import readiness
 from portal.services.compare import (
     MAX_GROUPS,
     NOT_IN_WAVE,
     Comparison,
-    Difference,
     Selection,
     compare,
     rest_of_organisation,

@@ -11,9 +11,10 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal.config import PROJECT_ROOT, Settings, resolve_secret_key
+from portal.config import PROJECT_ROOT, Settings
 from portal.storage import Store, open_store
 from portal.storage.cache import CachedStore
+from portal.web.sessions import PortalFlask, secret_key_setting
 
 csrf = CSRFProtect()
 
@@ -25,13 +26,14 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
     is opened (lazily: no connection is made here).
     """
     settings = Settings.from_env(os.environ).with_overrides(overrides)
-    app = Flask(
+    app = PortalFlask(
         __name__,
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.update(
-        SECRET_KEY=resolve_secret_key(settings),
+        # From SSM, read when a request first needs it (``portal.web.sessions``).
+        SECRET_KEY=secret_key_setting(settings),
         MAX_CONTENT_LENGTH=settings.max_content_length,
         SESSION_COOKIE_NAME="portal_session",
         SESSION_COOKIE_HTTPONLY=True,

@@ -14,7 +14,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from portal.config import PROJECT_ROOT, Settings
 from portal.storage import Store, open_store
 from portal.storage.cache import CachedStore
-from portal.web.sessions import PortalFlask, secret_key_setting
+from portal.web.sessions import secret_key_setting
+from portal.web.startup import PortalFlask
 
 csrf = CSRFProtect()
 

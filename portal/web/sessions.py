@@ -72,13 +72,6 @@ class CookieFirstSessions(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-class PortalFlask(Flask):
-    """Flask with a config that may defer the secret key, and sessions that wait for it."""
-
-    config_class = DeferredConfig
-    session_interface = CookieFirstSessions()
-
-
 def secret_key_setting(settings: Settings) -> str | Deferred:
     """Return the key to put in ``SECRET_KEY``: deferred when it comes from SSM.
 

@@ -17,6 +17,11 @@ A fourth layout is the yardstick of issue 12: a **hello-world Flask** app in the
 built and measured the same way (Zappa's handler and settings, the same libraries and
 unchecked-hash ``.pyc``), with ``portal`` removed and ``zappa_settings`` pointing at a
 one-route app. The portal's cold start (import + first request) should be at most twice it.
+
+The front page needs neither the session key nor the table, which the portal reads or
+builds only when a request first needs them (``portal.web.sessions``, ``DynamoStore``). So
+one more row times the shipped zip with ``GET /admin/login`` as its first request: its
+form's CSRF token reads the key from SSM, as a respondent's questionnaire does.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import lambda_harness as harness
 ZIP_DATE = 315532800  # 1980-01-01, the date Zappa gives every zip entry
 SHIPPED_LAYOUT = "unchecked-hash .pyc (shipped)"
 HELLO_LAYOUT = "hello-world Flask (same zip)"
+KEY_LAYOUT = "shipped, GET /admin/login"
 
 
 def top_level_sizes(zip_path: Path) -> list[tuple[str, int, int, int]]:
@@ -145,34 +151,40 @@ def main(argv: list[str] | None = None) -> int:
             "no .pyc": without_pycs(task, base / "none"),
             HELLO_LAYOUT: hello_world(task, base / "hello"),
         }
-        imports: dict[str, list[float]] = {name: [] for name in layouts}
-        firsts: dict[str, list[float]] = {name: [] for name in layouts}
-        event = harness.rest_api_event("/", stage=args.stage)
+        home = harness.rest_api_event("/", stage=args.stage)
+        runs = {name: (folder, home) for name, folder in layouts.items()}
+        runs[KEY_LAYOUT] = (task, harness.rest_api_event("/admin/login", stage=args.stage))
+        imports: dict[str, list[float]] = {name: [] for name in runs}
+        firsts: dict[str, list[float]] = {name: [] for name in runs}
         with harness.moto_endpoint() as endpoint:
             harness.provision(endpoint, settings)
             for _ in range(args.runs):
-                for name, folder in layouts.items():
+                for name, (folder, event) in runs.items():
                     run = harness.invoke(
                         folder, runtime, endpoint, [event], function_name=function_name
                     )
                     status = run.responses[0]["statusCode"]
                     if status != 200:
-                        print(f"error: GET / answered {status} with {name}", file=sys.stderr)
+                        print(
+                            f"error: GET {event['path']} answered {status} with {name}",
+                            file=sys.stderr,
+                        )
                         return 1
                     imports[name].append(run.import_ms)
                     firsts[name].append(run.request_ms[0])
 
     print(f"\ncold start over {args.runs} fresh processes each (ms: median, min)")
-    print(f"{'layout':32} {'import handler':>15} {'first GET /':>15} {'total':>15}")
-    for name in layouts:
+    print(f"{'layout':32} {'import handler':>15} {'first request':>15} {'total':>15}")
+    for name in runs:
         totals = [a + b for a, b in zip(imports[name], firsts[name], strict=True)]
         print(f"{name:32} {_ms(imports[name])} {_ms(firsts[name])} {_ms(totals)}")
-    shipped, hello = (
+    shipped, hello, keyed = (
         statistics.median(a + b for a, b in zip(imports[n], firsts[n], strict=True))
-        for n in (SHIPPED_LAYOUT, HELLO_LAYOUT)
+        for n in (SHIPPED_LAYOUT, HELLO_LAYOUT, KEY_LAYOUT)
     )
     verdict = "met" if shipped <= 2 * hello else "NOT MET"
     print(f"\nportal / hello-world cold start: {shipped / hello:.2f} × (target ≤ 2 ×: {verdict})")
+    print(f"the same with a first request that reads the SSM key: {keyed / hello:.2f} ×")
     return 0
 
 

@@ -1,15 +1,20 @@
 # Two commands matter: `make run` (install everything, load the demo, serve it) and
 # `make test` (install everything, lint, type-check, run every test).
 SHELL := /bin/bash
-PYTHON ?= python3.11
+# The Lambda runtime's version (zappa_settings.json "runtime"): the venv, the tests and the zip's
+# bytecode all use it. PYTHON is pyenv's 3.13 if pyenv has one (its python3.13 shim runs only
+# where 3.13 is the selected version), else python3.13 from PATH.
+PYTHON_VERSION := 3.13
+PYTHON ?= $(or $(shell PYENV_VERSION=$(PYTHON_VERSION) pyenv which python$(PYTHON_VERSION) 2>/dev/null),python$(PYTHON_VERSION))
 VENV := .venv
 BIN := $(VENV)/bin
+IS_PYTHON_VERSION := -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")'
 # Debian packages the test suite drives: a real browser, a QR decoder, PDF tools, and Caddy
 # (the TLS reverse proxy in front of the one-server mode in tests/prod).
 DEBIAN_TEST_PACKAGES := chromium zbar-tools poppler-utils caddy
 export PORTAL_ASSETS_AUTO_BUILD ?= 0
 
-.PHONY: run test install assets messages translations lint typecheck pytest package deploy upgrade bench system-deps clean
+.PHONY: FORCE run test install assets messages translations lint typecheck pytest package deploy upgrade bench system-deps clean
 
 run: install assets
 	PORTAL_ENV=development $(BIN)/portal init-db
@@ -20,9 +25,15 @@ test: install assets system-deps lint typecheck pytest
 
 install: $(VENV)/.installed node_modules/.installed
 
+# A venv made with another Python (a checkout's from before a version change) is made anew.
+ifneq ($(shell $(BIN)/python $(IS_PYTHON_VERSION) 2>/dev/null && echo same),same)
+$(VENV)/.installed: FORCE
+endif
+FORCE:
+
 $(VENV)/.installed: pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (the Lambda runtime's version): install python3.11 or set PYTHON=..."; exit 1; }
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(PYTHON) $(IS_PYTHON_VERSION) 2>/dev/null || { echo "Python $(PYTHON_VERSION) is needed (the Lambda runtime's version): install python$(PYTHON_VERSION) or set PYTHON=..."; exit 1; }
+	$(BIN)/python $(IS_PYTHON_VERSION) 2>/dev/null || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@

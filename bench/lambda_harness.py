@@ -2,7 +2,7 @@
 
 Shared by ``tests/infra/test_package.py`` and ``bench/package.py``. The
 emulation: the zip is unpacked into a task folder (``/var/task``); a runtime
-folder holds copies of the libraries the Python 3.11 Lambda runtime provides
+folder holds copies of the libraries the Python 3.13 Lambda runtime provides
 (boto3 and its dependencies, ``/var/runtime``); a fresh interpreter started
 with ``-I -S -B`` sees only those two folders plus the standard library, never
 the test venv's site-packages, and writes no bytecode, as on Lambda's read-only
@@ -361,7 +361,7 @@ def lambda_environment(
         "LANG": "C.UTF-8",
         "TZ": "UTC",
         "LAMBDA_TASK_ROOT": str(task_dir),
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info[0]}.{sys.version_info[1]}",
         "AWS_LAMBDA_FUNCTION_NAME": function_name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
         "AWS_REGION": region,

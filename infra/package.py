@@ -46,7 +46,7 @@ STAMP = BUILD_VENV / ".requirements"
 # Held while the build venv is checked, (re)made and used, so parallel builds do not race on it.
 LOCK = ROOT / "dist" / ".package.lock"
 ZAPPA_REQUIREMENT = "zappa==0.63.0"
-PYTHON_VERSION = (3, 11)  # the Lambda runtime in zappa_settings.json
+PYTHON_VERSION = (3, 13)  # the Lambda runtime in zappa_settings.json
 MAX_ZIP_BYTES = 8 * 1024 * 1024
 STAGES = ("dev", "prod")
 #: The only things from the project folder the zip may carry; anything else there (an
@@ -215,7 +215,7 @@ def _pyc_name(source: str) -> str:
 def rewrite(raw_zip: Path, output: Path, languages: set[str]) -> int:
     """Copy the ``select_entries`` of ``raw_zip`` to ``output``, with unchecked-hash ``.pyc``s.
 
-    Every ``.py`` gets a ``__pycache__`` entry compiled by this (3.11) interpreter;
+    Every ``.py`` gets a ``__pycache__`` entry compiled by this (3.13) interpreter;
     sources stay in the zip so tracebacks show code. Returns the number of entries.
     """
     with tempfile.TemporaryDirectory(prefix="portal-pyc-") as tmp:

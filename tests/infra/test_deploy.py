@@ -200,7 +200,7 @@ def _stand_in_for_zappa(clients: dict[str, Any]) -> None:
     apigateway.create_deployment(restApiId=api, stageName=STAGE)
     clients["lambda"].create_function(
         FunctionName=FUNCTION,
-        Runtime="python3.11",
+        Runtime="python3.13",
         Role=f"arn:aws:iam::{harness.FAKE_ACCOUNT}:role/{FUNCTION}-lambda",
         Handler="handler.lambda_handler",
         Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18},

@@ -215,10 +215,12 @@ def test_babel_carries_the_questionnaires_locales_only(zip_names: list[str]) -> 
 def test_every_module_has_unchecked_hash_bytecode(lambda_zip: Path, zip_names: list[str]) -> None:
     names = set(zip_names)
     sources = [n for n in zip_names if n.endswith(".py")]
+    # Compiled for the runtime the function is deployed on (python3.13 -> cpython-313).
+    tag = "cpython-" + harness.zappa_stage(STAGE)["runtime"].removeprefix("python").replace(".", "")
     with zipfile.ZipFile(lambda_zip) as archive:
         for source in sources:
             folder, _, module = source.rpartition("/")
-            pyc = f"{folder}/__pycache__/{module[:-3]}.cpython-311.pyc".lstrip("/")
+            pyc = f"{folder}/__pycache__/{module[:-3]}.{tag}.pyc".lstrip("/")
             assert pyc in names, f"{source} has no bytecode"
             flags = int.from_bytes(archive.read(pyc)[4:8], "little")
             assert flags == 0b01, f"{pyc} is not unchecked-hash bytecode (flags {flags:#b})"

@@ -24,10 +24,11 @@ def test_settings_file_is_json_with_dev_and_prod_stages() -> None:
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_stage_serves_portal_wsgi_app_on_python_311(stage: str) -> None:
+def test_stage_serves_portal_wsgi_app_on_python_313(stage: str) -> None:
+    # python3.13: the Python runtime with the longest support window AWS lists (until 2029).
     settings = zappa_stage(stage)
     assert settings["app_function"] == "portal.wsgi.app"
-    assert settings["runtime"] == "python3.11"
+    assert settings["runtime"] == "python3.13"
     assert settings["use_precompiled_packages"] is False
 
 
@@ -246,7 +247,7 @@ def test_null_in_the_overlay_removes_a_setting(tmp_path: Path) -> None:
         {"manage_roles": True},
         {"role_arn": "arn:aws:iam::123456789012:role/admin"},
         {"exclude_glob": []},
-        {"runtime": "python3.13"},
+        {"runtime": "python3.12"},
         {"environment_variables": {"PORTAL_ENV": "development"}},
         {"environment_variables": {"PORTAL_STORAGE": "sqlite"}},
     ],

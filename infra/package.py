@@ -17,7 +17,9 @@ is compiled for unchecked-hash invalidation: Zappa ships the venv's
 timestamp-based ``.pyc`` files, but zip entries carry their own (1980) dates,
 so after Lambda unpacks the zip every ``.pyc`` looks stale, and as ``/var/task``
 is read-only, Python recompiles every module on every cold start. Hash-based
-``.pyc`` files do not depend on dates.
+``.pyc`` files do not depend on dates. For the same reason the Jinja templates are
+compiled into the zip too (``templates/.compiled``, see
+``portal/web/compiled_templates.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import fcntl
 import hashlib
 import os
 import py_compile
+import secrets
 import shutil
 import subprocess
 import sys
@@ -206,6 +209,49 @@ def select_entries(names: Iterable[str], languages: set[str]) -> list[str]:
     return sorted(name for name in names if wanted(name))
 
 
+#: Run in the unpacked zip with its own libraries first on ``sys.path``, the app set up as on
+#: Lambda (production settings; the store and key never used): compiles every template.
+COMPILE_TEMPLATES = """
+import sys
+tree, key, database = sys.argv[1:4]
+sys.path.insert(0, tree)
+import portal
+assert portal.__file__.startswith(tree), portal.__file__
+from portal.app import create_app
+from portal.web.compiled_templates import compile_all
+settings = {"env": "production", "secret_key": key, "database_path": database}
+print(len(compile_all(create_app(settings))))
+"""
+
+
+def compile_templates(tree: Path) -> list[Path]:
+    """Compile the templates of the unpacked zip ``tree``; return the files written.
+
+    The zip's own Flask, Jinja and portal compile them (``COMPILE_TEMPLATES``), in
+    a fresh interpreter that ignores ``PORTAL_*`` variables and writes no bytecode.
+    """
+    with tempfile.TemporaryDirectory(prefix="portal-templates-") as tmp:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-I",
+                "-B",
+                "-c",
+                COMPILE_TEMPLATES,
+                str(tree),
+                secrets.token_urlsafe(48),
+                str(Path(tmp) / "unused.sqlite3"),
+            ],
+            cwd=tmp,
+            env={"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"},
+            capture_output=True,
+            text=True,
+        )
+    if result.returncode != 0:
+        raise PackagingError(f"Compiling the templates failed:\n{result.stdout}{result.stderr}")
+    return sorted((tree / "templates" / ".compiled").glob("*.cache"))
+
+
 def _pyc_name(source: str) -> str:
     folder, _, name = source.rpartition("/")
     pyc = f"__pycache__/{name[:-3]}.{sys.implementation.cache_tag}.pyc"
@@ -216,7 +262,8 @@ def rewrite(raw_zip: Path, output: Path, languages: set[str]) -> int:
     """Copy the ``select_entries`` of ``raw_zip`` to ``output``, with unchecked-hash ``.pyc``s.
 
     Every ``.py`` gets a ``__pycache__`` entry compiled by this (3.13) interpreter;
-    sources stay in the zip so tracebacks show code. Returns the number of entries.
+    sources stay in the zip so tracebacks show code. The templates are compiled
+    too (``compile_templates``). Returns the number of entries.
     """
     with tempfile.TemporaryDirectory(prefix="portal-pyc-") as tmp:
         tree = Path(tmp)
@@ -243,6 +290,8 @@ def rewrite(raw_zip: Path, output: Path, languages: set[str]) -> int:
                     f": {exc.msg}"
                 ) from exc
             entries[_pyc_name(name)] = pyc
+        for compiled in compile_templates(tree):
+            entries[compiled.relative_to(tree).as_posix()] = compiled
         output.parent.mkdir(parents=True, exist_ok=True)
         partial = output.with_name(output.name + ".partial")
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as dst:

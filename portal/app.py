@@ -52,7 +52,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
 
     csrf.init_app(app)
 
-    from portal.web import assets, compression, errors, i18n, security
+    from portal.web import assets, compiled_templates, compression, errors, i18n, security
     from portal.web import logging as request_logs
     from portal.web.admin import compare as admin_compare
     from portal.web.admin import distribution as admin_distribution
@@ -77,6 +77,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, store: Store | Non
     compression.init_app(app)
     guard.init_app(app)
     request_logs.init_app(app)
+    compiled_templates.init_app(app)  # in the Lambda zip only
     app.register_blueprint(errors.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(respond.bp)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import secrets
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -224,6 +228,50 @@ def test_every_module_has_unchecked_hash_bytecode(lambda_zip: Path, zip_names: l
             assert pyc in names, f"{source} has no bytecode"
             flags = int.from_bytes(archive.read(pyc)[4:8], "little")
             assert flags == 0b01, f"{pyc} is not unchecked-hash bytecode (flags {flags:#b})"
+
+
+#: Loads every template in the emulated Lambda's interpreter; prints those Jinja compiled.
+_LOAD_TEMPLATES = """
+import json, sys
+sys.path[:0] = sys.argv[1:3]
+import jinja2
+compiled = []
+real = jinja2.Environment.compile
+def counting(self, source, name=None, *args):
+    compiled.append(name)
+    return real(self, source, name, *args)
+jinja2.Environment.compile = counting
+from portal.app import create_app
+env = create_app().jinja_env
+names = [name for name in env.list_templates() if not name.startswith(".")]
+for name in names:
+    env.get_template(name)
+print(json.dumps({"loaded": len(names), "compiled": compiled}))
+"""
+
+
+def test_every_template_is_compiled_into_the_zip_and_the_packaged_app_compiles_none(
+    unpacked: tuple[Path, Path], zip_names: list[str]
+) -> None:
+    templates = [n for n in zip_names if n.startswith("templates/") and n.endswith(".html")]
+    compiled = [n for n in zip_names if n.startswith("templates/.compiled/")]
+    assert templates and len(compiled) == len(templates)
+    task, runtime = unpacked
+    env = {
+        **harness.zappa_stage(STAGE)["environment_variables"],
+        "PORTAL_SECRET_KEY": secrets.token_urlsafe(48),  # no SSM: only templates are loaded
+        "PATH": os.environ.get("PATH", ""),
+    }
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", _LOAD_TEMPLATES, str(task), str(runtime)],
+        cwd=task,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = json.loads(result.stdout.splitlines()[-1])
+    assert loaded == {"loaded": len(templates), "compiled": []}
 
 
 @pytest.mark.parametrize("api", ["v1", "v2"])

@@ -17,13 +17,21 @@ here; the audience is, because the two audiences answer different items.
 * per item the audience is asked (``ItemTally``): how often each raw answer
   1–5 was chosen, and how often "don't know". Answers to items the audience is
   not asked are ignored everywhere, as in ``scoring``.
-* per lever (``LeverSums``): ``n``, the respondents with at least one scored
-  item on the lever, and ``sum_v``/``sum_v2``, the sums of v and v² of a
-  whole-number respondent index v (below).
+* per lever (``LeverSums``): ``n``, the respondents with a score on the lever
+  (at least half of its items their audience is asked scored:
+  ``scoring.enough_scored``), and ``sum_v``/``sum_v2``, the sums of v and v²
+  of a whole-number respondent index v (below).
 * per lever and item set (``CompleteCases``): the complete cases of that item
   set for Cronbach's alpha — ``n``, per item Σx and Σx² of the scored values,
-  and Σ(total)² of each case's total. Σtotal is not stored: it is Σ of the
-  per-item Σx.
+  Σ(total)² of each case's total and (schema 4 on) per item Σx·total, from
+  which item-rest correlations and alpha-if-item-deleted follow. Σtotal is not
+  stored: it is Σ of the per-item Σx.
+* per lever set (``DriverSums``, schema 4 on): over the respondents with a
+  score on every lever of the set, n, per lever Σv and per pair of levers
+  Σvᵢ·vⱼ — the cross-products a key-driver analysis of the outcome on the
+  levers needs (``portal.domain.drivers``). Keyed like complete cases: for
+  each set of audiences that includes the part's own, the levers asked of all
+  of them (one entry when every lever is asked of everyone).
 * ``comment_count``: how many responses carry a comment that is not blank
   (schema 2 on). The texts are not part of the aggregate: every dashboard
   view reads every cell, so a cell must cost the same whatever people wrote.
@@ -87,6 +95,7 @@ from portal.domain.changes import judge
 from portal.domain.entities import Audience, Response
 from portal.domain.errors import PortalError
 from portal.domain.questionnaire import SCALE_POINTS, Item, Questionnaire
+from portal.domain.reliability import ItemStatistics, analyse_items_from_sums
 from portal.domain.scoring import (
     ALPHA,
     CONFIDENCE,
@@ -99,23 +108,28 @@ from portal.domain.scoring import (
     Reliability,
     WaveChange,
     WelchTest,
+    enough_scored,
     lever_items,
     score_item,
     t_quantile,
     t_two_sided_p,
 )
 from portal.domain.scoring import find_barrier as find_barrier_in_scores
-from portal.domain.statistics import Summary, summarize
+from portal.domain.statistics import CrossSums, Summary, summarize
 
 #: The layout of ``to_dict``; raise it when the stored form changes.
 #: Schema 2 put ``comment_count`` and the comment texts into each part; schema 3 keeps
 #: the count only (the texts moved to ``DepartmentComments``). Schema 1 and 2 records
 #: are still read (schema 2's texts are dropped), so a stored snapshot can be
-#: recognised as outdated and recomputed.
-SCHEMA_VERSION = 3
-_KNOWN_SCHEMAS = frozenset({1, 2, SCHEMA_VERSION})
+#: recognised as outdated and recomputed. Schema 4 added Σx·total to complete cases,
+#: the levers' cross-products (``DriverSums``), and counts a lever score only from half
+#: of its items on (so its lever sums differ from schema 3's for the same answers).
+SCHEMA_VERSION = 4
+_KNOWN_SCHEMAS = frozenset({1, 2, 3, SCHEMA_VERSION})
 #: Schemas whose parts count comments.
-_WITH_COMMENT_COUNT = frozenset({2, 3})
+_WITH_COMMENT_COUNT = frozenset({2, 3, 4})
+#: Schemas with Σx·total in complete cases and with ``DriverSums``.
+_WITH_DRIVERS = frozenset({4})
 #: The schema whose parts also held the texts (read only, to be recomputed).
 _WITH_COMMENT_TEXTS = frozenset({2})
 #: The most bytes of comment text (as escaped JSON) one department keeps per audience:
@@ -221,8 +235,10 @@ class CompleteCases:
     A complete case scored every item in ``item_ids`` (at least 2, in
     questionnaire order). ``sum_x[i]`` and ``sum_x2[i]`` are Σx and Σx² of the
     scored answers to ``item_ids[i]``; ``sum_total2`` is Σ of each case's total
-    squared. Rules checked: every Σx lies within n·1 … n·5, and the
-    Cauchy–Schwarz bounds hold, so derived variances are never negative.
+    squared; ``sum_xt[i]`` is Σ of x·total for ``item_ids[i]`` (empty before
+    schema 4). Rules checked: every Σx lies within n·1 … n·5, the
+    Cauchy–Schwarz bounds hold, so derived variances are never negative, and
+    Σᵢ Σxᵢ·total = Σtotal² (each case's total is the sum of its answers).
     """
 
     lever_id: str
@@ -231,6 +247,7 @@ class CompleteCases:
     sum_x: tuple[int, ...]
     sum_x2: tuple[int, ...]
     sum_total2: int
+    sum_xt: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         where = f"Lever {self.lever_id}, items {', '.join(map(str, self.item_ids))}"
@@ -250,11 +267,55 @@ class CompleteCases:
                 raise AggregateError(f"{where}: item sums that no set of answers gives.")
         if self.n * self.sum_total2 < self.sum_total**2 or (self.n == 0 and self.sum_total2):
             raise AggregateError(f"{where}: total sums that no set of answers gives.")
+        if self.sum_xt:
+            _check_counts(self.sum_xt, k, f"{where}: Σx·total")
+            if sum(self.sum_xt) != self.sum_total2:
+                raise AggregateError(f"{where}: Σx·total does not add up to Σtotal².")
 
     @property
     def sum_total(self) -> int:
         """Return Σ of each case's total, which is Σ of the per-item sums."""
         return sum(self.sum_x)
+
+
+@dataclass(frozen=True)
+class DriverSums:
+    """Cross-products of whole-number lever indices over the respondents who scored every lever.
+
+    ``lever_ids`` (2 or more, in questionnaire order) are the levers; ``n`` the
+    respondents with a score on each of them; ``sum_v[i]`` Σv of lever i and
+    ``cross`` the upper triangle of Σvᵢ·vⱼ row by row (i ≤ j: (0,0), (0,1), …,
+    (1,1), …), so ``cross`` has p(p + 1)/2 entries. v is ``LeverSums``'s
+    index (index = 25 · v / scale). Rules checked: every Σv² is at least
+    (Σv)²/n, so derived variances are never negative.
+    """
+
+    lever_ids: tuple[str, ...]
+    n: int
+    sum_v: tuple[int, ...]
+    cross: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        where = f"Levers {', '.join(map(str, self.lever_ids))}"
+        if (
+            not isinstance(self.lever_ids, tuple)
+            or len(self.lever_ids) < 2
+            or len(set(self.lever_ids)) != len(self.lever_ids)
+        ):
+            raise AggregateError(f"{where}: cross-products need 2 or more distinct levers.")
+        p = len(self.lever_ids)
+        _check_count(self.n, f"{where}: n")
+        _check_counts(self.sum_v, p, f"{where}: Σv")
+        _check_counts(self.cross, p * (p + 1) // 2, f"{where}: Σvᵢ·vⱼ")
+        for i, sv in enumerate(self.sum_v):
+            if self.n * self.product(i, i) < sv * sv or (self.n == 0 and self.product(i, i)):
+                raise AggregateError(f"{where}: sums that no set of answers gives.")
+
+    def product(self, i: int, j: int) -> int:
+        """Return Σvᵢ·vⱼ (in either order)."""
+        i, j = min(i, j), max(i, j)
+        p = len(self.lever_ids)
+        return self.cross[i * p - i * (i - 1) // 2 + (j - i)]
 
 
 @dataclass(frozen=True)
@@ -271,6 +332,7 @@ class AudiencePart:
     levers: tuple[LeverSums, ...]
     complete_cases: tuple[CompleteCases, ...]
     comment_count: int = 0
+    drivers: tuple[DriverSums, ...] = ()
 
     def __post_init__(self) -> None:
         where = f"The {self.audience} part"
@@ -285,16 +347,19 @@ class AudiencePart:
         item_ids = [t.item_id for t in self.items]
         lever_ids = [s.lever_id for s in self.levers]
         case_keys = [(c.lever_id, c.item_ids) for c in self.complete_cases]
+        driver_keys = [d.lever_ids for d in self.drivers]
         if (
             item_ids != sorted(set(item_ids))
             or lever_ids != sorted(set(lever_ids))
             or case_keys != sorted(set(case_keys))
+            or driver_keys != sorted(set(driver_keys))
         ):
             raise AggregateError(f"{where}: entries must be unique and sorted by id.")
         counted = (
             [t.answered for t in self.items]
             + [s.n for s in self.levers]
             + [c.n for c in self.complete_cases]
+            + [d.n for d in self.drivers]
         )
         if any(count > self.responses for count in counted):
             raise AggregateError(f"{where}: a count exceeds the {self.responses} responses.")
@@ -313,6 +378,10 @@ class AudiencePart:
             (c for c in self.complete_cases if (c.lever_id, c.item_ids) == (lever_id, item_ids)),
             None,
         )
+
+    def driver_sums(self, lever_ids: tuple[str, ...]) -> DriverSums | None:
+        """Return the cross-products of exactly ``lever_ids``, or ``None``."""
+        return next((d for d in self.drivers if d.lever_ids == lever_ids), None)
 
 
 @dataclass(frozen=True)
@@ -344,6 +413,10 @@ class Aggregate:
             )
         if self.schema not in _WITH_COMMENT_COUNT and any(p.comment_count for p in self.parts):
             raise AggregateError(f"Aggregate schema {self.schema} holds no comments.")
+        if self.schema not in _WITH_DRIVERS and any(
+            p.drivers or any(c.sum_xt for c in p.complete_cases) for p in self.parts
+        ):
+            raise AggregateError(f"Aggregate schema {self.schema} holds no cross-products.")
         audiences = [part.audience.value for part in self.parts]
         if audiences != sorted(set(audiences)):
             raise AggregateError("An aggregate holds at most one part per audience, in order.")
@@ -353,6 +426,15 @@ class Aggregate:
                 if sums.sum_v > top * sums.n or sums.sum_v2 > top * sums.sum_v:
                     raise AggregateError(
                         f"Lever {sums.lever_id}: sums beyond the index scale {self.scale}."
+                    )
+            for driver in part.drivers:
+                if any(
+                    sv > top * driver.n or driver.product(i, i) > top * sv
+                    for i, sv in enumerate(driver.sum_v)
+                ):
+                    raise AggregateError(
+                        f"Levers {', '.join(driver.lever_ids)}: sums beyond the index scale "
+                        f"{self.scale}."
                     )
 
     @property
@@ -412,6 +494,7 @@ class _Plan:
     levers: tuple[tuple[str, tuple[Item, ...]], ...]
     cases: tuple[tuple[str, tuple[Item, ...]], ...]
     scale: int
+    drivers: tuple[tuple[str, ...], ...] = ()
 
 
 def _plan(questionnaire: Questionnaire, audience: Audience, scale: int) -> _Plan:
@@ -430,6 +513,15 @@ def _plan(questionnaire: Questionnaire, audience: Audience, scale: int) -> _Plan
             chosen = tuple(i for i in items if all(i.applies_to(a) for a in group))
             if len(chosen) >= 2:
                 cases[(lever_id, tuple(i.id for i in chosen))] = chosen
+    drivers: dict[tuple[str, ...], None] = {}
+    for group in groups:
+        common = tuple(
+            lever_id
+            for lever_id, items in on_lever.items()
+            if all(any(i.applies_to(a) for i in items) for a in group)
+        )
+        if len(common) >= 2:
+            drivers[common] = None
     return _Plan(
         asked=tuple(item for item in questionnaire.items if item.applies_to(audience)),
         # in file order, as scoring.lever_items gives them
@@ -439,6 +531,7 @@ def _plan(questionnaire: Questionnaire, audience: Audience, scale: int) -> _Plan
         ),
         cases=tuple((lever_id, items) for (lever_id, _), items in cases.items()),
         scale=scale,
+        drivers=tuple(drivers),
     )
 
 
@@ -460,7 +553,9 @@ class _Sums:
         self.responses = 0
         self.items: dict[str, list[int]] = {}  # [1s, 2s, 3s, 4s, 5s, don't know]
         self.levers: dict[str, list[int]] = {}  # [n, Σv, Σv²]
-        self.cases: dict[tuple[str, tuple[str, ...]], list[int]] = {}  # [n, Σt², Σx…, Σx²…]
+        # [n, Σt², Σx…, Σx²…, Σx·t…] (Σx·t… absent in parts of schema 3 and before)
+        self.cases: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+        self.drivers: dict[tuple[str, ...], list[int]] = {}  # [n, Σv…, Σvᵢvⱼ… (i ≤ j)]
         self.comment_count = 0
 
     def start(self, plan: _Plan) -> None:
@@ -468,8 +563,12 @@ class _Sums:
         self.items = {item.id: [0] * (SCALE_POINTS + 1) for item in plan.asked}
         self.levers = {lever_id: [0, 0, 0] for lever_id, _ in plan.levers}
         self.cases = {
-            (lever_id, tuple(item.id for item in items)): [0] * (2 + 2 * len(items))
+            (lever_id, tuple(item.id for item in items)): [0] * (2 + 3 * len(items))
             for lever_id, items in plan.cases
+        }
+        self.drivers = {
+            lever_ids: [0] * (1 + len(lever_ids) + len(lever_ids) * (len(lever_ids) + 1) // 2)
+            for lever_ids in plan.drivers
         }
 
     def add_response(self, plan: _Plan, response: Response) -> None:
@@ -483,11 +582,13 @@ class _Sums:
         self.responses += 1
         if _has_text(response.comment):
             self.comment_count += 1
+        indices: dict[str, int] = {}
         for lever_id, items in plan.levers:
             values = [v for v in (scored.get(item.id) for item in items) if v is not None]
-            if values:
+            if enough_scored(len(values), len(items)):
                 k = len(values)
                 v = (sum(values) - LOWEST * k) * (plan.scale // k)
+                indices[lever_id] = v
                 sums = self.levers[lever_id]
                 sums[0] += 1
                 sums[1] += v
@@ -498,29 +599,46 @@ class _Sums:
             if len(values) == len(row):
                 entry = self.cases[(lever_id, tuple(item.id for item in items))]
                 k = len(values)
+                total = sum(values)
                 entry[0] += 1
-                entry[1] += sum(values) ** 2
+                entry[1] += total * total
                 for i, value in enumerate(values):
                     entry[2 + i] += value
                     entry[2 + k + i] += value * value
+                    entry[2 + 2 * k + i] += value * total
+        for lever_ids in plan.drivers:
+            if all(lever_id in indices for lever_id in lever_ids):
+                vs = [indices[lever_id] for lever_id in lever_ids]
+                entry = self.drivers[lever_ids]
+                p = len(vs)
+                entry[0] += 1
+                at = 1 + p
+                for i in range(p):
+                    entry[1 + i] += vs[i]
+                    for j in range(i, p):
+                        entry[at] += vs[i] * vs[j]
+                        at += 1
 
     def add_part(self, part: AudiencePart, sign: int) -> None:
         items = {t.item_id: (*t.counts, t.dont_know) for t in part.items}
         levers = {s.lever_id: (s.n, s.sum_v, s.sum_v2) for s in part.levers}
         cases = {
-            (c.lever_id, c.item_ids): (c.n, c.sum_total2, *c.sum_x, *c.sum_x2)
+            (c.lever_id, c.item_ids): (c.n, c.sum_total2, *c.sum_x, *c.sum_x2, *c.sum_xt)
             for c in part.complete_cases
         }
+        drivers = {d.lever_ids: (d.n, *d.sum_v, *d.cross) for d in part.drivers}
         if not self.started:
             self.started = True
             self.items = {key: [0] * len(value) for key, value in items.items()}
             self.levers = {key: [0] * len(value) for key, value in levers.items()}
             self.cases = {key: [0] * len(value) for key, value in cases.items()}
-        elif (set(self.items), set(self.levers), set(self.cases)) != (
+            self.drivers = {key: [0] * len(value) for key, value in drivers.items()}
+        elif (set(self.items), set(self.levers), set(self.cases), set(self.drivers)) != (
             set(items),
             set(levers),
             set(cases),
-        ):
+            set(drivers),
+        ) or any(len(self.cases[key]) != len(value) for key, value in cases.items()):
             raise AggregateError(
                 f"The {part.audience} parts list different items, levers or item sets, "
                 "although they claim the same questionnaire version; rebuild them from "
@@ -531,6 +649,7 @@ class _Sums:
         _add_into(self.items, items, sign)
         _add_into(self.levers, levers, sign)
         _add_into(self.cases, cases, sign)
+        _add_into(self.drivers, drivers, sign)
 
     def freeze(self, audience: Audience) -> AudiencePart | None:
         everything = [
@@ -539,6 +658,7 @@ class _Sums:
             *(c for v in self.items.values() for c in v),
             *(c for v in self.levers.values() for c in v),
             *(c for v in self.cases.values() for c in v),
+            *(c for v in self.drivers.values() for c in v),
         ]
         if any(value < 0 for value in everything):
             raise AggregateError(
@@ -565,12 +685,22 @@ class _Sums:
                     item_ids,
                     e[0],
                     tuple(e[2 : 2 + len(item_ids)]),
-                    tuple(e[2 + len(item_ids) :]),
+                    tuple(e[2 + len(item_ids) : 2 + 2 * len(item_ids)]),
                     e[1],
+                    tuple(e[2 + 2 * len(item_ids) :]),
                 )
                 for (lever_id, item_ids), e in sorted(self.cases.items())
             ),
             comment_count=self.comment_count,
+            drivers=tuple(
+                DriverSums(
+                    lever_ids,
+                    e[0],
+                    tuple(e[1 : 1 + len(lever_ids)]),
+                    tuple(e[1 + len(lever_ids) :]),
+                )
+                for lever_ids, e in sorted(self.drivers.items())
+            ),
         )
 
 
@@ -590,8 +720,10 @@ def aggregate_responses(questionnaire: Questionnaire, responses: Iterable[Respon
 
     Rules: per response, each item its audience is asked and answered is
     tallied by raw answer (``None`` as don't-know); each lever on which the
-    respondent scored k ≥ 1 items adds v = (S − k) · L / k; each item set of
-    2+ items that the respondent scored in full adds a complete case. Answers
+    respondent scored k items, at least half of those asked, adds
+    v = (S − k) · L / k; each item set of 2+ items that the respondent scored
+    in full adds a complete case; each lever set on all of whose levers the
+    respondent has an index adds their v's cross-products. Answers
     to items the audience is not asked are ignored; an off-scale answer raises
     ``ValueError``. The responses' survey, wave and department are not checked:
     choosing the cell is the caller's job.
@@ -784,18 +916,21 @@ def comments_from_dict(snapshot_id: str, data: object) -> DepartmentComments:
 def to_dict(aggregate: Aggregate) -> dict[str, object]:
     """Return ``aggregate`` as plain JSON-safe data, keys always in the same order.
 
-    Layout (schema 3): ``schema``, ``questionnaire_id``, ``questionnaire_version``,
+    Layout (schema 4): ``schema``, ``questionnaire_id``, ``questionnaire_version``,
     ``scale``, and ``parts``: per audience ``audience``, ``responses``,
     ``items`` {item id: [1s, 2s, 3s, 4s, 5s, don't know]}, ``levers``
     {lever id: [n, Σv, Σv²]}, ``complete_cases`` [{``lever``, ``items``,
-    ``n``, ``sum_x``, ``sum_x2``, ``sum_total2``}] and ``comment_count``.
-    Every number is a whole number; items, levers and item sets are sorted by
-    id. No text is ever written here: comment texts are ``DepartmentComments``.
-    Schema 1 is the same without ``comment_count``; schema 2 also had
+    ``n``, ``sum_x``, ``sum_x2``, ``sum_total2``, ``sum_xt``}],
+    ``comment_count`` and ``drivers`` [{``levers``, ``n``, ``sum_v``,
+    ``cross``}]. Every number is a whole number; items, levers, item sets and
+    lever sets are sorted by id. No text is ever written here: comment texts
+    are ``DepartmentComments``. Schema 3 is the same without ``sum_xt`` and
+    ``drivers``; schema 1 also without ``comment_count``; schema 2 also had
     ``comments``, written as an empty list (its texts are dropped on reading).
     """
     with_count = aggregate.schema in _WITH_COMMENT_COUNT
     with_texts = aggregate.schema in _WITH_COMMENT_TEXTS
+    with_drivers = aggregate.schema in _WITH_DRIVERS
     return {
         "schema": aggregate.schema,
         "questionnaire_id": aggregate.questionnaire_id,
@@ -815,11 +950,27 @@ def to_dict(aggregate: Aggregate) -> dict[str, object]:
                         "sum_x": list(c.sum_x),
                         "sum_x2": list(c.sum_x2),
                         "sum_total2": c.sum_total2,
+                        **({"sum_xt": list(c.sum_xt)} if with_drivers else {}),
                     }
                     for c in part.complete_cases
                 ],
                 **({"comment_count": part.comment_count} if with_count else {}),
                 **({"comments": []} if with_texts else {}),
+                **(
+                    {
+                        "drivers": [
+                            {
+                                "levers": list(d.lever_ids),
+                                "n": d.n,
+                                "sum_v": list(d.sum_v),
+                                "cross": list(d.cross),
+                            }
+                            for d in part.drivers
+                        ]
+                    }
+                    if with_drivers
+                    else {}
+                ),
             }
             for part in aggregate.parts
         ],
@@ -868,6 +1019,9 @@ def _part_from_dict(data: object, where: str, schema: int) -> AudiencePart:
         fields.add("comment_count")
     if schema in _WITH_COMMENT_TEXTS:
         fields.add("comments")
+    with_drivers = schema in _WITH_DRIVERS
+    if with_drivers:
+        fields.add("drivers")
     raw = _only(data, fields, where)
     audience_value = _field(raw, "audience", where)
     try:
@@ -891,6 +1045,8 @@ def _part_from_dict(data: object, where: str, schema: int) -> AudiencePart:
         lever_sums.append(LeverSums(_text(lever_id, where), n, sum_v, sum_v2))
     complete = []
     case_fields = {"lever", "items", "n", "sum_x", "sum_x2", "sum_total2"}
+    if with_drivers:
+        case_fields.add("sum_xt")
     for index, entry in enumerate(cases):
         at = f"{where}, complete_cases[{index}]"
         entry = _only(entry, case_fields, at)
@@ -903,8 +1059,27 @@ def _part_from_dict(data: object, where: str, schema: int) -> AudiencePart:
                 _ints(_field(entry, "sum_x", at), at, len(item_ids)),
                 _ints(_field(entry, "sum_x2", at), at, len(item_ids)),
                 _check_count(_field(entry, "sum_total2", at), at),
+                _ints(_field(entry, "sum_xt", at), at, len(item_ids)) if with_drivers else (),
             )
         )
+    driver_sums = []
+    if with_drivers:
+        entries = _field(raw, "drivers", where)
+        if not isinstance(entries, list | tuple):
+            raise AggregateError(f"{where}: drivers must be a list.")
+        for index, entry in enumerate(entries):
+            at = f"{where}, drivers[{index}]"
+            entry = _only(entry, {"levers", "n", "sum_v", "cross"}, at)
+            lever_ids = _texts(_field(entry, "levers", at), at)
+            p = len(lever_ids)
+            driver_sums.append(
+                DriverSums(
+                    lever_ids,
+                    _check_count(_field(entry, "n", at), at),
+                    _ints(_field(entry, "sum_v", at), at, p),
+                    _ints(_field(entry, "cross", at), at, p * (p + 1) // 2),
+                )
+            )
     comment_count = 0
     if schema in _WITH_COMMENT_COUNT:
         comment_count = _check_count(_field(raw, "comment_count", where), f"{where}: comments")
@@ -921,6 +1096,7 @@ def _part_from_dict(data: object, where: str, schema: int) -> AudiencePart:
         levers=tuple(lever_sums),
         complete_cases=tuple(complete),
         comment_count=comment_count,
+        drivers=tuple(driver_sums),
     )
 
 
@@ -1215,6 +1391,137 @@ def _audiences_scoring(parts: Iterable[AudiencePart], lever_id: str) -> set[Audi
     return {part.audience for part in parts if (sums := part.lever(lever_id)) and sums.n}
 
 
+def _alpha_items(
+    questionnaire: Questionnaire, aggregate: Aggregate, lever_id: str, audience: Audience | None
+) -> tuple[list[AudiencePart], tuple[str, ...]]:
+    # The parts of the group and the items its alpha is taken over (see cronbach_alpha).
+    _check_instrument(questionnaire, aggregate)
+    questionnaire.lever(lever_id)
+    parts = _chosen(aggregate, audience)
+    if audience is not None:
+        audiences = {audience}
+    else:
+        # Parts whose respondents scored nothing on the lever do not narrow the item set.
+        audiences = _audiences_scoring(parts, lever_id) or set(Audience)
+    items = tuple(
+        item.id
+        for item in questionnaire.items
+        if item.lever == lever_id and all(item.applies_to(a) for a in audiences)
+    )
+    return parts, items
+
+
+def _complete_cases(
+    parts: Iterable[AudiencePart], lever_id: str, items: tuple[str, ...]
+) -> CompleteCases:
+    # The parts' complete-case sums of exactly ``items`` (2 or more), added up.
+    k = len(items)
+    n = sum_total2 = 0
+    sum_x, sum_x2, sum_xt = [0] * k, [0] * k, [0] * k
+    with_xt = True
+    for part in parts:
+        cases = part.cases(lever_id, items)
+        if cases is not None:
+            n += cases.n
+            sum_total2 += cases.sum_total2
+            sum_x = [a + b for a, b in zip(sum_x, cases.sum_x, strict=True)]
+            sum_x2 = [a + b for a, b in zip(sum_x2, cases.sum_x2, strict=True)]
+            if cases.sum_xt:
+                sum_xt = [a + b for a, b in zip(sum_xt, cases.sum_xt, strict=True)]
+            else:
+                with_xt = False
+    return CompleteCases(
+        lever_id,
+        items,
+        n,
+        tuple(sum_x),
+        tuple(sum_x2),
+        sum_total2,
+        tuple(sum_xt) if with_xt else (),
+    )
+
+
+@dataclass(frozen=True)
+class ItemAnalysis:
+    """Item-rest correlations and alpha-if-item-deleted of a lever, over ``n`` complete cases.
+
+    ``items`` are the item ids, in questionnaire order, ``statistics`` one
+    ``ItemStatistics`` per item (``reliability.analyse_items_from_sums``).
+    """
+
+    lever_id: str
+    items: tuple[str, ...]
+    n: int
+    statistics: tuple[ItemStatistics, ...]
+
+
+def item_analysis(
+    questionnaire: Questionnaire,
+    aggregate: Aggregate,
+    lever_id: str,
+    audience: Audience | None = None,
+) -> ItemAnalysis | None:
+    """Return each item's item-rest correlation and alpha without it, over alpha's complete cases.
+
+    Rules: the same items and complete cases as ``cronbach_alpha`` (so the
+    figures belong to the alpha shown beside them); ``None`` when there are
+    fewer than 3 such items (alpha without an item needs 2 left — with 2
+    items the item-rest correlation is just the items' correlation), fewer
+    than 3 complete cases, or the sums are of a schema without Σx·total.
+    """
+    parts, items = _alpha_items(questionnaire, aggregate, lever_id, audience)
+    if len(items) < 3:
+        return None
+    cases = _complete_cases(parts, lever_id, items)
+    if cases.n < 3 or not cases.sum_xt:
+        return None
+    found = analyse_items_from_sums(
+        cases.n, cases.sum_x, cases.sum_x2, cases.sum_xt, cases.sum_total2
+    )
+    return ItemAnalysis(lever_id, items, cases.n, found)
+
+
+def lever_cross_sums(
+    questionnaire: Questionnaire, aggregate: Aggregate, audience: Audience | None = None
+) -> tuple[tuple[str, ...], CrossSums] | None:
+    """Return the levers a key-driver analysis can use and their cross-product sums.
+
+    Rules: with ``audience``, its part's lever set; without, the levers asked
+    of every audience present in the group (so each respondent summed has a
+    score on each); the sums are over the respondents with a score on every
+    one of those levers, in whole-number indices v (index = 25 · v / scale:
+    correlations do not depend on the unit). ``None`` when the group has no
+    such set (no parts, a schema without cross-products, or fewer than 2
+    levers in common).
+    """
+    _check_instrument(questionnaire, aggregate)
+    parts = _chosen(aggregate, audience)
+    if not parts:
+        return None
+    audiences = {part.audience for part in parts}
+    lever_ids = tuple(
+        lever.id
+        for lever in questionnaire.levers
+        if all(
+            any(i.lever == lever.id and i.applies_to(a) for i in questionnaire.items)
+            for a in audiences
+        )
+    )
+    found = [part.driver_sums(lever_ids) for part in parts]
+    if len(lever_ids) < 2 or any(sums is None for sums in found):
+        return None
+    p = len(lever_ids)
+    total = CrossSums(0, (0,) * p, tuple((0,) * p for _ in range(p)))
+    for sums in found:
+        assert sums is not None
+        total = total + CrossSums(
+            sums.n,
+            sums.sum_v,
+            tuple(tuple(sums.product(i, j) for j in range(p)) for i in range(p)),
+        )
+    return lever_ids, total
+
+
 def cronbach_alpha(
     questionnaire: Questionnaire,
     aggregate: Aggregate,
@@ -1230,34 +1537,15 @@ def cronbach_alpha(
     when k < 2, n < 3 or the total variance is 0. The complete cases of one
     item are that item's scored answers; of no item, every response.
     """
-    _check_instrument(questionnaire, aggregate)
-    questionnaire.lever(lever_id)
-    parts = _chosen(aggregate, audience)
-    if audience is not None:
-        audiences = {audience}
-    else:
-        # Parts whose respondents scored nothing on the lever do not narrow the item set.
-        audiences = _audiences_scoring(parts, lever_id) or set(Audience)
-    items = tuple(
-        item.id
-        for item in questionnaire.items
-        if item.lever == lever_id and all(item.applies_to(a) for a in audiences)
-    )
+    parts, items = _alpha_items(questionnaire, aggregate, lever_id, audience)
     k = len(items)
     if k == 0:
         return Reliability(lever_id, 0, sum(p.responses for p in parts), None)
     if k == 1:
         tallies = (p.tally(items[0]) for p in parts)
         return Reliability(lever_id, 1, sum(sum(t.counts) for t in tallies if t), None)
-    n = sum_total2 = 0
-    sum_x, sum_x2 = [0] * k, [0] * k
-    for part in parts:
-        cases = part.cases(lever_id, items)
-        if cases is not None:
-            n += cases.n
-            sum_total2 += cases.sum_total2
-            sum_x = [a + b for a, b in zip(sum_x, cases.sum_x, strict=True)]
-            sum_x2 = [a + b for a, b in zip(sum_x2, cases.sum_x2, strict=True)]
+    cases = _complete_cases(parts, lever_id, items)
+    n, sum_x, sum_x2, sum_total2 = cases.n, cases.sum_x, cases.sum_x2, cases.sum_total2
     if n < 3:
         return Reliability(lever_id, k, n, None)
     # Both variances carry the factor 1 / (n (n − 1)), which cancels in their ratio.

@@ -111,3 +111,40 @@ def analyse_items(covariance: Sequence[Sequence[float]]) -> tuple[ItemStatistics
         deleted = coefficient_alpha([covariance[j][j] for j in kept], rest) if rest > 0 else None
         results.append(ItemStatistics(item_rest, deleted))
     return tuple(results)
+
+
+def analyse_items_from_sums(
+    n: int,
+    sum_x: Sequence[int],
+    sum_x2: Sequence[int],
+    sum_xt: Sequence[int],
+    sum_total2: int,
+) -> tuple[ItemStatistics, ...]:
+    """Return each item's item-rest correlation and α-if-item-deleted from complete-case sums.
+
+    Rules: the same as ``analyse_items``, from n, per item Σx, Σx² and
+    Σx·total, and Σtotal² instead of the covariance matrix: n(n − 1) times
+    cov(i, total) is n·Σxᵢ·total − Σxᵢ·Σtotal, of var(total) n·Σtotal² −
+    (Σtotal)², which is all ``analyse_items`` takes from the matrix besides
+    the diagonal. Exact until the square root; no cases below 2 (every entry
+    ``None``).
+    """
+    k = len(sum_x)
+    if k < 2 or not len(sum_x2) == len(sum_xt) == k:
+        raise ValueError("Item analysis needs Σx, Σx² and Σx·total for at least 2 items.")
+    if n < 2:
+        return tuple(ItemStatistics(None, None) for _ in range(k))
+    total = sum(sum_x)
+    whole = n * sum_total2 - total * total
+    results = []
+    for i in range(k):
+        own = n * sum_x2[i] - sum_x[i] * sum_x[i]
+        with_total = n * sum_xt[i] - sum_x[i] * total
+        with_rest = with_total - own
+        rest = whole - 2 * with_total + own
+        scale = own * rest
+        item_rest = with_rest / math.sqrt(scale) if scale > 0 else None
+        kept = [n * sum_x2[j] - sum_x[j] * sum_x[j] for j in range(k) if j != i]
+        deleted = coefficient_alpha(kept, rest) if rest > 0 else None
+        results.append(ItemStatistics(item_rest, deleted))
+    return tuple(results)

@@ -227,6 +227,17 @@ def _scored_answers(items: Iterable[Item], response: Response) -> list[int]:
     return [value for value in scored if value is not None]
 
 
+def enough_scored(scored: int, asked: int) -> bool:
+    """Tell whether ``scored`` of a lever's ``asked`` items make a respondent's lever score.
+
+    Rule: at least half of the items the respondent's audience is asked on the
+    lever, and at least one (2 of 3 or of 4, 3 of 5). With fewer, one answer
+    would stand for a whole lever; the respondent still counts in each
+    statement they answered.
+    """
+    return scored >= 1 and 2 * scored >= asked
+
+
 def _mean_index(scored: Sequence[int]) -> float:
     # to_index(mean) with a single rounding, so the result stays exactly within 0–100.
     count = len(scored)
@@ -241,10 +252,12 @@ def respondent_index(
     Rules: the mean of the respondent's scored answers to the lever's items
     that their audience is asked, as an index; don't-knows and missing answers
     are left out, and answers to items their audience is not asked are
-    ignored. ``None`` when no item of the lever was scored.
+    ignored. ``None`` unless at least half of those items were scored
+    (``enough_scored``).
     """
-    scored = _scored_answers(lever_items(questionnaire, lever_id, response.audience), response)
-    return _mean_index(scored) if scored else None
+    items = lever_items(questionnaire, lever_id, response.audience)
+    scored = _scored_answers(items, response)
+    return _mean_index(scored) if enough_scored(len(scored), len(items)) else None
 
 
 def respondent_indices(
@@ -252,14 +265,16 @@ def respondent_indices(
 ) -> list[float]:
     """Return the index of every respondent who scored ``lever_id``, in input order.
 
-    Respondents without a scored item on the lever (only don't-knows, or not
-    asked) are left out.
+    Respondents who scored fewer than half of the lever's items their audience
+    is asked (don't-knows and missing answers, or not asked at all) are left
+    out (``enough_scored``).
     """
     items = {audience: lever_items(questionnaire, lever_id, audience) for audience in Audience}
     result: list[float] = []
     for response in responses:
-        scored = _scored_answers(items[response.audience], response)
-        if scored:
+        asked = items[response.audience]
+        scored = _scored_answers(asked, response)
+        if enough_scored(len(scored), len(asked)):
             result.append(_mean_index(scored))
     return result
 
@@ -298,9 +313,10 @@ def score_lever(
     """Score a group of responses on one lever (only ``audience``'s when given).
 
     Rules: each respondent's mean over their scored items on the lever
-    (reverse items flipped, don't-knows left out); a respondent with no scored
-    item on the lever is not counted; the group index is the mean of those
-    respondent means on the 0–100 scale, so every respondent weighs the same.
+    (reverse items flipped, don't-knows left out); a respondent who scored
+    fewer than half of the lever's items they were asked is not counted; the
+    group index is the mean of those respondent means on the 0–100 scale, so
+    every respondent weighs the same.
     See ``describe_indices`` for the spread and interval.
     """
     chosen = (r for r in responses if audience is None or r.audience is audience)
@@ -508,11 +524,9 @@ def cronbach_alpha(
     if audience is not None:
         audiences = {audience}
     else:
-        # Respondents who scored nothing on the lever do not narrow the item set.
+        # Respondents without a score on the lever do not narrow the item set.
         audiences = {
-            r.audience
-            for r in chosen
-            if _scored_answers(lever_items(questionnaire, lever_id, r.audience), r)
+            r.audience for r in chosen if respondent_index(questionnaire, r, lever_id) is not None
         } or set(Audience)
     questionnaire.lever(lever_id)
     items = [

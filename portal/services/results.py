@@ -214,7 +214,8 @@ def held_back(wave: Wave, snapshot: Snapshot) -> bool:
 
 Leaf = tuple[str, Audience]
 #: One family of sums a part holds for the same responses, each published over its own
-#: respondents: ``("lever", lever id)``, ``("item", item id)``, ``("cases", lever id, *items)``.
+#: respondents: ``("lever", lever id)``, ``("item", item id)``, ``("cases", lever id, *items)``,
+#: ``("drivers", *lever ids)`` (the levers' cross-products).
 Family = tuple[str, ...]
 
 
@@ -232,7 +233,9 @@ class Step:
     held: dict[Leaf, frozenset[Family]]
 
 
-FamilySums = aggregates.ItemTally | aggregates.LeverSums | aggregates.CompleteCases
+FamilySums = (
+    aggregates.ItemTally | aggregates.LeverSums | aggregates.CompleteCases | aggregates.DriverSums
+)
 
 
 def part_families(part: aggregates.AudiencePart) -> dict[Family, FamilySums]:
@@ -240,6 +243,7 @@ def part_families(part: aggregates.AudiencePart) -> dict[Family, FamilySums]:
     found: dict[Family, FamilySums] = {("item", t.item_id): t for t in part.items}
     found |= {("lever", s.lever_id): s for s in part.levers}
     found |= {("cases", c.lever_id, *c.item_ids): c for c in part.complete_cases}
+    found |= {("drivers", *d.lever_ids): d for d in part.drivers}
     return found
 
 
@@ -248,7 +252,8 @@ def released_count(sums: FamilySums) -> int:
 
     A lever's: those who scored it (``LeverSums.n``); a statement's: its
     answers on the scale, "don't know" left out (what its shares are taken
-    of); a complete-case set's: its complete cases (what alpha sums).
+    of); a complete-case set's: its complete cases (what alpha sums); a
+    lever set's cross-products: the respondents with a score on every lever.
     """
     return sum(sums.counts) if isinstance(sums, aggregates.ItemTally) else sums.n
 
@@ -273,8 +278,8 @@ def _release_step(
     responses name), with the wave's locked minimum group size. First the
     head counts choose the cells that move (their comments move with them);
     then every family of sums — each lever's, each statement's, each
-    complete-case set's, whose respondents "don't know" makes fewer than the
-    group's — takes its own step inside those cells, checked on its own
+    complete-case set's, the levers' cross-products, whose respondents "don't
+    know" makes fewer than the group's — takes its own step inside those cells, checked on its own
     respondents with the same rule, and keeps its published sums where that
     step refuses. Each family stays, per cell, the sums of a real set of
     responses (all of the cell's as of one state or the other), so between
@@ -298,6 +303,8 @@ def _release_step(
         moving = {leaf for leaf in cells if new.get(leaf, 0) != old.get(leaf, 0)}
         if not moving:
             continue
+        # Cross-products ("drivers") step per cell like a lever: the key-driver
+        # jackknife reads each shown department's sums (organisation minus one).
         if family[0] == "cases":
             moved = _organisation_step(old, new, moving, k)
         else:
@@ -384,6 +391,7 @@ def _keep_families(
     old_items = {t.item_id: t for t in before.items} if before else {}
     old_levers = {s.lever_id: s for s in before.levers} if before else {}
     old_cases = {(c.lever_id, c.item_ids): c for c in before.complete_cases} if before else {}
+    old_drivers = {d.lever_ids: d for d in before.drivers} if before else {}
     items = [
         old_items.get(t.item_id, aggregates.ItemTally(t.item_id, (0, 0, 0, 0, 0), 0))
         if ("item", t.item_id) in families
@@ -402,13 +410,30 @@ def _keep_families(
         else c
         for c in part.complete_cases
     ]
-    return replace(part, items=tuple(items), levers=tuple(levers), complete_cases=tuple(cases))
+    drivers = [
+        old_drivers.get(d.lever_ids, _no_drivers(d)) if ("drivers", *d.lever_ids) in families else d
+        for d in part.drivers
+    ]
+    return replace(
+        part,
+        items=tuple(items),
+        levers=tuple(levers),
+        complete_cases=tuple(cases),
+        drivers=tuple(drivers),
+    )
 
 
 def _no_cases(cases: aggregates.CompleteCases) -> aggregates.CompleteCases:
     """Return the complete-case sums of the same items over nobody."""
     zeros = (0,) * len(cases.item_ids)
-    return aggregates.CompleteCases(cases.lever_id, cases.item_ids, 0, zeros, zeros, 0)
+    return aggregates.CompleteCases(
+        cases.lever_id, cases.item_ids, 0, zeros, zeros, 0, zeros if cases.sum_xt else ()
+    )
+
+
+def _no_drivers(sums: aggregates.DriverSums) -> aggregates.DriverSums:
+    """Return the cross-products of the same levers over nobody."""
+    return aggregates.DriverSums(sums.lever_ids, 0, (0,) * len(sums.sum_v), (0,) * len(sums.cross))
 
 
 def _renamed(snapshot: Snapshot, snapshot_id: str) -> Snapshot:

@@ -23,6 +23,7 @@ from portal.domain.aggregates import (
     AudiencePart,
     CompleteCases,
     DepartmentComments,
+    DriverSums,
     ItemTally,
     LeverSums,
     Snapshot,
@@ -149,6 +150,21 @@ def cases(lever: str, items: tuple[str, ...], n: int, *rows: tuple[int, ...]) ->
         tuple(sum(row[i] for row in rows) for i in range(len(items))),
         tuple(sum(row[i] ** 2 for row in rows) for i in range(len(items))),
         sum(sum(row) ** 2 for row in rows),
+        tuple(sum(row[i] * sum(row) for row in rows) for i in range(len(items))),
+    )
+
+
+LEVERS = ("purpose", "managers", "skills", "adoption")
+
+
+def drivers(levers: tuple[str, ...], *rows: tuple[int, ...]) -> DriverSums:
+    """Build lever cross-products from each respondent's whole-number indices v."""
+    p = len(levers)
+    return DriverSums(
+        levers,
+        len(rows),
+        tuple(sum(row[i] for row in rows) for i in range(p)),
+        tuple(sum(row[i] * row[j] for row in rows) for i in range(p) for j in range(i, p)),
     )
 
 
@@ -183,6 +199,8 @@ EMPLOYEE_PART = AudiencePart(
         cases("managers", (*COMMON, "managers-follow-up"), 1, (5, 4, 3)),
         cases("purpose", PURPOSE, 1, (2, 3, 1)),  # E1 said don't know to purpose-local
     ),
+    # E1 has no skills score, E2 no adoption score: nobody scored all four levers.
+    drivers=(drivers(LEVERS),),
 )
 MANAGER_PART = AudiencePart(
     audience=MANAGER,
@@ -208,6 +226,7 @@ MANAGER_PART = AudiencePart(
         cases("managers", (*COMMON, "managers-my-role"), 1, (4, 4, 2)),
         cases("purpose", PURPOSE, 1, (5, 5, 5)),
     ),
+    drivers=(drivers(LEVERS, (24, 14, 12, 24)),),  # purpose, managers, skills, adoption
 )
 CELL = Aggregate("tiny", 1, 6, (EMPLOYEE_PART, MANAGER_PART), SCHEMA_VERSION)
 
@@ -540,6 +559,7 @@ def test_to_dict_writes_plain_numbers_in_a_fixed_layout() -> None:
         "levers",
         "complete_cases",
         "comment_count",
+        "drivers",
     ]
     assert part["audience"] == "manager" and part["responses"] == 1
     assert part["comment_count"] == 0
@@ -552,7 +572,17 @@ def test_to_dict_writes_plain_numbers_in_a_fixed_layout() -> None:
         "sum_x": [4, 4, 2],
         "sum_x2": [16, 16, 4],
         "sum_total2": 100,
+        "sum_xt": [40, 40, 20],
     }
+    # purpose, managers, skills, adoption: v = 24, 14, 12, 24
+    assert part["drivers"] == [
+        {
+            "levers": ["purpose", "managers", "skills", "adoption"],
+            "n": 1,
+            "sum_v": [24, 14, 12, 24],
+            "cross": [576, 336, 288, 576, 196, 168, 336, 144, 288, 576],
+        }
+    ]
 
 
 def test_to_dict_round_trips_through_json_text() -> None:
@@ -606,6 +636,18 @@ def damaged(change: str) -> dict[str, Any]:
     elif change == "one-item complete cases":
         entry = employee["complete_cases"][0]
         entry.update(items=["managers-backing"], sum_x=[5], sum_x2=[25], sum_total2=25)
+    elif change == "item-total sums that do not add up":
+        employee["complete_cases"][0]["sum_xt"][0] += 1
+    elif change == "cross-products of one lever":
+        employee["drivers"][0].update(levers=["purpose"], sum_v=[0], cross=[0])
+    elif change == "cross-products no answers give":
+        manager = data["parts"][1]
+        manager["drivers"][0]["cross"][0] = 1  # Σv² = 1 with Σv = 24 over one respondent
+    elif change == "cross-products in a schema 3 record":
+        data["schema"] = 3
+        for part in data["parts"]:
+            for entry in part["complete_cases"]:
+                del entry["sum_xt"]
     return data
 
 
@@ -628,6 +670,10 @@ def damaged(change: str) -> dict[str, Any]:
         "texts that are not text in a schema 2 record",
         "comments in a schema 1 record",
         "one-item complete cases",
+        "item-total sums that do not add up",
+        "cross-products of one lever",
+        "cross-products no answers give",
+        "cross-products in a schema 3 record",
     ],
 )
 def test_from_dict_refuses_a_damaged_record(change: str) -> None:
@@ -640,7 +686,10 @@ def test_from_dict_refuses_what_is_not_a_mapping() -> None:
         from_dict([1, 2, 3])
 
 
-def test_one_cell_of_the_default_questionnaire_fits_one_dynamodb_read_unit() -> None:
+def test_one_part_of_the_default_questionnaire_stays_small_at_100000_responses() -> None:
+    # A dashboard view queries every cell (DynamoDB bills a Query by the total size
+    # returned, 0.5 RCU per 4 KB): one audience's part must stay about one unit
+    # however many responses it sums (schema 4's lever cross-products included).
     questionnaire = get_questionnaire("change-readiness")
     answers = {item.id: 5 for item in questionnaire.items_for(MANAGER)}
     one = to_dict(aggregate_response(questionnaire, respond(MANAGER, **answers)))
@@ -657,8 +706,13 @@ def test_one_cell_of_the_default_questionnaire_fits_one_dynamodb_read_unit() -> 
         entry["sum_x"] = [c * 100_000 for c in entry["sum_x"]]
         entry["sum_x2"] = [c * 100_000 for c in entry["sum_x2"]]
         entry["sum_total2"] *= 100_000
+        entry["sum_xt"] = [c * 100_000 for c in entry["sum_xt"]]
+    for entry in many_part["drivers"]:
+        entry["n"] *= 100_000
+        entry["sum_v"] = [c * 100_000 for c in entry["sum_v"]]
+        entry["cross"] = [c * 100_000 for c in entry["cross"]]
     from_dict(many)  # still a valid aggregate
-    assert len(json.dumps(many).encode()) < 4096
+    assert len(json.dumps(many).encode()) < 4608
 
 
 # -- comments ----------------------------------------------------------------------
@@ -797,6 +851,9 @@ def test_a_schema_1_record_is_still_read_without_comments() -> None:
     data["schema"] = 1
     for part in data["parts"]:
         del part["comment_count"]
+        del part["drivers"]
+        for entry in part["complete_cases"]:
+            del entry["sum_xt"]
     old = from_dict(data)
     assert old.schema == 1 and old.responses == 2
     assert to_dict(old) == data
@@ -809,6 +866,10 @@ def test_a_schema_2_record_is_read_without_the_texts_it_held() -> None:
         to_dict(aggregate_responses(Q, [with_comment(E1, "kept in the cell back then"), M1]))
     )
     data["schema"] = 2
+    for part in data["parts"]:
+        del part["drivers"]
+        for entry in part["complete_cases"]:
+            del entry["sum_xt"]
     employees_data, managers_data = sorted(data["parts"], key=lambda p: p["audience"])
     employees_data["comments"] = ["kept in the cell back then"]
     managers_data["comments"] = []

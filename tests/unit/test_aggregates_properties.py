@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Sequence
 from fractions import Fraction
 
@@ -33,6 +34,8 @@ from portal.domain.aggregates import (
     empty_aggregate,
     find_barrier,
     from_dict,
+    item_analysis,
+    lever_cross_sums,
     merge,
     merge_all,
     score_levers,
@@ -41,6 +44,7 @@ from portal.domain.aggregates import (
     welch_t_test_sums,
 )
 from portal.domain.entities import Audience, Response
+from portal.domain.reliability import coefficient_alpha
 from portal.instruments import get_questionnaire
 from tests.builders import make_response
 
@@ -98,7 +102,7 @@ def binary_indices(responses: Sequence[Response], lever_id: str) -> bool:
         items = scoring.lever_items(Q, lever_id, response.audience)
         scored = [scoring.score_item(i, response.answers.get(i.id)) for i in items]
         values = [v for v in scored if v is not None]
-        if values:
+        if scoring.enough_scored(len(values), len(items)):
             exact = Fraction(25 * (sum(values) - len(values)), len(values))
             if Fraction(scoring.respondent_index(Q, response, lever_id)) != exact:  # type: ignore[arg-type]
                 return False
@@ -303,3 +307,82 @@ def test_to_dict_round_trips_through_json(group: Group) -> None:
     text = json.dumps(to_dict(whole))
     assert from_dict(json.loads(text)) == whole
     assert json.dumps(to_dict(from_dict(json.loads(text)))) == text
+
+
+def raw_complete_rows(
+    responses: Sequence[Response], lever_id: str, audience: Audience | None
+) -> tuple[tuple[str, ...], list[list[int]]]:
+    """Return alpha's items (as ``scoring.cronbach_alpha`` picks them) and its complete cases."""
+    chosen = [r for r in responses if audience is None or r.audience is audience]
+    audiences = (
+        {audience}
+        if audience is not None
+        else {r.audience for r in chosen if scoring.respondent_index(Q, r, lever_id) is not None}
+        or set(Audience)
+    )
+    items = [i for i in Q.items if i.lever == lever_id and all(i.applies_to(a) for a in audiences)]
+    rows = []
+    for response in chosen:
+        row = [scoring.score_item(i, response.answers.get(i.id)) for i in items]
+        if all(v is not None for v in row):
+            rows.append([v for v in row if v is not None])
+    return tuple(i.id for i in items), rows
+
+
+@GROUPS
+@given(groups)
+def test_item_analysis_from_merged_cells_equals_the_raw_complete_cases(group: Group) -> None:
+    responses = build(group)
+    merged = aggregate(responses)
+    for lever in Q.levers:
+        for audience in (None, *Audience):
+            items, rows = raw_complete_rows(responses, lever.id, audience)
+            ours = item_analysis(Q, merged, lever.id, audience)
+            if len(items) < 3 or len(rows) < 3:
+                assert ours is None
+                continue
+            assert ours is not None and (ours.items, ours.n) == (items, len(rows))
+            for i, mine in enumerate(ours.statistics):
+                # the reference, exact from the raw rows (statistics.variance of Fractions)
+                item = [Fraction(r[i]) for r in rows]
+                rest = [Fraction(sum(r) - r[i]) for r in rows]
+                var_item, var_rest = statistics.variance(item), statistics.variance(rest)
+                cov = statistics.covariance(item, rest)
+                rest_r = (
+                    float(cov) / math.sqrt(var_item * var_rest) if var_item * var_rest else None
+                )
+                others = [
+                    statistics.variance([Fraction(r[j]) for r in rows])
+                    for j in range(len(items))
+                    if j != i
+                ]
+                alpha = coefficient_alpha(others, var_rest) if var_rest else None
+                assert close(mine.item_rest, rest_r) and close(mine.alpha_if_deleted, alpha)
+
+
+@GROUPS
+@given(groups)
+def test_lever_cross_products_from_merged_cells_equal_the_raw_indices(group: Group) -> None:
+    responses = build(group)
+    merged = aggregate(responses)
+    for audience in (None, *Audience):
+        chosen = [r for r in responses if audience is None or r.audience is audience]
+        found = lever_cross_sums(Q, merged, audience)
+        if not chosen:
+            assert found is None
+            continue
+        assert found is not None
+        lever_ids, sums = found
+        assert lever_ids == tuple(lever.id for lever in Q.levers)  # all asked of everyone
+        rows = []
+        for response in chosen:
+            indices = [scoring.respondent_index(Q, response, lever_id) for lever_id in lever_ids]
+            if all(index is not None for index in indices):
+                # v = index · scale / 25, a whole number (the index may be a rounded third)
+                rows.append([round(index * SCALE / 25) for index in indices if index is not None])
+        p = len(lever_ids)
+        assert sums.n == len(rows)
+        assert sums.sums == tuple(sum(r[i] for r in rows) for i in range(p))
+        assert sums.cross == tuple(
+            tuple(sum(r[i] * r[j] for r in rows) for j in range(p)) for i in range(p)
+        )

@@ -19,6 +19,7 @@ from portal.domain.reliability import (
     alpha_from_sums,
     alpha_interval,
     analyse_items,
+    analyse_items_from_sums,
     coefficient_alpha,
 )
 from portal.domain.statistics import CrossSums, covariance_matrix
@@ -143,3 +144,51 @@ def test_item_analysis_of_two_items_has_no_alpha_if_deleted() -> None:
 def test_item_analysis_of_a_constant_item_has_no_correlation() -> None:
     got = analyse_items([[0.0, 0.0, 0.0], [0.0, 1.0, 0.5], [0.0, 0.5, 1.0]])
     assert got[0].item_rest is None
+
+
+def item_total_sums_of(data: np.ndarray) -> tuple[int, list[int], list[int], list[int], int]:
+    """Return what an aggregate keeps of complete cases: n, Σx, Σx², Σx·total, Σtotal²."""
+    totals = data.sum(axis=1)
+    return (
+        len(data),
+        [int(v) for v in data.sum(axis=0)],
+        [int(v) for v in (data**2).sum(axis=0)],
+        [int(v) for v in (data * totals[:, None]).sum(axis=0)],
+        int((totals**2).sum()),
+    )
+
+
+def test_item_analysis_from_item_total_sums_matches_raw_data_references() -> None:
+    rng = np.random.default_rng(RNG_SEED + 1)
+    for _ in range(25):
+        n, k = int(rng.integers(5, 200)), int(rng.integers(2, 8))
+        data = answers(rng, n, k, rng.uniform(0.3, 1.5))
+        data[:, 0] = rng.integers(1, 6, n)
+        got = analyse_items_from_sums(*item_total_sums_of(data))
+        for i, item in enumerate(got):
+            rest = data.sum(axis=1) - data[:, i]
+            assert item.item_rest == pytest.approx(np.corrcoef(data[:, i], rest)[0, 1], rel=1e-9)
+            if k == 2:
+                assert item.alpha_if_deleted is None
+            else:
+                without, _ = pingouin.cronbach_alpha(pd.DataFrame(np.delete(data, i, axis=1)))
+                assert item.alpha_if_deleted == pytest.approx(without, rel=1e-9, abs=1e-12)
+        from_matrix = analyse_items(covariance_matrix(cross_sums_of(data)))
+        for mine, theirs in zip(got, from_matrix, strict=True):
+            assert mine.item_rest == pytest.approx(theirs.item_rest, rel=1e-9)
+            if theirs.alpha_if_deleted is None:
+                assert mine.alpha_if_deleted is None
+            else:
+                assert mine.alpha_if_deleted == pytest.approx(theirs.alpha_if_deleted, rel=1e-9)
+
+
+def test_item_analysis_from_sums_of_too_few_cases_or_a_constant_item_is_undefined() -> None:
+    assert analyse_items_from_sums(1, [3, 4], [9, 16], [21, 28], 49) == (
+        ItemStatistics(None, None),
+        ItemStatistics(None, None),
+    )
+    constant = np.array([[3, 1, 2], [3, 2, 2], [3, 4, 5], [3, 5, 4]])
+    got = analyse_items_from_sums(*item_total_sums_of(constant))
+    assert got[0].item_rest is None and got[1].item_rest is not None
+    with pytest.raises(ValueError, match="at least 2 items"):
+        analyse_items_from_sums(3, [6], [12], [12], 12)

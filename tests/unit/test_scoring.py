@@ -24,6 +24,7 @@ from portal.domain.scoring import (
     describe_indices,
     distribute_item,
     distribute_lever,
+    enough_scored,
     find_barrier,
     lever_items,
     regularized_beta,
@@ -184,11 +185,23 @@ def test_a_respondent_is_scored_only_on_the_items_their_audience_is_asked() -> N
 
 
 def test_every_respondent_weighs_the_same_however_many_items_they_scored() -> None:
-    # A: only purpose-why = 5 → 100. B: 1, 1, [6 − 5 = 1] → 0. Mean of means = 50
-    # (pooling the four answers would give (5 + 1 + 1 + 1) / 4 = 2 → 25).
-    a = respond(purpose_why=5, purpose_local=None, purpose_hq_only=None)
+    # A: purpose-why = purpose-local = 5 → 100. B: 1, 1, [6 − 5 = 1] → 0. Mean of
+    # means = 50 (pooling the five answers would give (5 + 5 + 1 + 1 + 1) / 5 = 2.6 → 40).
+    a = respond(purpose_why=5, purpose_local=5, purpose_hq_only=None)
     b = respond(purpose_why=1, purpose_local=1, purpose_hq_only=5)
     assert score_lever(Q, [a, b], "purpose").index == 50.0
+
+
+def test_a_lever_score_needs_at_least_half_of_its_items_scored() -> None:
+    # Purpose has three items here: one scored answer is not enough, two are.
+    one = respond(purpose_why=5, purpose_local=None, purpose_hq_only=None)
+    two = respond(purpose_why=5, purpose_local=None, purpose_hq_only=1)
+    assert respondent_index(Q, one, "purpose") is None
+    assert respondent_index(Q, two, "purpose") == 100.0
+    assert score_lever(Q, [one, two], "purpose").n == 1
+    assert [enough_scored(k, 4) for k in range(5)] == [False, False, True, True, True]
+    assert [enough_scored(k, 3) for k in range(4)] == [False, False, True, True]
+    assert [enough_scored(k, 1) for k in range(2)] == [False, True]
 
 
 def test_a_lever_can_be_scored_for_one_audience() -> None:

@@ -49,6 +49,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from portal.domain import scoring
 from portal.domain.accounts import Role
 from portal.domain.anonymity import AUDIENCES, Group, Structure
 from portal.domain.entities import Audience, Response, WaveStatus
@@ -158,8 +159,9 @@ def counts_for(response: Response, family: Family) -> int:
     kind, name = family
     if kind == "head":
         return 1
-    items = [i for i in Q.items if i.id == name or i.lever == name]
-    return int(any(response.answers.get(i.id) is not None for i in items))
+    if kind == "lever":  # a lever score needs half of the lever's statements scored
+        return int(scoring.respondent_index(Q, response, name) is not None)
+    return int(response.answers.get(name) is not None)
 
 
 # -- what the readers saw, state by state --------------------------------------------------

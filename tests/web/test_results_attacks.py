@@ -108,7 +108,9 @@ class Attacker:
     def read_overview(self, page: str, audience: Audience | None) -> None:
         for kind, key, cells in ROW.findall(page):
             cells = re.sub(r'<th scope="row">.*?</th>', "", cells, flags=re.S).strip()
-            if '<span class="no-figure"' in cells:
+            # A hidden row has no head count; a shown one may hide a lever its own
+            # respondents are too few for ("Per-lever minimum").
+            if '<span class="no-figure"' in re.findall(r"<td[^>]*>(.*?)</td>", cells, re.S)[0]:
                 self.hidden_cells.add(cells)
                 assert not re.search(r"\d", re.sub(r"<[^>]+>", "", cells)), cells
                 continue

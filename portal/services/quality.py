@@ -26,9 +26,11 @@ figures it is computed from are shown:
   organisation's, would give its mean). The sums of a shown department's lever
   are its published index, n and interval in another form.
 
-Not computed: item-rest correlations and α-if-item-deleted, which need the sums
-of cross-products Σ(total · xᵢ) that the snapshot does not keep (see
-``docs/results.md``).
+* **Item-rest correlations and α-if-item-deleted** (``aggregates.item_analysis``)
+  beside each α that is shown, over the same complete cases and statements
+  (so they say nothing the α beside them does not rest on), for levers of
+  three or more statements. A statement whose correlation with the rest is
+  below ``ITEM_REST_FLOOR`` (0.30), or without which α would rise, is flagged.
 """
 
 from __future__ import annotations
@@ -58,6 +60,25 @@ from portal.services import readiness
 from portal.services.measures import Measures
 from portal.storage.port import Store
 
+#: Below this item-rest correlation a statement fits its lever poorly (Nunnally & Bernstein
+#: 1994).
+ITEM_REST_FLOOR = 0.30
+
+
+@dataclass(frozen=True)
+class ItemFit:
+    """One statement's correlation with the rest of its lever and α without it.
+
+    Either figure is ``None`` where undefined (a statement or rest score with
+    no spread; α without it needs two statements left).
+    """
+
+    item_id: str
+    text: Mapping[str, str]
+    item_rest: float | None
+    alpha_if_deleted: float | None
+    poor: bool
+
 
 @dataclass(frozen=True)
 class Alpha:
@@ -65,12 +86,14 @@ class Alpha:
 
     ``reliability.alpha`` and ``interval`` are ``None`` when withheld or
     undefined; ``shown`` is ``False`` when the group's lever is not published
-    at all (its n is then not shown either).
+    at all (its n is then not shown either). ``items`` holds each statement's
+    fit, only beside a shown α of three or more statements.
     """
 
     reliability: Reliability
     interval: tuple[float, float] | None
     shown: bool = True
+    items: tuple[ItemFit, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -135,6 +158,7 @@ class QualityReport:
     intraclass: tuple[LeverIntraclass, ...]
     floor: float = RELIABILITY_FLOOR
     agreement_floor: float = AGREEMENT_FLOOR
+    item_rest_floor: float = ITEM_REST_FLOOR
 
 
 def instrument_quality(store: Store, survey_slug: str, wave_id: str) -> QualityReport:
@@ -193,7 +217,22 @@ def _alpha(
         return Alpha(replace(rel, alpha=None), None, shown=False)
     if rel.alpha is None or rel.n < results.min_group_size:
         return Alpha(replace(rel, alpha=None), None)
-    return Alpha(rel, alpha_interval(rel.alpha, rel.n, rel.k))
+    analysis = aggregates.item_analysis(results.questionnaire, merged, lever_id, audience)
+    items: tuple[ItemFit, ...] = ()
+    if analysis is not None and analysis.n == rel.n:
+        texts = {item.id: item.text for item in results.questionnaire.items}
+        items = tuple(
+            ItemFit(
+                item_id,
+                texts[item_id],
+                fit.item_rest,
+                fit.alpha_if_deleted,
+                (fit.item_rest is not None and fit.item_rest < ITEM_REST_FLOOR)
+                or (fit.alpha_if_deleted is not None and fit.alpha_if_deleted > rel.alpha),
+            )
+            for item_id, fit in zip(analysis.items, analysis.statistics, strict=True)
+        )
+    return Alpha(rel, alpha_interval(rel.alpha, rel.n, rel.k), items=items)
 
 
 def _lever_reliability(

@@ -165,9 +165,13 @@ def reference_rwg(responses: list[Response], lever_id: str) -> float:
 
 
 def lever_index(response: Response, lever_id: str) -> float | None:
-    """Return a respondent's index on a lever: (mean scored answer − 1) · 25, if any scored."""
-    values = [v for v in scored(response, lever_items(lever_id, response.audience)) if v == v]
-    return None if not values else (float(np.mean(values)) - 1) * 25
+    """Return a respondent's index on a lever: (mean scored answer − 1) · 25.
+
+    Only from half of the lever's statements the respondent was asked on.
+    """
+    asked = lever_items(lever_id, response.audience)
+    values = [v for v in scored(response, asked) if v == v]
+    return None if 2 * len(values) < len(asked) or not values else (float(np.mean(values)) - 1) * 25
 
 
 # -- Cronbach's α per audience -------------------------------------------------------
@@ -398,3 +402,60 @@ def test_an_audience_whose_lever_is_withheld_gets_no_alpha_though_the_organisati
         assert text_of(reading) == "too few answered the lever"
     # Another lever, answered by all 6 managers, keeps both levels' α.
     assert number(row_cells(page, "level-alpha-purpose-managers")[3]) is not None
+
+
+# -- statement by statement ------------------------------------------------------------
+
+
+def test_item_rest_and_alpha_without_each_statement_match_numpy_and_pingouin(
+    admin: FlaskClient, store: Store
+) -> None:
+    responses = store_organisation(store, LARGE, seed=31, dont_know=0.03)
+    page = admin.get(f"{BASE}/quality").get_data(as_text=True)
+    checked = 0
+    for lever in QUESTIONNAIRE.levers:
+        for audience, name in ((Audience.EMPLOYEE, "employees"), (Audience.MANAGER, "managers")):
+            items = lever_items(lever.id, audience)
+            if len(items) < 3:
+                continue
+            frame = pd.DataFrame(
+                [scored(r, items) for r in responses if r.audience is audience], columns=items
+            ).dropna()
+            data = frame.to_numpy()
+            alpha, _ = pingouin.cronbach_alpha(frame)
+            for i, item_id in enumerate(items):
+                cells = row_cells(page, f"item-fit-{name}-{item_id}")
+                rest = data.sum(axis=1) - data[:, i]
+                expected_r = float(np.corrcoef(data[:, i], rest)[0, 1])
+                without, _ = pingouin.cronbach_alpha(frame.drop(columns=item_id))
+                assert cut_matches(number(cells[2]), expected_r), (item_id, name)
+                assert cut_matches(number(cells[3]), without), (item_id, name)
+                poor = expected_r < 0.30 or without > alpha
+                assert ("fits" == text_of(cells[4])) is not poor, (item_id, name, text_of(cells[4]))
+                checked += 1
+    assert checked >= 20
+
+
+def test_a_statement_answered_at_random_is_flagged_on_its_lever(
+    admin: FlaskClient, store: Store
+) -> None:
+    store_organisation(store, LARGE, seed=32)
+    # Everyone answers purpose-why at random from here on: 60 more people.
+    rng = random.Random(32)
+    for code in LARGE:
+        for _ in range(15):
+            answers = answers_of(rng, Audience.EMPLOYEE, 2.2 + rng.random() * 2, 0.7, 0.0)
+            answers["purpose-why"] = rng.randint(1, 5)
+            store.add_response(
+                make_response(
+                    survey_slug=SLUG,
+                    wave_id="baseline",
+                    department_code=code,
+                    audience=Audience.EMPLOYEE,
+                    day=date.today(),
+                    answers=answers,
+                )
+            )
+    page = admin.get(f"{BASE}/quality").get_data(as_text=True)
+    reading = text_of(row_cells(page, "item-fit-employees-purpose-why")[4])
+    assert reading in ("fits poorly", "α higher without it")

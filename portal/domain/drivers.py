@@ -226,19 +226,23 @@ def driver_stability(
     outcome: int,
     predictors: Sequence[int],
     method: Method = relative_weights,
+    *,
+    fixed: CrossSums | None = None,
 ) -> DriverStability | None:
     """Return key-driver weights over all groups with their jackknife standard errors.
 
-    Rules: weights θ on the sums of all G groups; θ₍ₘ₎ with group m left out
-    (its sums subtracted); se = √((G − 1)/G · Σₘ (θ₍ₘ₎ − θ̄)²) (the
-    delete-a-group jackknife, Kott 2001, *Journal of Official Statistics*
-    17(4); Efron & Tibshirani 1993 §11). A replicate whose matrix is singular
-    is skipped and G counts only the others. ``None`` when the whole fit is
-    impossible or fewer than 3 replicates remain.
+    Rules: weights θ on the sums of all G groups (plus ``fixed``, sums that
+    are in every replicate and never left out: groups that may not be looked
+    at alone); θ₍ₘ₎ with group m left out (its sums subtracted); se =
+    √((G − 1)/G · Σₘ (θ₍ₘ₎ − θ̄)²) (the delete-a-group jackknife, Kott 2001,
+    *Journal of Official Statistics* 17(4); Efron & Tibshirani 1993 §11). A
+    replicate whose matrix is singular is skipped and G counts only the
+    others. ``None`` when the whole fit is impossible or fewer than 3
+    replicates remain.
     """
     if not groups:
         return None
-    whole = groups[0]
+    whole = groups[0] if fixed is None else fixed + groups[0]
     for group in groups[1:]:
         whole = whole + group
     full = _weights(whole, outcome, predictors, method)

@@ -666,12 +666,15 @@ class Recommendation:
     or ``"low response"`` (too few answered to trust the scores). ``again`` is
     true for an action the unit has already done in an earlier wave and that is
     suggested once more because its situation persists (see ``recommend``).
+    ``driver`` is true when the lever is a key driver of the outcome in this
+    organisation (``recommend``'s ``drivers``).
     """
 
     lever_id: str
     action: CatalogueAction
     reason: str
     again: bool = False
+    driver: bool = False
 
 
 def focus_levers(
@@ -681,24 +684,28 @@ def focus_levers(
     *,
     barrier: str | None,
     max_levers: int = DEFAULT_MAX_LEVERS,
+    drivers: Collection[str] = (),
 ) -> tuple[str, ...]:
     """Return the levers a reinforcement plan should address, most urgent first.
 
     Rules: only non-outcome levers with a published score (not ``None``) below
-    their target qualify. The barrier comes first if it qualifies; the rest
-    follow by score, lowest first, ties in questionnaire order (the order of
-    ``levers``). At most ``max_levers`` are returned; none when nothing is
-    published (a suppressed group).
+    their target qualify. The barrier comes first if it qualifies; then the
+    key drivers of the outcome (``drivers``: levers that move adoption most in
+    this organisation, from a stable key-driver analysis — raising them is
+    likelier to move adoption than raising another lever as weak); then the
+    rest; within each, lowest score first, ties in questionnaire order (the
+    order of ``levers``). At most ``max_levers`` are returned; none when
+    nothing is published (a suppressed group).
     """
     if not (_is_whole(max_levers) and max_levers >= 0):
         raise ValidationError(f"max_levers must be a whole number ≥ 0, got {max_levers!r}.")
-    weak: list[tuple[bool, float, int, str]] = []
+    weak: list[tuple[bool, bool, float, int, str]] = []
     for position, (lever_id, outcome) in enumerate(levers):
         index = scores.get(lever_id)
         if outcome or index is None or math.isnan(index):
             continue
         if index < settings.target(lever_id):
-            weak.append((lever_id != barrier, index, position, lever_id))
+            weak.append((lever_id != barrier, lever_id not in drivers, index, position, lever_id))
     return tuple(lever_id for *_, lever_id in sorted(weak)[:max_levers])
 
 
@@ -715,6 +722,7 @@ def recommend(
     unsure: Collection[str] = (),
     max_levers: int = DEFAULT_MAX_LEVERS,
     per_lever: int = DEFAULT_PER_LEVER,
+    drivers: Collection[str] = (),
 ) -> tuple[Recommendation, ...]:
     """Choose catalogue actions for a group's weakest levers.
 
@@ -727,14 +735,17 @@ def recommend(
     earlier wave (``done_catalogue_actions``); ``unsure`` the levers under the
     attention line whose 95 % interval reaches it (``certainty.under_line``
     "perhaps"): they are not red, so ``red`` actions do not fit them. Pass in
-    ``gaps`` only the gaps that are findings (``certainty.manager_gap``).
+    ``gaps`` only the gaps that are findings (``certainty.manager_gap``), and
+    in ``drivers`` the key drivers of the outcome only when the key-driver
+    analysis is shown and stable for the reader (``key_drivers.KeyDrivers.usable``).
 
     Rules:
 
     1. The levers are ``focus_levers``: non-outcome levers with a published score
-       below their target, the barrier first, then lowest score first (ties in
-       questionnaire order), at most ``max_levers``. A lever takes its place
-       even if no catalogue action fits it.
+       below their target, the barrier first, then the key drivers, then the
+       rest, lowest score first within each (ties in questionnaire order), at
+       most ``max_levers``. A lever takes its place even if no catalogue
+       action fits it; a key driver's recommendations say so (``driver``).
     2. For each, the lever's catalogue actions whose ``when`` rule holds, in
        catalogue order, at most ``per_lever``: ``always`` holds for every weak
        lever; ``red`` only below the attention threshold; ``manager_gap`` only
@@ -761,7 +772,9 @@ def recommend(
     """
     if not (_is_whole(per_lever) and per_lever >= 0):
         raise ValidationError(f"per_lever must be a whole number ≥ 0, got {per_lever!r}.")
-    chosen = focus_levers(levers, scores, settings, barrier=barrier, max_levers=max_levers)
+    chosen = focus_levers(
+        levers, scores, settings, barrier=barrier, max_levers=max_levers, drivers=drivers
+    )
     recommendations: list[Recommendation] = []
     for lever_id in chosen:
         index = scores[lever_id]
@@ -787,7 +800,9 @@ def recommend(
                 reason = "needs attention"
             else:
                 reason = "below target"
-            recommendations.append(Recommendation(lever_id, action, reason, again=again))
+            recommendations.append(
+                Recommendation(lever_id, action, reason, again=again, driver=lever_id in drivers)
+            )
     if low_response:
         quiet = [a for a in catalogue.actions if a.when is When.LOW_RESPONSE]
         fresh = [a for a in quiet if a.id not in done]

@@ -41,7 +41,7 @@ from portal.domain.scorecard import (
 )
 from portal.domain.scoring import LeverScore, Trend, WaveChange
 from portal.instruments import get_action_catalogue
-from portal.services import readiness
+from portal.services import key_drivers, readiness
 from portal.services.accounts import audit
 from portal.services.readiness import GroupResult, ResultRow, RowKind, WaveResults
 from portal.services.scorecard_model import (
@@ -87,6 +87,10 @@ class _Context:
     #: The results of earlier waves (other than the previous one) that carried actions
     #: were planned in, as this reader may see them.
     origins: Mapping[str, WaveResults]
+    #: The key drivers of the outcome that rank the suggestions (``recommend``'s
+    #: ``drivers``): empty unless this reader sees the organisation and its key-driver
+    #: analysis is usable (shown, stable, both methods naming the same top lever).
+    drivers: frozenset[str] = frozenset()
 
     @property
     def texts(self) -> Mapping[str, str]:
@@ -264,6 +268,8 @@ def suggested_due(action: CatalogueAction, today: date) -> date:
 def _reason(ctx: _Context, found: Recommendation, done: Mapping[str, str]) -> str:
     """Return why an action is suggested, in words; a repeat names the wave it was done in."""
     reason = ctx.texts["reason_" + found.reason.replace(" ", "_")]
+    if found.driver:
+        reason = ctx.texts["reason_driver"].format(reason=reason)
     if not found.again:
         return reason
     wave_id = done.get(found.action.id, "")
@@ -325,6 +331,7 @@ def recommendations(
         low_response=rate is not None and rate < LOW_RESPONSE_RATE,
         done=done,
         unsure=unsure,
+        drivers=ctx.drivers,
     )
 
 
@@ -426,7 +433,26 @@ def _context(
             wave_id: readiness.wave_results(store, survey.slug, wave_id, allowed=allowed)
             for wave_id in sorted(older)
         },
+        drivers=_drivers(store, results, allowed),
     )
+
+
+def _drivers(
+    store: Store, results: WaveResults, allowed: Callable[[str], bool] | None
+) -> frozenset[str]:
+    """Return the key drivers that rank suggestions, as this reader may see the organisation.
+
+    A one-department scorecard's results hold no organisation row, so the
+    organisation's view is read for the same reader: a reader who may not see
+    the organisation (a department viewer) gets no ranking by drivers.
+    """
+    whole = results
+    if results.organisation is None:
+        whole = readiness.wave_results(
+            store, results.survey.slug, results.wave.wave_id, allowed=allowed
+        )
+    found = key_drivers.cached_key_drivers(whole)
+    return found.key_levers() if found.usable else frozenset()
 
 
 def _rows(results: WaveResults, department: str | None) -> list[ResultRow]:

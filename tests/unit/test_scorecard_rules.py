@@ -281,6 +281,27 @@ def test_recommends_for_the_barrier_first_then_the_lowest_scores() -> None:
     ]
 
 
+def test_key_drivers_come_after_the_barrier_and_before_lower_scores() -> None:
+    # skills 40 is the barrier; ownership (74.9) and purpose (70) drive adoption, so they
+    # lead the rest although involvement (50) and managers (65) score lower.
+    drivers = {"ownership", "purpose", "governance"}  # governance is at target: not a focus
+    levers = focus_levers(LEVERS, SCORES, SETTINGS, barrier="skills", drivers=drivers)
+    assert levers == ("skills", "purpose", "ownership")
+    assert focus_levers(LEVERS, SCORES, SETTINGS, barrier="skills") == (
+        "skills",
+        "involvement",
+        "managers",
+    )
+    result = recommend(
+        LEVERS, SCORES, SETTINGS, make_catalogue(), barrier="skills", drivers=drivers
+    )
+    assert [(r.lever_id, r.reason, r.driver) for r in result][::2] == [
+        ("skills", "barrier", False),
+        ("purpose", "below target", True),
+        ("ownership", "below target", True),
+    ]
+
+
 def test_equal_scores_keep_questionnaire_order() -> None:
     scores = dict.fromkeys(["purpose", "involvement", "managers", "skills"], 62.0)
     assert focus_levers(LEVERS, scores, SETTINGS, barrier=None) == (

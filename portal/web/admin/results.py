@@ -24,8 +24,8 @@ from portal.domain.accounts import Role
 from portal.domain.agreement import AGREEMENT_FLOOR
 from portal.domain.entities import Audience
 from portal.render.numbers import percent
+from portal.services import key_drivers, raw_export, readiness
 from portal.services import quality as quality_service
-from portal.services import raw_export, readiness
 from portal.web import get_store
 from portal.web.admin import results_charts
 from portal.web.admin.results_forms import RawExportForm
@@ -85,7 +85,13 @@ def results(slug: str, wave_id: str) -> str:
             get_store().get_scorecard_settings(slug),
             "Organisation" + (f" ({audience.value}s only)" if audience else ""),
         )
-    return render_template("admin/results/overview.html", r=report, chart=chart, **_helpers(report))
+    # The key drivers need the organisation (and a questionnaire with an outcome lever).
+    drivers = key_drivers.cached_key_drivers(report) if organisation is not None else None
+    if drivers is not None and drivers.status is key_drivers.Status.NO_OUTCOME:
+        drivers = None
+    return render_template(
+        "admin/results/overview.html", r=report, chart=chart, drivers=drivers, **_helpers(report)
+    )
 
 
 @bp.get(WAVE + "/results/departments/<code>")

@@ -9,7 +9,8 @@
     "table.results-levers",
     "table.results-gaps",
     "table.results-items",
-    "table.results-quality"
+    "table.results-quality",
+    "table.key-drivers-table"
   ].join(", ");
 
   function stack(table) {

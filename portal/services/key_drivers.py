@@ -19,8 +19,9 @@ per measure), never from raw responses:
   predictor (60 for the default questionnaire's six levers): below that the
   weights swing with a handful of people. Otherwise ``status`` says why.
 * **Stability.** A delete-a-group jackknife over departments
-  (``drivers.driver_stability``): each *shown* department — its row published
-  and every lever shown for it — is left out once; hidden departments' sums
+  (``drivers.driver_stability``): each *shown* department — its row published,
+  every lever shown for it, and at least the minimum group size of its people
+  with a score on every lever — is left out once; hidden departments' sums
   stay in every replicate and are never left out alone, so no published
   figure depends on a hidden group's own sums (organisation minus a shown
   department is a difference of two published groups, which the release
@@ -248,7 +249,9 @@ def _stability(
         if not all(results.measures.lever_shown(lever_id, unit) for lever_id in lever_ids):
             continue
         found = aggregates.lever_cross_sums(q, row.result.aggregate, results.audience)
-        if found is not None and found[0] == lever_ids and found[1].n:
+        # A department whose own respondents with every lever scored are fewer than the
+        # minimum group size is never left out alone either: it stays in every replicate.
+        if found is not None and found[0] == lever_ids and found[1].n >= results.min_group_size:
             groups.append(found[1])
     if len(groups) < MIN_GROUPS:
         return None

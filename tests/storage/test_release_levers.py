@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from portal.domain.aggregates import ItemTally
 from portal.domain.entities import Audience
-from portal.services import readiness, results
+from portal.services import key_drivers, readiness, results
 from portal.services.measures import item_counts, lever_counts
 from portal.services.raw_export import NOT_FINAL, plan_raw_export
 from portal.services.surveys import close_wave
@@ -219,3 +219,54 @@ def test_a_closed_wave_whose_statement_sums_lag_offers_no_raw_export(sqlite_stor
     publish(sqlite_store, now + timedelta(minutes=20))
     plan = plan_raw_export(sqlite_store, SLUG, "baseline")
     assert plan.refusal == NOT_FINAL and not plan.rows
+
+
+def drivers_family(snapshot: results.Snapshot) -> tuple[str, ...]:
+    """Return the family key of the levers' cross-products in ``snapshot``."""
+    found = [f for f in results.family_counts(snapshot) if f[0] == "drivers"]
+    assert len(found) == 1, found  # every lever is asked of both audiences
+    return found[0]
+
+
+def test_a_step_that_moves_the_lever_cross_products_by_one_person_is_held_back(
+    sqlite_store: Store,
+) -> None:
+    # Six newcomers; only one has a score on every lever (the others said "don't know" to
+    # LEVER), so the key-driver sums would move by that one person.
+    make_organisation(sqlite_store, START)
+    now = datetime.now(UTC)
+    first = publish(sqlite_store, now)
+    rng = random.Random(12)
+    for number in range(6):
+        add(sqlite_store, "SALES", answers(rng, skip_lever=number > 0))
+    second = publish(sqlite_store, now + timedelta(minutes=10))
+    family = drivers_family(second)
+    before = results.family_counts(first)[family]
+    after = results.family_counts(second)[family]
+    moved = {cell: after[cell] - before.get(cell, 0) for cell in after}
+    assert all(change == 0 or change >= 5 for change in moved.values()), moved
+    fresh = results.family_counts(results.compute_snapshot(sqlite_store, SLUG, "baseline", now=now))
+    assert fresh[family][("SALES", Audience.EMPLOYEE)] == before[("SALES", Audience.EMPLOYEE)] + 1
+
+
+def test_a_cell_released_for_the_first_time_keeps_held_cross_products_at_nobody(
+    sqlite_store: Store,
+) -> None:
+    make_organisation(sqlite_store, START)
+    now = datetime.now(UTC)
+    published = publish(sqlite_store, now)
+    rng = random.Random(13)
+    for _ in range(6):
+        add(sqlite_store, "OPS", random_answers(rng, Audience.EMPLOYEE))
+    candidate = results.compute_snapshot(sqlite_store, SLUG, "baseline", now=now)
+    family = drivers_family(candidate)
+    cell = ("OPS", Audience.EMPLOYEE)
+    step = results.Step(frozenset({cell}), {cell: frozenset({family})})
+    released = results._mixed(sqlite_store, published, candidate, step)
+    assert sqlite_store.put_snapshot(released, replaces=published.snapshot_id)
+    part = released.cells["OPS"].part(Audience.EMPLOYEE)
+    assert part is not None and part.responses == 6
+    (held,) = part.drivers
+    assert held.n == 0 and not any(held.sum_v) and not any(held.cross)
+    report = readiness.wave_results(sqlite_store, SLUG, "baseline")
+    assert report.rows and key_drivers.key_drivers(report).status is not None

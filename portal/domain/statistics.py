@@ -161,9 +161,15 @@ def correlation_matrix(sums: CrossSums) -> list[list[float]] | None:
     n = sums.n
     if n < 2:
         return None
-    s = [_exact(v) for v in sums.sums]
-    p = len(s)
-    centred = [[n * _exact(sums.cross[i][j]) - s[i] * s[j] for j in range(p)] for i in range(p)]
+    p = len(sums.sums)
+    whole = all(type(v) is int for v in sums.sums) and all(
+        type(v) is int for row in sums.cross for v in row
+    )
+    # Whole-number sums (the aggregates' own) stay whole numbers: exact, and far faster
+    # than fractions; the same values either way.
+    s: Sequence[int | Fraction] = sums.sums if whole else [_exact(v) for v in sums.sums]  # type: ignore[assignment]
+    cross = sums.cross if whole else [[_exact(v) for v in row] for row in sums.cross]
+    centred = [[n * cross[i][j] - s[i] * s[j] for j in range(p)] for i in range(p)]
     if any(centred[i][i] <= 0 for i in range(p)):
         return None
     scale = [math.sqrt(centred[i][i]) for i in range(p)]

@@ -155,10 +155,12 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 
 def dashboard_data(store: Store) -> Any:
-    """Compute one dashboard view's data from the stored snapshot."""
+    """Compute one dashboard view's data from the stored snapshot, key drivers included."""
+    from portal.services.key_drivers import cached_key_drivers
     from portal.services.readiness import wave_results
 
-    return wave_results(store, SLUG, WAVE, allowed=None, site=None, audience=None)
+    report = wave_results(store, SLUG, WAVE, allowed=None, site=None, audience=None)
+    return report, cached_key_drivers(report)
 
 
 def department_page(store: Store, code: str = "D07") -> Any:
@@ -204,7 +206,7 @@ def csv_export(store: Store) -> str | None:
     """Export the suppressed overview as CSV, when the results service offers it."""
     from portal.services.readiness import results_csv
 
-    return str(results_csv(dashboard_data(store)))
+    return str(results_csv(dashboard_data(store)[0]))
 
 
 def run(backend: str, size: int, repeat: int, comparing: bool = False) -> dict[str, Any]:

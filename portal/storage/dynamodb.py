@@ -38,7 +38,7 @@ Plan actions sit in their survey's partition, so a survey's whole plan is one
 ``PLAN#<dept>#`` (codes cannot contain ``#``; the organisation's plan is ``*``).
 They are few (tens per department) and sorted in Python by ``plan_order``.
 
-A results snapshot keeps each department's numeric cell (``AGG#…``, about 5 KB)
+A results snapshot keeps each department's numeric cell (``AGG#…``, about 6 KB)
 and its comment texts (``AGGTXT#…``, only for departments with comments, at most
 2 × ``aggregates.COMMENT_BUDGET`` bytes) in two partitions of their own. Every
 dashboard view queries the cells' partition whole; DynamoDB bills a read by the

@@ -278,14 +278,27 @@ def _merged(
         ]
         if audience is not None:
             cells = [
-                Aggregate(c.questionnaire_id, c.questionnaire_version, c.scale, (part,))
+                Aggregate(c.questionnaire_id, c.questionnaire_version, c.scale, (part,), c.schema)
                 for c in cells
                 if (part := c.part(audience)) is not None
             ]
-        return aggregates.merge_all([aggregates.empty_aggregate(data.questionnaire), *cells])
+        empty = aggregates.empty_aggregate(data.questionnaire)
+        if len(cells) == 1 and _same_layout(cells[0], empty):
+            return cells[0]  # what merging one cell gives, without rebuilding it
+        return aggregates.merge_all([empty, *cells])
 
     key = ("merged", same(data.snapshot), same(data.questionnaire), departments, audience)
     return view_cache.remember(key, merge)
+
+
+def _same_layout(cell: Aggregate, empty: Aggregate) -> bool:
+    """Tell whether ``cell`` merges with ``empty`` (same questionnaire, scale and schema)."""
+    return (cell.questionnaire_id, cell.questionnaire_version, cell.scale, cell.schema) == (
+        empty.questionnaire_id,
+        empty.questionnaire_version,
+        empty.scale,
+        empty.schema,
+    )
 
 
 def _same_respondents(earlier: _WaveData, structure: Structure, unit: Group) -> bool:

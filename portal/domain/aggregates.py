@@ -107,12 +107,10 @@ from portal.domain.scoring import (
     LeverScore,
     Reliability,
     WaveChange,
-    WelchTest,
     enough_scored,
     lever_items,
     score_item,
     t_quantile,
-    t_two_sided_p,
 )
 from portal.domain.scoring import find_barrier as find_barrier_in_scores
 from portal.domain.statistics import CrossSums, Summary, summarize
@@ -1207,31 +1205,6 @@ def describe_sums(sums: LeverSums, scale: int) -> LeverScore:
     low = max(0.0, min(index, index - half_width))
     high = min(100.0, max(index, index + half_width))
     return LeverScore(sums.lever_id, n, index, sd, low, high)
-
-
-def welch_t_test_sums(before: LeverSums, after: LeverSums, scale: int) -> WelchTest | None:
-    """Welch's t-test of ``after`` against ``before`` from sums, as ``scoring.welch_t_test``.
-
-    Rules (those of ``welch_t_test``): means and variances exact, each rounded
-    once to a float (as ``statistics.mean`` and ``statistics.variance`` do);
-    then the same float formulas for t, Welch–Satterthwaite df and the
-    two-sided p. ``None`` when either side has fewer than 2 respondents; with
-    both variances 0, t is ±inf (p 0) or 0 (p 1) and df is ``None``.
-    """
-    n_b, n_a = before.n, after.n
-    if n_b < 2 or n_a < 2:
-        return None
-    diff = float(_total(after, scale) / n_a) - float(_total(before, scale) / n_b)
-    se_b = float(_variance(before, scale)) / n_b
-    se_a = float(_variance(after, scale)) / n_a
-    if se_b + se_a == 0:
-        if diff == 0:
-            return WelchTest(0.0, None, 1.0)
-        return WelchTest(math.copysign(math.inf, diff), None, 0.0)
-    t = diff / math.sqrt(se_b + se_a)
-    r_b, r_a = se_b / max(se_b, se_a), se_a / max(se_b, se_a)
-    df = (r_b + r_a) ** 2 / (r_b * r_b / (n_b - 1) + r_a * r_a / (n_a - 1))
-    return WelchTest(t, df, t_two_sided_p(t, df))
 
 
 def score_lever(

@@ -412,35 +412,6 @@ def compare_audiences(
 # -- wave comparison ---------------------------------------------------------------
 
 
-def welch_t_test(before: Sequence[float], after: Sequence[float]) -> WelchTest | None:
-    """Test whether the mean of ``after`` differs from that of ``before`` (Welch's t-test).
-
-    Rules: t = (mean_after − mean_before) / √(s²_b/n_b + s²_a/n_a) with
-    sample variances; df by Welch–Satterthwaite; p is two-sided from the
-    Student-t distribution. ``None`` when either sample has fewer than 2
-    values. When both variances are 0 the test is degenerate: t is ±inf and
-    p is 0 if the means differ, t is 0 and p is 1 if they are equal, and df
-    is ``None`` either way. When only one variance is 0, df is the other
-    sample's n − 1.
-    """
-    n_b, n_a = len(before), len(after)
-    if n_b < 2 or n_a < 2:
-        return None
-    # statistics.mean is exact then rounded once, so a constant sample's mean is its value.
-    diff = statistics.mean(after) - statistics.mean(before)
-    se_b, se_a = statistics.variance(before) / n_b, statistics.variance(after) / n_a
-    if se_b + se_a == 0:
-        if diff == 0:
-            return WelchTest(0.0, None, 1.0)
-        return WelchTest(math.copysign(math.inf, diff), None, 0.0)
-    t = diff / math.sqrt(se_b + se_a)
-    # Welch–Satterthwaite on the squared standard errors scaled by the larger, so
-    # that squaring tiny variances cannot underflow to 0 / 0.
-    r_b, r_a = se_b / max(se_b, se_a), se_a / max(se_b, se_a)
-    df = (r_b + r_a) ** 2 / (r_b * r_b / (n_b - 1) + r_a * r_a / (n_a - 1))
-    return WelchTest(t, df, t_two_sided_p(t, df))
-
-
 def compare_waves(
     questionnaire: Questionnaire,
     before: Iterable[Response],

@@ -18,6 +18,7 @@ from portal.domain.scoring import (
     Distribution,
     LeverScore,
     Trend,
+    WelchTest,
     compare_audiences,
     compare_waves,
     cronbach_alpha,
@@ -37,7 +38,6 @@ from portal.domain.scoring import (
     t_quantile,
     t_two_sided_p,
     to_index,
-    welch_t_test,
 )
 from tests.builders import make_response
 
@@ -296,6 +296,12 @@ def test_there_is_no_gap_when_one_audience_is_missing() -> None:
 
 
 # -- Welch's t-test and wave comparison ----------------------------------------------
+
+
+def welch_t_test(before: list[int], after: list[int]) -> WelchTest | None:
+    """Return the Welch test ``compare_waves`` makes of two waves with these skills indices."""
+    as_answers = [index // 25 + 1 for index in before], [index // 25 + 1 for index in after]
+    return compare_waves(Q, skills(*as_answers[0]), skills(*as_answers[1]), "skills").test
 
 
 def test_welch_t_test_on_a_hand_computed_example() -> None:

@@ -19,7 +19,6 @@ from portal.domain.scoring import (
     t_cdf,
     t_quantile,
     t_two_sided_p,
-    welch_t_test,
 )
 from tests.builders import make_response
 from tests.unit.test_scoring import Q
@@ -127,16 +126,6 @@ def test_adding_a_dont_know_changes_nothing(group: list, audience: Audience, ite
 def test_scoring_does_not_depend_on_the_order_of_responses(group: list) -> None:
     responses = build(group)
     assert score_levers(Q, responses[::-1]) == score_levers(Q, responses)
-
-
-@QUICK
-@given(indices, indices)
-def test_welch_p_values_are_probabilities(before: list[float], after: list[float]) -> None:
-    test = welch_t_test(before, after)
-    assert test is not None
-    assert 0.0 <= test.p <= 1.0
-    assert test.df is None or min(len(before), len(after)) - 1 <= test.df + 1e-9
-    assert test.df is None or test.df <= len(before) + len(after) - 2 + 1e-9
 
 
 @QUICK

@@ -200,6 +200,36 @@ def test_too_few_complete_answers_say_how_many_are_needed(admin: FlaskClient, st
     assert 'id="driver-' not in page
 
 
+def test_a_count_under_the_minimum_group_size_is_never_printed(
+    admin: FlaskClient, store: Store
+) -> None:
+    # Twenty people; every lever scored by at least 16 of them, but only three scored every
+    # lever (the others each skipped one): "fewer than 5", not "3".
+    make_organisation(store, {}, seed=8)
+    rng = random.Random(8)
+    for person in range(20):
+        given = answers(rng, Audience.EMPLOYEE)
+        for item in QUESTIONNAIRE.items_for(Audience.EMPLOYEE):
+            if person >= 3 and item.lever == LEVERS[person % len(LEVERS)]:
+                given[item.id] = None
+            elif given[item.id] is None:
+                given[item.id] = 3
+        store.add_response(
+            make_response(
+                survey_slug=SLUG,
+                wave_id="baseline",
+                department_code=("SALES", "MKT")[person % 2],
+                audience=Audience.EMPLOYEE,
+                day=date.today(),
+                answers=given,
+            )
+        )
+    page = admin.get(BASE).get_data(as_text=True)
+    summary = text_of(re.search(r'<p id="key-drivers-summary">(.*?)</p>', page, re.S).group(1))  # type: ignore[union-attr]
+    assert "fewer than 5 people answered enough on every lever" in summary
+    assert "needs 60" in summary and not re.search(r"\b3 people", summary)
+
+
 def test_a_department_viewer_gets_no_key_drivers_and_no_ranking_by_them(
     client: FlaskClient,
     make_account,

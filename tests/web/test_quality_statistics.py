@@ -459,3 +459,19 @@ def test_a_statement_answered_at_random_is_flagged_on_its_lever(
     page = admin.get(f"{BASE}/quality").get_data(as_text=True)
     reading = text_of(row_cells(page, "item-fit-employees-purpose-why")[4])
     assert reading in ("fits poorly", "α higher without it")
+
+
+def test_a_count_of_complete_answers_under_the_minimum_reads_fewer_than_it(
+    admin: FlaskClient, store: Store
+) -> None:
+    # Half the answers are "don't know": levers keep enough scores to show, but few people
+    # answered every statement of a four-statement lever.
+    store_organisation(store, LARGE, seed=41, dont_know=0.5)
+    page = admin.get(f"{BASE}/quality").get_data(as_text=True)
+    counts = []
+    for lever in QUESTIONNAIRE.levers:
+        for row_id in (f"alpha-{lever.id}", f"level-alpha-{lever.id}-employees"):
+            cells = row_cells(page, row_id)
+            counts.append(text_of(cells[-4]))  # the "Complete answers (n)" column
+    assert "fewer than 5" in counts
+    assert all(not c.isdigit() or int(c) >= 5 for c in counts), counts

@@ -350,6 +350,26 @@ def done_catalogue_actions(
     return done
 
 
+def dropped_catalogue_actions(
+    actions: Sequence[PlanAction], wave_id: str, order: Mapping[str, int]
+) -> frozenset[str]:
+    """Return the catalogue actions a unit dropped in an earlier wave and has not done since.
+
+    ``actions`` are the unit's plan actions of every wave. Rule: HR dropped them
+    on purpose (they did not fit the unit), so ``recommend`` does not suggest
+    them again; one that the unit also did in an earlier wave counts as done
+    instead (``done_catalogue_actions``).
+    """
+    current = order.get(wave_id, 0)
+    earlier = [a for a in actions if order.get(a.wave_id, current + 1) < current]
+    done = {a.catalogue_id for a in earlier if a.status is ActionStatus.DONE}
+    return frozenset(
+        a.catalogue_id
+        for a in earlier
+        if a.catalogue_id and a.status is ActionStatus.DROPPED and a.catalogue_id not in done
+    )
+
+
 # -- the action catalogue --------------------------------------------------------------
 
 
@@ -723,6 +743,7 @@ def recommend(
     max_levers: int = DEFAULT_MAX_LEVERS,
     per_lever: int = DEFAULT_PER_LEVER,
     drivers: Collection[str] = (),
+    dropped: Collection[str] = (),
 ) -> tuple[Recommendation, ...]:
     """Choose catalogue actions for a group's weakest levers.
 
@@ -737,7 +758,9 @@ def recommend(
     "perhaps"): they are not red, so ``red`` actions do not fit them. Pass in
     ``gaps`` only the gaps that are findings (``certainty.manager_gap``), and
     in ``drivers`` the key drivers of the outcome only when the key-driver
-    analysis is shown and stable for the reader (``key_drivers.KeyDrivers.usable``).
+    analysis is shown and stable for the reader (``key_drivers.KeyDrivers.usable``);
+    ``dropped`` the catalogue actions the unit dropped in an earlier wave
+    (``dropped_catalogue_actions``).
 
     Rules:
 
@@ -759,7 +782,9 @@ def recommend(
        attention threshold are the done ones suggested once more (``again``,
        at most ``per_lever``): the situation that called for them persists and
        the catalogue has nothing else for it. A lever above the attention line
-       whose fitting actions are all done gets none (HR may write its own).
+       whose fitting actions are all done gets none (HR may write its own). An
+       action in ``dropped`` is never suggested again, not even as a repeat: HR
+       judged it unfit for the unit; it gives its place to the next one.
     4. With ``low_response``, the catalogue's ``low_response`` actions follow, at
        most ``per_lever``, whatever the scores: getting more answers is the one
        useful step for a group too small or too quiet to read. Done ones give
@@ -785,9 +810,12 @@ def recommend(
         fitting = [
             action
             for action in catalogue.for_lever(lever_id)
-            if action.when is When.ALWAYS
-            or (action.when is When.RED and red)
-            or (action.when is When.MANAGER_GAP and wide_gap)
+            if action.id not in dropped
+            and (
+                action.when is When.ALWAYS
+                or (action.when is When.RED and red)
+                or (action.when is When.MANAGER_GAP and wide_gap)
+            )
         ]
         fresh = [action for action in fitting if action.id not in done]
         again = not fresh and red
@@ -804,7 +832,9 @@ def recommend(
                 Recommendation(lever_id, action, reason, again=again, driver=lever_id in drivers)
             )
     if low_response:
-        quiet = [a for a in catalogue.actions if a.when is When.LOW_RESPONSE]
+        quiet = [
+            a for a in catalogue.actions if a.when is When.LOW_RESPONSE and a.id not in dropped
+        ]
         fresh = [a for a in quiet if a.id not in done]
         recommendations.extend(
             Recommendation(a.lever_id, a, "low response", again=not fresh)

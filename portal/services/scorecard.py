@@ -35,6 +35,7 @@ from portal.domain.scorecard import (
     Recommendation,
     ScorecardSettings,
     done_catalogue_actions,
+    dropped_catalogue_actions,
     planned_catalogue_actions,
     recommend,
     wave_plan,
@@ -305,12 +306,17 @@ def _suggested_line(
 
 
 def recommendations(
-    ctx: _Context, result: GroupResult | None, barrier: str | None, done: Collection[str] = ()
+    ctx: _Context,
+    result: GroupResult | None,
+    barrier: str | None,
+    done: Collection[str] = (),
+    dropped: Collection[str] = (),
 ) -> tuple[Recommendation, ...]:
     """Return the catalogue's recommendations for a unit's published scores.
 
     ``done`` holds the catalogue actions the unit has done in earlier waves:
-    they give way to the lever's other actions (``recommend``, rule 3).
+    they give way to the lever's other actions (``recommend``, rule 3);
+    ``dropped`` those it dropped in earlier waves, never suggested again.
     """
     if result is None:
         return ()
@@ -332,6 +338,7 @@ def recommendations(
         done=done,
         unsure=unsure,
         drivers=ctx.drivers,
+        dropped=dropped,
     )
 
 
@@ -343,11 +350,14 @@ def _plan_lines(
     lines = [_saved_line(ctx, key, action, result, today) for action in (*own, *carried)]
     taken = planned_catalogue_actions(own, carried)
     done = done_catalogue_actions(carried, ctx.wave_order)
+    dropped = dropped_catalogue_actions(
+        ctx.plans.get(key, ()), ctx.results.wave.wave_id, ctx.wave_order
+    )
     # A low response rate is the second thing to fix (after the barrier): it
     # decides how far the next wave's scores can be trusted, so it must reach
     # the printed page rather than fall behind the page's cut.
     found = sorted(
-        recommendations(ctx, result, barrier, done),
+        recommendations(ctx, result, barrier, done, dropped),
         key=lambda r: (r.lever_id != barrier, r.reason != "low response"),
     )
     lines += [_suggested_line(ctx, r, today, done) for r in found if r.action.id not in taken]

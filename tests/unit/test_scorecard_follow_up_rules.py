@@ -12,6 +12,7 @@ from portal.domain.scorecard import (
     ScorecardSettings,
     When,
     done_catalogue_actions,
+    dropped_catalogue_actions,
     recommend,
 )
 from tests.builders import make_plan_action as make_action
@@ -103,3 +104,31 @@ def test_only_an_open_action_past_its_due_day_is_overdue() -> None:
         assert make_action(due=due, status=status).is_overdue(today) is overdue
     assert not make_action(due=today).is_overdue(today)
     assert not make_action(due=None).is_overdue(today)
+
+
+def test_a_dropped_action_gives_its_place_and_is_never_repeated() -> None:
+    red = {"purpose": 40.0, "skills": 90.0}
+    assert chosen(red, dropped={"purpose-red"}) == [("purpose-1", False), ("purpose-2", False)]
+    # Every other fitting action done: the done ones come again, the dropped one never.
+    done = {"purpose-1", "purpose-2"}
+    assert chosen(red, done=done, dropped={"purpose-red"}) == [
+        ("purpose-1", True),
+        ("purpose-2", True),
+    ]
+    assert chosen({"purpose": 40.0}, low_response=True, dropped={"voices"})[-1][0] != "voices"
+
+
+def test_dropped_actions_are_those_of_earlier_waves_not_done_since() -> None:
+    actions = [
+        make_action(action_id="a" * 16, wave_id="baseline", catalogue_id="purpose-1",
+                    status=ActionStatus.DROPPED),
+        make_action(action_id="b" * 16, wave_id="baseline", catalogue_id="purpose-2",
+                    status=ActionStatus.DROPPED),
+        make_action(action_id="c" * 16, wave_id="follow-up", catalogue_id="purpose-2",
+                    status=ActionStatus.DONE),
+        make_action(action_id="d" * 16, wave_id="second", catalogue_id="skills-1",
+                    status=ActionStatus.DROPPED),
+    ]  # fmt: skip
+    assert dropped_catalogue_actions(actions, "second", ORDER) == {"purpose-1"}
+    assert dropped_catalogue_actions(actions, "follow-up", ORDER) == {"purpose-1", "purpose-2"}
+    assert dropped_catalogue_actions(actions, "baseline", ORDER) == frozenset()

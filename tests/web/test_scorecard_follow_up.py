@@ -205,3 +205,30 @@ def test_the_services_mark_overdue_against_the_day_they_are_given(store: Store) 
         assert line.overdue is overdue
         plan = plans.unit_plan(store, SLUG, "baseline", "SALES", today=today)
         assert plan.overdue == ({"0123456789abcdef"} if overdue else set())
+
+
+def test_an_action_dropped_in_the_baseline_is_not_suggested_again_in_the_follow_up(
+    admin: FlaskClient, store: Store
+) -> None:
+    follow_up(store)
+    catalogue_id, lever = first_lever_suggestion(store)
+    found = CATALOGUE.get(catalogue_id)
+    title = found.in_language("en", "the new CRM").title
+    store.put_plan_action(
+        make_plan_action(
+            survey_slug=SLUG,
+            action_id="d" * 16,
+            lever_id=found.lever_id,
+            catalogue_id=catalogue_id,
+            title=title,
+            status=ActionStatus.DROPPED,
+            due=date.today() - timedelta(days=30),
+        )
+    )
+    body = html.unescape(admin.get(f"{FOLLOW_UP}/scorecard?unit=SALES").get_data(as_text=True))
+    assert title not in body  # not carried over, not suggested
+    card = scorecard(store, SLUG, "follow-up", department="SALES", max_plan_lines=None)
+    fresh = [line for line in card.pages[0].plan if not line.saved and line.lever_id == lever]
+    assert fresh and all(line.catalogue_id != catalogue_id for line in fresh)
+    plan_page = html.unescape(admin.get(f"{FOLLOW_UP}/plan/SALES").get_data(as_text=True))
+    assert catalogue_id not in suggested(plan_page)

@@ -245,22 +245,17 @@ def _compare_groups(base: Comparison) -> Comparison:
     """Compare sites or departments of one wave, each against the rest of the organisation."""
     report, selection, by = base.results, base.selection, base.by
     rows: list[ResultRow]
-    if by is CompareBy.SITES:
-        chosen = _unique(selection.sites)
-        known = {c.value for c in base.options.sites}
-        if not chosen or set(chosen) - known:
-            return _refuse(base, "Choose sites from the list.")
+    if by in (CompareBy.SITES, CompareBy.DEPARTMENTS):
+        sites = by is CompareBy.SITES
+        noun = "sites" if sites else "departments"
+        chosen = _unique(selection.sites if sites else selection.departments)
+        options = base.options.sites if sites else base.options.departments
+        if not chosen or set(chosen) - {c.value for c in options}:
+            return _refuse(base, f"Choose {noun} from the list.")
         if len(chosen) > MAX_GROUPS:
-            return _refuse(base, f"Choose at most {MAX_GROUPS} sites.")
-        rows = [r for r in report.rows if r.kind is RowKind.SITE and r.key in chosen]
-    elif by is CompareBy.DEPARTMENTS:
-        chosen = _unique(selection.departments)
-        known = {c.value for c in base.options.departments}
-        if not chosen or set(chosen) - known:
-            return _refuse(base, "Choose departments from the list.")
-        if len(chosen) > MAX_GROUPS:
-            return _refuse(base, f"Choose at most {MAX_GROUPS} departments.")
-        rows = [r for r in report.rows if r.kind is RowKind.DEPARTMENT and r.key in chosen]
+            return _refuse(base, f"Choose at most {MAX_GROUPS} {noun}.")
+        kind = RowKind.SITE if sites else RowKind.DEPARTMENT
+        rows = [r for r in report.rows if r.kind is kind and r.key in chosen]
     else:
         name = selection.site or ""
         if name not in {c.value for c in base.options.sites}:
